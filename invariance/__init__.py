@@ -1,0 +1,1 @@
+"""Prove how normalization layers behave under re-scaling and re-centering."""

@@ -1,0 +1,184 @@
+"""Exact algebra on index sums: the few rewrites the proofs need, done fast.
+
+``sympy.simplify`` is slow on nested ``Sum`` objects and often fails to cancel
+them, so the proofs never ask it anything.  Instead each step is checked by
+
+1. *unfolding*: replacing indexed symbols by their definitions (rewrite rules),
+2. *sum normal form*: pushing every ``Sum`` through ``+`` and pulling out the
+   factors that do not depend on its index (linearity of the sum),
+   :math:`\\sum_k (c\\,x_k + y_k) = c \\sum_k x_k + \\sum_k y_k`,
+   and :math:`\\sum_{k=1}^{K} c = K c`,
+3. ``expand`` of the difference, which must be literally ``0``.
+
+A step that fails this test is *not shown*, never *shown false*.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Callable, Iterable, Mapping
+
+import sympy as sp
+from sympy import Indexed, IndexedBase, Sum
+
+__all__ = ["Rule", "sum_normal_form", "unfold", "holds", "evaluate", "exact_nonzero",
+           "random_rational", "spot_check"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A definition ``base[params] := rhs``, usable as a rewrite rule."""
+
+    lhs: Indexed
+    rhs: sp.Expr
+
+    @property
+    def base(self) -> IndexedBase:
+        return self.lhs.base
+
+    def apply(self, indices: tuple) -> sp.Expr:
+        return self.rhs.xreplace(dict(zip(self.lhs.indices, indices)))
+
+
+def unfold(expr: sp.Expr, rules: Iterable[Rule]) -> sp.Expr:
+    """Replace every ``base[idx]`` that a rule defines by the rule's right-hand side.
+
+    Rules are applied in the order given, each once, so a rule may introduce
+    symbols that a later rule defines.
+    """
+    for rule in rules:
+        expr = expr.replace(
+            lambda e, r=rule: isinstance(e, Indexed) and e.base == r.base,
+            lambda e, r=rule: r.apply(e.indices))
+    return expr
+
+
+def _split(term: sp.Expr, k: sp.Symbol) -> tuple[sp.Expr, sp.Expr]:
+    """(factor free of k, factor depending on k) of a product."""
+    free, dep = [], []
+    for f in sp.Mul.make_args(term):
+        (dep if k in f.free_symbols else free).append(f)
+    return sp.Mul(*free), sp.Mul(*dep)
+
+
+def sum_normal_form(expr: sp.Expr) -> sp.Expr:
+    """Linearity of the sum, applied bottom-up, then ``expand``.
+
+    >>> k, K = sp.symbols('k K', integer=True, positive=True)
+    >>> x, c = sp.IndexedBase('x'), sp.Symbol('c')
+    >>> sum_normal_form(sp.Sum(c * x[k] + 1, (k, 1, K)))
+    K + c*Sum(x[k], (k, 1, K))
+    """
+    if not expr.has(Sum):
+        return sp.expand(expr)
+    if isinstance(expr, Sum):
+        (k, lo, hi), *rest = expr.limits
+        body = Sum(expr.function, *rest) if rest else expr.function
+        body = sum_normal_form(body)
+        total = sp.S.Zero
+        for term in sp.Add.make_args(body):
+            const, dep = _split(term, k)
+            if dep == 1:
+                total += const * (hi - lo + 1)
+            else:
+                total += const * Sum(dep, (k, lo, hi))
+        return sp.expand(total)
+    args = [sum_normal_form(a) for a in expr.args]
+    return sp.expand(expr.func(*args))
+
+
+def holds(lhs: sp.Expr, rhs: sp.Expr, rules: Iterable[Rule] = ()) -> bool:
+    """True when ``lhs = rhs`` is shown by unfolding ``rules`` and sum linearity."""
+    rules = tuple(rules)
+    diff = unfold(lhs, rules) - unfold(rhs, rules)
+    return sum_normal_form(diff) == 0
+
+
+# --- exact evaluation at concrete sizes -------------------------------------
+
+Env = Mapping[sp.Basic, object]
+
+
+def evaluate(expr: sp.Expr, arrays: Mapping[IndexedBase, object], env: Env | None = None) -> sp.Expr:
+    """Evaluate ``expr`` exactly, with concrete sizes and arrays.
+
+    ``arrays`` maps an IndexedBase to a nested list (indices are 1-based in the
+    maths, 0-based in the list) or to a callable taking the index values.
+    ``env`` maps plain symbols (sizes, scalars, free indices) to numbers.
+    """
+    env = dict(env or {})
+    return _eval(expr, arrays, env)
+
+
+def _eval(e, arrays, env):
+    if e in env:
+        return sp.sympify(env[e])
+    if isinstance(e, Indexed):
+        idx = [int(_eval(i, arrays, env)) for i in e.indices]
+        value = arrays[e.base]
+        if callable(value):
+            return sp.sympify(value(*idx))
+        for i in idx:
+            value = value[i - 1]
+        return sp.sympify(value)
+    if isinstance(e, Sum):
+        (k, lo, hi), *rest = e.limits
+        body = Sum(e.function, *rest) if rest else e.function
+        lo, hi = int(_eval(lo, arrays, env)), int(_eval(hi, arrays, env))
+        total = sp.S.Zero
+        for v in range(lo, hi + 1):
+            env[k] = v
+            total += _eval(body, arrays, env)
+        env.pop(k, None)
+        return total
+    if not e.args:
+        return e
+    return e.func(*[_eval(a, arrays, env) for a in e.args])
+
+
+def exact_nonzero(value: sp.Expr) -> bool:
+    """True only if ``value`` (a closed-form number) is certainly non-zero.
+
+    Rationals are decided exactly.  Otherwise mpmath evaluates it with 50
+    significant digits and error tracking (``strict=True`` raises rather than
+    return fewer correct digits); a magnitude above 1e-30 then cannot be a
+    rounding artefact.
+    """
+    value = sp.nsimplify(value) if isinstance(value, sp.Float) else value
+    if value.is_Rational:
+        return value != 0
+    if value == 0:
+        return False
+    try:
+        approx = sp.N(value, 50, strict=True)
+    except Exception:  # precision exhausted: cannot certify either way
+        return False
+    return abs(approx) > sp.Rational(1, 10**30)
+
+
+def random_rational(rng: random.Random, lo: int = -5, hi: int = 5, den: int = 4,
+                    nonzero: bool = False) -> sp.Rational:
+    """A small random rational p/q with lo <= p/q <= hi and q <= den."""
+    while True:
+        q = rng.randint(1, den)
+        p = rng.randint(lo * q, hi * q)
+        if p or not nonzero:
+            return sp.Rational(Fraction(p, q).numerator, Fraction(p, q).denominator)
+
+
+def spot_check(lhs: sp.Expr, rhs: sp.Expr, arrays, env, digits: int = 40) -> bool:
+    """Both sides agree to ``digits`` significant digits at one concrete point.
+
+    A numeric backstop, not a proof: the point's values are exact rationals,
+    the two sides are evaluated exactly, and only their difference is rounded.
+    """
+    try:
+        left, right = evaluate(lhs, arrays, env), evaluate(rhs, arrays, env)
+    except (ZeroDivisionError, ValueError):
+        return True  # the point lies where a side is undefined: no evidence either way
+    diff = sp.N(left - right, digits + 10)
+    scale = max(abs(sp.N(left, 15)), abs(sp.N(right, 15)), 1)
+    if diff.has(sp.nan, sp.zoo, sp.oo, -sp.oo):
+        return True
+    return abs(diff) <= scale * sp.Rational(1, 10**digits)

@@ -1,0 +1,121 @@
+"""What a normalizer is: named statistics and an output formula, on a model.
+
+A statistic is a SymPy expression at a point of the summed inputs, written
+with :meth:`Context.mean` / :meth:`Context.total` over some axes; the axes it
+keeps (its indices) are read off the expression.  The output is the general
+form of the paper's Eq. 5 unless a normalizer says otherwise:
+
+.. math:: h_{n,i} = g_i \\frac{a_{n,i} - \\mu}{\\sigma} + b_i
+
+The same definitions are instantiated twice, for the original layer and for
+the transformed one (every symbol primed), which is all the proofs and the
+exact counterexamples need.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import sympy as sp
+from sympy import IndexedBase
+
+from .algebra import Rule
+from .model import EPS, Group, Model, prime
+
+__all__ = ["Statistic", "Normalizer", "Context", "Built", "general_form"]
+
+
+@dataclass(frozen=True)
+class Statistic:
+    """A named statistic; ``define(c, at)`` gives its value at point ``at``."""
+
+    name: str
+    define: Callable[["Context", dict], sp.Expr]
+
+
+def general_form(c: "Context", at: dict) -> sp.Expr:
+    """Eq. 5 without f: ``g (a - mu) / sigma + b`` (``mu = 0`` if undefined)."""
+    mu = c.stat("mu", at) if c.has("mu") else 0
+    return c.g(at) * (c.a(at) - mu) / c.stat("sigma", at) + c.b(at)
+
+
+@dataclass(frozen=True)
+class Normalizer:
+    """A catalogue entry: symbolic definition beside its NumPy implementation."""
+
+    id: str
+    title: str
+    model: Model
+    stats: tuple[Statistic, ...]
+    numeric: Callable                     # op(a, W, eps=0.0, **numeric_kwargs)
+    output: Callable[["Context", dict], sp.Expr] = general_form
+    numeric_kwargs: dict = field(default_factory=dict)
+    source: str = ""
+    groups: int | None = None             # number of groups, for statistics over a Group
+
+    def build(self, eps: sp.Expr = EPS) -> "Built":
+        return Built(self, eps)
+
+
+class Context:
+    """The symbols one instance of the layer is written with (original or primed)."""
+
+    def __init__(self, m: Model, primed: bool, kept: dict[str, tuple[str, ...]], eps):
+        p = prime if primed else (lambda base: base)
+        self.m, self.primed, self.kept, self.eps = m, primed, kept, eps
+        self.A, self.Wb, self.Xb = p(m.a), p(m.W), p(m.X)
+        self._p = p
+
+    def has(self, name: str) -> bool:
+        return name in self.kept
+
+    def base(self, name: str) -> IndexedBase:
+        return self._p(IndexedBase(name))
+
+    def a(self, at):
+        return self.m.at(self.A, at)
+
+    def W(self, i, j):
+        return self.Wb[i, j]
+
+    def g(self, at):
+        return self.m.g[at["unit"]]
+
+    def b(self, at):
+        return self.m.b[at["unit"]]
+
+    def stat(self, name: str, at):
+        return self.base(name)[tuple(at[ax] for ax in self.kept[name])]
+
+    def mean(self, f, at, over):
+        return self.m.mean(f, at, over)
+
+    def total(self, f, at, over):
+        return self.m.total(f, at, over)
+
+
+class Built:
+    """A normalizer's definitions as rewrite rules, for both layer instances."""
+
+    def __init__(self, norm: Normalizer, eps):
+        self.norm, self.m, self.eps = norm, norm.model, eps
+        m, pt = norm.model, norm.model.point
+        kept: dict[str, tuple[str, ...]] = {}
+        self.stat_rules: list[Rule] = []
+        c = Context(m, False, kept, eps)
+        for s in norm.stats:
+            expr = s.define(c, pt)
+            free = expr.free_symbols
+            kept[s.name] = tuple(ax.name for ax in m.axes if ax.index in free) or ("unit",)
+            self.stat_rules.append(Rule(c.stat(s.name, pt), expr))
+        self.kept = kept
+        self.orig, self.primed = c, Context(m, True, kept, eps)
+        self.primed_stat_rules = [Rule(self.primed.stat(s.name, pt), s.define(self.primed, pt))
+                                  for s in norm.stats]
+        self.out, self.out_p = IndexedBase("h"), IndexedBase("h'")
+        self.out_rule = Rule(m.at(self.out, pt), norm.output(c, pt))
+        self.out_rule_p = Rule(m.at(self.out_p, pt), norm.output(self.primed, pt))
+
+    @property
+    def uses_group(self) -> bool:
+        return any(r.rhs.has(sp.floor) for r in self.stat_rules)

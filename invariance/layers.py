@@ -1,0 +1,305 @@
+"""NumPy model layers of Layer Normalization (Ba, Kiros & Hinton, 2016).
+
+Two models, both batched over optional leading "instance" axes ``...``
+(which must broadcast between the arrays):
+
+* dense: W (..., H, D) with rows w_i, X (..., N, D) holding N cases;
+  summed inputs a[..., n, i] = w_i . x_n, of shape (..., N, H).
+* conv (a 1x1 convolution): W (..., C, D), X (..., N, D, P) with P positions;
+  a[..., n, c, p] = sum_d W[c, d] X[n, d, p], of shape (..., N, C, P).
+
+Each normalization op is ``op(a, W, eps=0.0) -> (a - mu) / sigma`` with the
+biased variance and sigma = sqrt(var + eps); ``layer`` computes Eq. 5,
+h = f(g * op(a) + b).  ``transform`` applies the re-scalings and re-centerings
+of section 5.1 to W and X (never to a).  Degenerate inputs raise ValueError.
+
+>>> W, X = np.eye(3), np.array([[1.0, 2.0, 3.0]])
+>>> np.round(layer_norm(summed_inputs(W, X), W), 4)
+array([[-1.2247,  0.    ,  1.2247]])
+"""
+import numpy as np
+
+__all__ = [
+    "summed_inputs", "layer", "transform", "TRANSFORMS",
+    "batch_norm", "layer_norm", "rms_norm", "weight_norm",
+    "conv_batch_norm", "conv_layer_norm", "instance_norm", "group_norm",
+    "conv_weight_norm", "conv_rms_norm",
+]
+
+TRANSFORMS = (
+    "weight-matrix-rescaling", "weight-matrix-recentering", "weight-vector-rescaling",
+    "dataset-rescaling", "dataset-recentering", "single-case-rescaling",
+)
+
+
+# ----------------------------------------------------------------- helpers
+def _array(x, name):
+    """x as a float array (integers become float64); reject NaN and inf."""
+    x = np.asarray(x)
+    if x.dtype.kind not in "fiu":
+        raise ValueError(f"{name} must be a real numeric array, got dtype {x.dtype}")
+    if x.dtype.kind != "f":
+        x = x.astype(np.float64)
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return x
+
+
+def _eps(eps):
+    eps = float(eps)
+    if not np.isfinite(eps) or eps < 0:
+        raise ValueError(f"eps must be a finite number >= 0, got {eps}")
+    return eps
+
+
+def _is_conv(W, X):
+    """True for the conv model, False for dense; validates all shapes."""
+    if W.ndim < 2 or X.ndim not in (W.ndim, W.ndim + 1):
+        raise ValueError(
+            f"W has shape {W.shape} but X has shape {X.shape}: need W (..., H, D) "
+            "with X (..., N, D) (dense, X.ndim == W.ndim) or X (..., N, D, P) "
+            "(conv, X.ndim == W.ndim + 1)")
+    conv = X.ndim == W.ndim + 1
+    d_axis, where = (-2, "second-to-last") if conv else (-1, "last")
+    if X.shape[d_axis] != W.shape[-1]:
+        raise ValueError(f"W has shape {W.shape} but X has shape {X.shape}: the {where} "
+                         f"axis of X must equal W's D = {W.shape[-1]}")
+    try:
+        np.broadcast_shapes(W.shape[:-2], X.shape[:X.ndim - 2 - conv])
+    except ValueError:
+        raise ValueError(f"W has shape {W.shape} but X has shape {X.shape}: their "
+                         "leading instance axes do not broadcast") from None
+    return conv
+
+
+def _prep(a, W, eps, conv, name, need_W=False):
+    """Validate a (and W, if given) for a dense or conv op; returns (a, eps, W)."""
+    a, eps = _array(a, "a"), _eps(eps)
+    kind, core = ("conv", 3) if conv else ("dense", 2)
+    if a.ndim < core:
+        raise ValueError(f"{name}: a has shape {a.shape}; a {kind} op needs "
+                         + ("(..., N, C, P)" if conv else "(..., N, H)"))
+    if W is None:
+        if need_W:
+            raise ValueError(f"{name} needs the weight matrix W")
+        return a, eps, None
+    W = _array(W, "W")
+    if W.ndim < 2 or a.ndim != W.ndim + conv or a.shape[-1 - conv] != W.shape[-2]:
+        raise ValueError(f"{name}: a has shape {a.shape} but W has shape {W.shape}; a {kind} "
+                         f"op expects a.ndim == W.ndim{' + 1' if conv else ''} and "
+                         f"a.shape[{-1 - conv}] == W.shape[-2]")
+    return a, eps, W
+
+
+def _where(zero, labels, core):
+    """Describe the first True entry of `zero`, e.g. 'unit 2 (instance (1,))'."""
+    idx = tuple(int(i) for i in np.argwhere(zero)[0])
+    text = ", ".join(f"{word} {idx[ax]}" for ax, word in labels.items())
+    lead = idx[:zero.ndim - core]
+    return text + (f" (instance {lead})" if lead else "")
+
+
+def _standardize(a, eps, axes, name, over, labels, core, few, centre=True):
+    """(a - mu) / sqrt(var + eps) with mu, var over `axes` (mu = 0 if not centre)."""
+    if np.prod([a.shape[ax] for ax in axes]) < 2:
+        raise ValueError(f"{name}: {few} (a has shape {a.shape})")
+    d = a
+    with np.errstate(over="ignore", invalid="ignore"):
+        if centre:  # corrected two-pass: a - mu is exact near mu, so re-centre on its own mean
+            d = a - a.mean(axis=axes, keepdims=True)
+            d = d - d.mean(axis=axes, keepdims=True)
+        var = np.mean(d * d, axis=axes, keepdims=True)
+    if not np.all(np.isfinite(var)):
+        raise ValueError(f"{name}: the statistics overflow (|a| too large); rescale the inputs")
+    if eps == 0:
+        zero = var == 0  # exact: all values equal (or, for RMS, all zero / underflow)
+        if centre:
+            zero |= a.max(axis=axes, keepdims=True) == a.min(axis=axes, keepdims=True)
+        if zero.any():
+            stat = "variance" if centre else "mean square (RMS)"
+            raise ValueError(f"{name}: the {stat} over the {over} is zero for "
+                             f"{_where(zero, labels, core)}; sigma = 0 with eps = 0")
+    return (d / np.sqrt(var + eps)).astype(a.dtype, copy=False)
+
+
+def _weight_scale(a, W, eps, name, shape):
+    """a / sigma with sigma_i = sqrt(||w_i||^2 + eps), reshaped by `shape`."""
+    with np.errstate(over="ignore"):
+        sq = np.sum(W * W, axis=-1)  # (..., H)
+    if not np.all(np.isfinite(sq)):
+        raise ValueError(f"{name}: ||w||^2 overflows (W too large); rescale W")
+    if eps == 0 and np.any(sq == 0):
+        raise ValueError(f"{name}: {_where(sq == 0, {-1: 'row'}, 1)} of W is a zero weight "
+                         "vector; sigma = ||w|| = 0 with eps = 0")
+    return (a / shape(np.sqrt(sq + eps))).astype(a.dtype, copy=False)
+
+
+# ------------------------------------------------------------ dense model
+def summed_inputs(W, X):
+    """Summed inputs: dense a[n, i] = w_i . x_n; conv a[n, c, p] = sum_d W[c, d] X[n, d, p]."""
+    W, X = _array(W, "W"), _array(X, "X")
+    conv = _is_conv(W, X)
+    with np.errstate(over="ignore", invalid="ignore"):
+        a = W[..., None, :, :] @ X if conv else X @ np.swapaxes(W, -1, -2)
+    if not np.all(np.isfinite(a)):
+        raise ValueError("the summed inputs a = W x overflow (non-finite values)")
+    return a                                    # (..., N, C, P) or (..., N, H)
+
+
+def batch_norm(a, W, eps=0.0):
+    """Batch norm (Eq. 2), per unit i: mu_i = mean_n a[n, i], sigma_i^2 = mean_n (a[n, i] - mu_i)^2 + eps."""
+    a, eps, _ = _prep(a, W, eps, False, "batch norm")
+    return _standardize(a, eps, (-2,), "batch norm", "cases", {-1: "unit"}, 2,
+                        "batch statistics need at least 2 cases, got a batch of one case")
+
+
+def layer_norm(a, W, eps=0.0):
+    """Layer norm (Eq. 3), per case n: mu = mean_i a[n, i], sigma^2 = mean_i (a[n, i] - mu)^2 + eps."""
+    a, eps, _ = _prep(a, W, eps, False, "layer norm")
+    return _standardize(a, eps, (-1,), "layer norm", "units", {-2: "case"}, 2,
+                        "statistics over the units need at least 2 units, got a layer of one unit")
+
+
+def rms_norm(a, W, eps=0.0):
+    """RMSNorm, per case n: a[n, i] / sqrt(mean_i a[n, i]^2 + eps) (no centring)."""
+    a, eps, _ = _prep(a, W, eps, False, "rms norm")
+    return _standardize(a, eps, (-1,), "rms norm", "units", {-2: "case"}, 2,
+                        "statistics over the units need at least 2 units, got a layer of one unit",
+                        centre=False)
+
+
+def weight_norm(a, W, eps=0.0):
+    """Weight norm: mu = 0, sigma_i = sqrt(||w_i||^2 + eps), i.e. a[n, i] / sigma_i."""
+    a, eps, W = _prep(a, W, eps, False, "weight norm", need_W=True)
+    return _weight_scale(a, W, eps, "weight norm", lambda s: s[..., None, :])
+
+
+# ------------------------------------------------------------- conv model
+def conv_batch_norm(a, W, eps=0.0):
+    """Conv batch norm, per channel c: statistics over the cases n and positions p."""
+    a, eps, _ = _prep(a, W, eps, True, "conv batch norm")
+    return _standardize(a, eps, (-3, -1), "conv batch norm", "cases and positions",
+                        {-2: "channel"}, 3, "batch statistics need at least 2 cases "
+                        "(or positions), got a batch of one case at one position")
+
+
+def conv_layer_norm(a, W, eps=0.0):
+    """Conv layer norm, per case n: statistics over the channels c and positions p."""
+    a, eps, _ = _prep(a, W, eps, True, "conv layer norm")
+    return _standardize(a, eps, (-2, -1), "conv layer norm", "channels and positions",
+                        {-3: "case"}, 3, "statistics need at least 2 values, got one "
+                        "channel at one position")
+
+
+def instance_norm(a, W, eps=0.0):
+    """Instance norm, per case n and channel c: statistics over the positions p."""
+    a, eps, _ = _prep(a, W, eps, True, "instance norm")
+    return _standardize(a, eps, (-1,), "instance norm", "positions",
+                        {-3: "case", -2: "channel"}, 3,
+                        "statistics over the positions need at least 2 positions, got one")
+
+
+def group_norm(a, W, eps=0.0, groups=2):
+    """Group norm, per case n and group g of C/G channels: statistics over those channels and p."""
+    a, eps, _ = _prep(a, W, eps, True, "group norm")
+    *lead, N, C, P = a.shape
+    if not isinstance(groups, (int, np.integer)) or groups < 1 or C % groups:
+        raise ValueError(f"group norm: the number of channels C = {C} must be divisible "
+                         f"by groups = {groups} (a positive integer)")
+    g = a.reshape(*lead, N, groups, C // groups, P)
+    out = _standardize(g, eps, (-2, -1), "group norm", "channels of the group and positions",
+                       {-4: "case", -3: "group"}, 4, "statistics need at least 2 values, "
+                       "got one channel per group at one position")
+    return out.reshape(a.shape)
+
+
+def conv_weight_norm(a, W, eps=0.0):
+    """Conv weight norm: a[n, c, p] / sigma_c with sigma_c = sqrt(||w_c||^2 + eps)."""
+    a, eps, W = _prep(a, W, eps, True, "conv weight norm", need_W=True)
+    return _weight_scale(a, W, eps, "conv weight norm", lambda s: s[..., None, :, None])
+
+
+def conv_rms_norm(a, W, eps=0.0):
+    """Conv RMSNorm, per case n: a / sqrt(mean_{c,p} a^2 + eps) (no centring)."""
+    a, eps, _ = _prep(a, W, eps, True, "conv rms norm")
+    return _standardize(a, eps, (-2, -1), "conv rms norm", "channels and positions",
+                        {-3: "case"}, 3, "statistics need at least 2 values, got one "
+                        "channel at one position", centre=False)
+
+
+# ---------------------------------------------------------- layer, transforms
+def layer(W, X, gain, bias, op, eps=0.0, f=None, **op_kwargs):
+    """h = f(g * op(a, W, eps) + b) (Eq. 5); g, b of shape (..., H), per unit/channel; f=None is identity."""
+    W, X = _array(W, "W"), _array(X, "X")
+    gain, bias = _array(gain, "gain"), _array(bias, "bias")
+    a = summed_inputs(W, X)
+    conv, H = X.ndim == W.ndim + 1, W.shape[-2]
+    vs = []
+    for name, v in (("gain", gain), ("bias", bias)):
+        if v.ndim and v.shape[-1] not in (1, H):
+            raise ValueError(f"{name} has shape {v.shape} but W has shape {W.shape}: "
+                             f"the last axis of {name} must equal H = {H}")
+        v = v.astype(a.dtype, copy=False)  # compute in the dtype of the summed inputs
+        vs.append(v if v.ndim == 0 else (v[..., None, :, None] if conv else v[..., None, :]))
+    z = op(a, W, eps, **op_kwargs)
+    try:
+        h = vs[0] * z + vs[1]
+    except ValueError:
+        raise ValueError(f"gain {gain.shape} and bias {bias.shape} do not broadcast with the "
+                         f"summed inputs of shape {a.shape}") from None
+    return h if f is None else f(h)
+
+
+def _param(params, key, lead, tail, name):
+    """params[key] as an array of shape (lead'..., *tail), lead' broadcasting with lead."""
+    if key not in params:
+        raise ValueError(f"transform {name!r} needs params[{key!r}]")
+    p = _array(params[key], key)
+    k = p.ndim - len(tail)
+    ok = k >= 0 and p.shape[k:] == tuple(tail) and k <= len(lead)
+    try:
+        ok = ok and np.broadcast_shapes(p.shape[:k], lead) is not None
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(f"transform {name!r}: params[{key!r}] has shape {p.shape}, expected "
+                         f"(..., {', '.join(map(str, tail))}) with leading axes broadcasting "
+                         f"with the instance axes {lead}".replace(", )", ")"))
+    return p
+
+
+def transform(name, W, X, params):
+    """Apply a transformation of section 5.1 to (W, X); returns (W', X').
+
+    weight-matrix-rescaling W' = delta W; weight-matrix-recentering W' = W + 1 gamma^T;
+    weight-vector-rescaling w_i' = deltas[i] w_i; dataset-rescaling X' = delta X;
+    dataset-recentering x_n' = x_n + gamma (at every position); single-case-rescaling
+    x_m' = delta x_m for m = params.get("case", 0) only.
+    """
+    W, X = _array(W, "W"), _array(X, "X")
+    conv = _is_conv(W, X)
+    lead_w, lead_x = W.shape[:-2], X.shape[:X.ndim - 2 - conv]
+    H, D = W.shape[-2:]
+    ex = (None,) * (2 + conv)  # axes appended to a per-instance scalar to reach X
+    Wn, Xn = W, X
+    if name == "weight-matrix-rescaling":
+        Wn = _param(params, "delta", lead_w, (), name)[..., None, None] * W
+    elif name == "weight-matrix-recentering":
+        Wn = W + _param(params, "gamma", lead_w, (D,), name)[..., None, :]
+    elif name == "weight-vector-rescaling":
+        Wn = W * _param(params, "deltas", lead_w, (H,), name)[..., :, None]
+    elif name == "dataset-rescaling":
+        Xn = _param(params, "delta", lead_x, (), name)[(...,) + ex] * X
+    elif name == "dataset-recentering":
+        gamma = _param(params, "gamma", lead_x, (D,), name)
+        Xn = X + (gamma[..., None, :, None] if conv else gamma[..., None, :])
+    elif name == "single-case-rescaling":
+        delta = _param(params, "delta", lead_x, (), name)[(...,) + ex]
+        m, N = params.get("case", 0), X.shape[-2 - conv]
+        if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or not -N <= m < N:
+            raise ValueError(f"single-case-rescaling: case must be an int in [-{N}, {N}), got {m!r}")
+        mask = (np.arange(N) == m % N).reshape((N,) + (1,) * (1 + conv))
+        Xn = np.where(mask, delta * X, X)
+    else:
+        raise ValueError(f"unknown transformation {name!r}; expected one of {', '.join(TRANSFORMS)}")
+    return Wn.astype(W.dtype, copy=False), Xn.astype(X.dtype, copy=False)

@@ -1,0 +1,63 @@
+"""Frozen records: an equation of a proof, a proof, a counterexample, a cell."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+__all__ = ["Equation", "Proof", "Counterexample", "Cell", "INVARIANT", "NOT_INVARIANT", "UNKNOWN"]
+
+INVARIANT, NOT_INVARIANT, UNKNOWN = "invariant", "not-invariant", "unknown"
+
+
+@dataclass(frozen=True)
+class Equation:
+    """``lhs = rhs``: a definition (taken as given) or a step (checked).
+
+    A step is checked by unfolding the equations named in ``uses`` (in that
+    order) on both sides, then sum linearity and ``expand``: see
+    :func:`invariance.algebra.holds`.
+    """
+
+    name: str
+    lhs: sp.Expr
+    rhs: sp.Expr
+    justification: str
+    uses: tuple[str, ...] = ()
+
+    @property
+    def is_definition(self) -> bool:
+        return not self.uses
+
+
+@dataclass(frozen=True)
+class Proof:
+    equations: tuple[Equation, ...]
+
+    def steps(self) -> tuple[Equation, ...]:
+        return tuple(e for e in self.equations if not e.is_definition)
+
+
+@dataclass(frozen=True)
+class Counterexample:
+    """Concrete exact values for which the two outputs differ."""
+
+    sizes: dict[str, int]
+    values: dict[str, object]          # name -> exact value(s), as SymPy numbers
+    parameters: dict[str, object]      # the transformation's parameters
+    point: dict[str, int]              # the output entry that differs (1-based)
+    output: sp.Expr
+    transformed_output: sp.Expr
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One cell of the table: a verdict and its evidence."""
+
+    normalizer: str
+    transformation: str
+    verdict: str
+    conditions: tuple[str, ...] = ()
+    proof: Proof | None = None
+    counterexample: Counterexample | None = None
+    laws: dict[str, sp.Expr] = field(default_factory=dict)   # how each statistic transforms

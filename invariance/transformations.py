@@ -1,0 +1,105 @@
+"""The six transformations of the paper's section 5.1, acting on W and X.
+
+Each entry gives, side by side: the symbolic definition of ``W'`` and ``X'``
+(used by the proofs), exact random parameters (used by the counterexample
+search) and float parameters for K instances (used by the NumPy cross-check).
+The parameters are in the format of :func:`invariance.layers.transform`.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import sympy as sp
+from sympy import IndexedBase, Symbol
+
+from .algebra import random_rational
+from .model import Model
+
+__all__ = ["Transformation", "TRANSFORMATIONS"]
+
+delta = Symbol("delta", positive=True)
+gamma = IndexedBase("gamma")
+delta_unit = IndexedBase("delta", positive=True)   # delta_i, one per unit
+delta_case = IndexedBase("delta", positive=True)   # delta_n: delta for the re-scaled case, 1 otherwise
+
+
+def _scale(rng: random.Random) -> sp.Rational:
+    """A positive exact scale factor other than 1."""
+    return rng.choice([sp.Integer(2), sp.Integer(3), sp.Rational(1, 2), sp.Rational(3, 2)])
+
+
+def _log_uniform(rng: np.random.Generator, shape) -> np.ndarray:
+    """Scale factors in [1/4, 4], log-uniform, so none is tiny or huge."""
+    return np.exp(rng.uniform(np.log(0.25), np.log(4.0), size=shape))
+
+
+@dataclass(frozen=True)
+class Transformation:
+    """``W -> W'`` and ``X -> X'``, written entrywise."""
+
+    id: str
+    title: str
+    paper: str                                   # the paper's wording, as maths
+    w: Callable[[Model, sp.Expr, sp.Expr], sp.Expr]          # W'[i, j]
+    x: Callable[[Model, sp.Expr, sp.Expr, tuple], sp.Expr]   # X'[n, j, *rest]
+    exact: Callable[[random.Random, dict], dict]             # exact parameters
+    sample: Callable[[np.random.Generator, int, dict], dict]  # K float parameter sets
+    values: Callable[[dict], dict]                           # parameters -> symbol values
+    conditions: tuple[str, ...] = field(default=())          # assumptions the symbols carry
+
+
+def _same_w(m, i, j):
+    return m.W[i, j]
+
+
+def _same_x(m, n, j, rest):
+    return m.X[(n, j, *rest)]
+
+
+TRANSFORMATIONS = (
+    Transformation(
+        "weight-matrix-rescaling", "Weight matrix re-scaling", r"W \to \delta W",
+        w=lambda m, i, j: delta * m.W[i, j], x=_same_x,
+        exact=lambda rng, s: {"delta": _scale(rng)},
+        sample=lambda rng, K, s: {"delta": _log_uniform(rng, K)},
+        values=lambda p: {delta: p["delta"]},
+        conditions=(r"\delta > 0",)),
+    Transformation(
+        "weight-matrix-recentering", "Weight matrix re-centering", r"W \to W + \mathbf{1}\gamma^T",
+        w=lambda m, i, j: m.W[i, j] + gamma[j], x=_same_x,
+        exact=lambda rng, s: {"gamma": [random_rational(rng, nonzero=True) for _ in range(s["D"])]},
+        sample=lambda rng, K, s: {"gamma": rng.normal(size=(K, s["D"]))},
+        values=lambda p: {gamma: p["gamma"]}),
+    Transformation(
+        "weight-vector-rescaling", "Weight vector re-scaling", r"w_i \to \delta_i w_i",
+        w=lambda m, i, j: delta_unit[i] * m.W[i, j], x=_same_x,
+        exact=lambda rng, s: {"deltas": [sp.Integer(1)] * (s["H"] - 1) + [_scale(rng)]},
+        sample=lambda rng, K, s: {"deltas": _log_uniform(rng, (K, s["H"]))},
+        values=lambda p: {delta_unit: p["deltas"]},
+        conditions=(r"\delta_i > 0",)),
+    Transformation(
+        "dataset-rescaling", "Dataset re-scaling", r"x_n \to \delta x_n",
+        w=_same_w, x=lambda m, n, j, rest: delta * m.X[(n, j, *rest)],
+        exact=lambda rng, s: {"delta": _scale(rng)},
+        sample=lambda rng, K, s: {"delta": _log_uniform(rng, K)},
+        values=lambda p: {delta: p["delta"]},
+        conditions=(r"\delta > 0",)),
+    Transformation(
+        "dataset-recentering", "Dataset re-centering", r"x_n \to x_n + \gamma",
+        w=_same_w, x=lambda m, n, j, rest: m.X[(n, j, *rest)] + gamma[j],
+        exact=lambda rng, s: {"gamma": [random_rational(rng, nonzero=True) for _ in range(s["D"])]},
+        sample=lambda rng, K, s: {"gamma": rng.normal(size=(K, s["D"]))},
+        values=lambda p: {gamma: p["gamma"]}),
+    Transformation(
+        "single-case-rescaling", "Single training case re-scaling", r"x_m \to \delta x_m",
+        # Proved for a positive factor delta_n per case; the paper's transformation
+        # is the special case delta_m = delta, delta_n = 1 for n != m.
+        w=_same_w, x=lambda m, n, j, rest: delta_case[n] * m.X[(n, j, *rest)],
+        exact=lambda rng, s: {"delta": _scale(rng), "case": 0},
+        sample=lambda rng, K, s: {"delta": _log_uniform(rng, K), "case": 0},
+        values=lambda p: {delta_case: lambda n: p["delta"] if n - 1 == p["case"] else 1},
+        conditions=(r"\delta > 0",)),
+)
