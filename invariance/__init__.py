@@ -1,1 +1,33 @@
-"""Prove how normalization layers behave under re-scaling and re-centering."""
+"""Prove, with SymPy, how normalization layers behave under re-scaling and re-centering.
+
+>>> from invariance import derive
+>>> derive("layer-norm", "weight-matrix-recentering").verdict
+'invariant'
+>>> derive("weight-norm", "dataset-rescaling").verdict
+'not-invariant'
+"""
+from __future__ import annotations
+
+from .definition import Normalizer, Statistic, general_form
+from .engine import derive, derive_row
+from .model import CONV, DENSE, Group
+from .normalizers import rms, standardize, weight_norm_stats
+from .records import INVARIANT, NOT_INVARIANT, UNKNOWN, Cell
+from .registry import NORMALIZERS, TABLE1, TRANSFORMATIONS, UnknownId, register
+
+__all__ = ["derive", "derive_row", "table", "titles", "Normalizer", "Statistic", "general_form",
+           "standardize", "rms", "weight_norm_stats", "Group", "DENSE", "CONV", "register",
+           "NORMALIZERS", "TRANSFORMATIONS", "TABLE1", "Cell", "INVARIANT", "NOT_INVARIANT", "UNKNOWN",
+           "UnknownId"]
+
+
+def table(normalizers=TABLE1, transformations=None) -> list[Cell]:
+    """Every cell of the table, derived afresh (rows in the order given)."""
+    cols = [TRANSFORMATIONS[t] for t in (transformations or TRANSFORMATIONS)]
+    return [derive(NORMALIZERS[n] if isinstance(n, str) else n, t) for n in normalizers for t in cols]
+
+
+def titles() -> dict[str, str]:
+    """id -> title, for every registered normalizer and transformation."""
+    return {**{k: v.title for k, v in NORMALIZERS.items()},
+            **{k: v.title for k, v in TRANSFORMATIONS.items()}}

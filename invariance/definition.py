@@ -117,5 +117,7 @@ class Built:
         self.out_rule_p = Rule(m.at(self.out_p, pt), norm.output(self.primed, pt))
 
     @property
-    def uses_group(self) -> bool:
-        return any(r.rhs.has(sp.floor) for r in self.stat_rules)
+    def size_symbols(self) -> set[sp.Symbol]:
+        """Every size the definitions mention (N, H, D, a group size ...)."""
+        return {s for r in self.stat_rules for s in r.rhs.free_symbols
+                if s.is_integer and s.is_positive}

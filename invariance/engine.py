@@ -3,48 +3,55 @@
 The proof tactic (one for every normalizer and transformation):
 
 1. the transformation acts on the summed inputs affinely,
-   :math:`a' = \\alpha a + \\beta` (derived from ``W'`` and ``X'`` by linearity
-   of the sum over inputs; :math:`\\alpha, \\beta` may vary along some axes);
+   :math:`a' = \\alpha a + \\beta`, derived from ``W'`` and ``X'`` by linearity
+   of the sum over inputs (:math:`\\alpha, \\beta` may vary along some axes);
 2. each statistic obeys a law, found by checking the candidates
    :math:`s' = s,\\ \\alpha s + \\beta,\\ \\alpha s,\\ \\alpha^2 s` in turn;
 3. with those laws the output satisfies :math:`h' = h`.
 
 Every equation is checked by :func:`invariance.algebra.holds`.  If a check
 fails the tactic gives up (that is no evidence of anything) and the search
-for a counterexample with exact rationals begins.
+for a counterexample in exact rationals begins.
 """
 from __future__ import annotations
 
 import itertools
 import random
+from dataclasses import dataclass, field
 
 import sympy as sp
-from sympy import Indexed
 
-from .algebra import Rule, unfold, evaluate, exact_nonzero, holds, random_rational, sum_normal_form
+from .algebra import Rule, evaluate, exact_nonzero, holds, random_rational, sum_normal_form, unfold
 from .definition import Built, Normalizer
 from .model import EPS, prime
 from .records import INVARIANT, NOT_INVARIANT, UNKNOWN, Cell, Counterexample, Equation, Proof
 from .registry import normalizer as _normalizer, transformation as _transformation
 from .transformations import Transformation
 
-__all__ = ["derive", "derive_row", "transformation_rules", "affine_law"]
+__all__ = ["derive", "derive_row", "definitions", "affine_law", "try_proof", "find_counterexample",
+           "evaluate_outputs"]
 
 
-def transformation_rules(b: Built, t: Transformation) -> tuple[Equation, ...]:
-    """Definitions of W', X', a and a' for ``t`` on ``b``'s model."""
+def definitions(b: Built, t: Transformation) -> tuple[Equation, ...]:
+    """Every definition a cell needs: W', X', a, a', each statistic and its primed twin, h, h'."""
     m = b.m
     i, j, pt = m.axis("unit").index, m.input.index, m.point
     rest = tuple(pt[ax.name] for ax in m.axes[2:])
-    n = pt["case"]
     Wp, Xp = prime(m.W), prime(m.X)
     a_rule, a_rule_p = m.a_rule(), m.a_rule(prime(m.a), Wp, Xp)
-    return (
+    eqs = [
         Equation("W'", Wp[i, j], t.w(m, i, j), f"{t.title}: ${t.paper}$"),
-        Equation("X'", Xp[(n, j, *rest)], t.x(m, n, j, rest), f"{t.title}: ${t.paper}$"),
+        Equation("X'", Xp[(pt["case"], j, *rest)], t.x(m, pt["case"], j, rest), f"{t.title}: ${t.paper}$"),
         Equation("a", a_rule.lhs, a_rule.rhs, "summed inputs"),
         Equation("a'", a_rule_p.lhs, a_rule_p.rhs, "summed inputs of the transformed layer"),
-    )
+    ]
+    for orig, primed in zip(b.stat_rules, b.primed_stat_rules):
+        name = orig.base.label.name
+        eqs += [Equation(name, orig.lhs, orig.rhs, f"definition of {name}"),
+                Equation(name + "'", primed.lhs, primed.rhs, f"{name} of the transformed layer")]
+    eqs += [Equation("h", b.out_rule.lhs, b.out_rule.rhs, "normalized output"),
+            Equation("h'", b.out_rule_p.lhs, b.out_rule_p.rhs, "normalized output of the transformed layer")]
+    return tuple(eqs)
 
 
 def _rule(e: Equation) -> Rule:
@@ -52,124 +59,138 @@ def _rule(e: Equation) -> Rule:
 
 
 def affine_law(b: Built, defs: dict[str, Equation]) -> tuple[sp.Expr, sp.Expr] | None:
-    """(alpha, beta) with a' = alpha a + beta, derived by linearity; None if not affine."""
+    """(alpha, beta) with a' = alpha a + beta, read off the sum normal form of a'."""
     m = b.m
     a_pt = m.at(m.a, m.point)
-    a_sum = sum_normal_form(defs["a"].rhs)
     expr = sum_normal_form(unfold(defs["a'"].rhs, [_rule(defs["W'"]), _rule(defs["X'"])]))
-    expr = sp.expand(expr.xreplace({a_sum: a_pt}))
+    expr = sp.expand(expr.xreplace({sum_normal_form(defs["a"].rhs): a_pt}))
     beta, linear = expr.as_independent(a_pt, as_Add=True)
     alpha = sp.expand(linear / a_pt)
     return None if alpha.has(a_pt) else (alpha, beta)
 
 
-def _candidates(s: sp.Expr, alpha, beta):
+def _candidates(s: sp.Expr, alpha, beta, negative: bool = False):
     seen = []
-    for law in (s, alpha * s + beta, alpha * s, alpha ** 2 * s):
+    for law in (s, alpha * s + beta, alpha * s, alpha ** 2 * s) + ((-alpha * s,) if negative else ()):
         if law not in seen:
             seen.append(law)
             yield law
 
 
-def _at(expr: sp.Expr, b: Built, name: str, stat_lhs: sp.Expr) -> sp.Expr:
-    """``expr`` (written at the model's point) moved to a statistic's indices."""
-    return expr.xreplace({b.m.point[ax]: idx for ax, idx in zip(b.kept[name], stat_lhs.indices)})
+@dataclass
+class Laws:
+    """What the tactic established: equations so far, alpha, beta, each statistic's law."""
+
+    eqs: list
+    alpha: sp.Expr
+    beta: sp.Expr
+    laws: dict = field(default_factory=dict)      # statistic name -> law
+    missing: str | None = None                    # first statistic without a law
+
+    def rules(self, names) -> list[Rule]:
+        byname = {e.name: e for e in self.eqs}
+        return [_rule(byname[u]) for u in names]
+
+    def check(self, eq: Equation) -> bool:
+        return holds(eq.lhs, eq.rhs, self.rules(eq.uses))
+
+    @property
+    def law_names(self) -> tuple[str, ...]:
+        return tuple(n + "' law" for n in self.laws)
 
 
-def try_proof(b: Built, t: Transformation) -> tuple[Proof, dict, sp.Expr] | None:
-    """Run the tactic; the proof, the statistics' laws and alpha, or None."""
+def derive_laws(b: Built, t: Transformation, substitute: dict | None = None) -> Laws | None:
+    """Steps 1 and 2 of the tactic; stops at the first statistic with no law.
+
+    ``substitute`` replaces symbols in W' and X' (e.g. a negative delta).
+    """
     m = b.m
-    defs = {e.name: e for e in transformation_rules(b, t)}
-    law = affine_law(b, defs)
+    eqs = [Equation(e.name, e.lhs, e.rhs.xreplace(substitute), e.justification)
+           if substitute and e.name in ("W'", "X'") else e for e in definitions(b, t)]
+    byname = {e.name: e for e in eqs}
+    law = affine_law(b, byname)
     if law is None:
         return None
-    alpha, beta = law
-    a_pt, ap_pt = m.at(m.a, m.point), m.at(prime(m.a), m.point)
-    eqs = list(defs.values())
-    step = Equation("a' law", ap_pt, alpha * a_pt + beta,
-                    "substitute W' and X' into a'; linearity of the sum over j",
+    state = Laws(eqs, *law)
+    step = Equation("a' law", byname["a'"].lhs, state.alpha * m.at(m.a, m.point) + state.beta,
+                    "substitute W' and X' into a'; linearity of the sum over the inputs j",
                     ("a'", "W'", "X'", "a"))
-    if not holds(step.lhs, step.rhs, [_rule(defs[u]) for u in step.uses]):
+    if not state.check(step):
         return None
     eqs.append(step)
-    laws, law_names = {}, []
-    for orig, primed in zip(b.stat_rules, b.primed_stat_rules):
+    for orig in b.stat_rules:
         name = orig.base.label.name
-        eqs += [Equation(name, orig.lhs, orig.rhs, "definition"),
-                Equation(name + "'", primed.lhs, primed.rhs, "definition, transformed layer")]
-        uses = (name + "'", "a' law", *law_names, "W'", "X'", name)
-        byname = {e.name: e for e in eqs}
-        rules = [_rule(byname[u]) for u in uses]
-        for cand in _candidates(orig.lhs, _at(alpha, b, name, orig.lhs), _at(beta, b, name, orig.lhs)):
-            if holds(primed.lhs, cand, rules):
+        at = dict(zip((m.point[ax] for ax in b.kept[name]), orig.lhs.indices))
+        uses = (name + "'", "a' law", *state.law_names, "W'", "X'", name)
+        for cand in _candidates(orig.lhs, state.alpha.xreplace(at), state.beta.xreplace(at),
+                                negative=bool(substitute)):
+            eq = Equation(name + "' law", byname[name + "'"].lhs, cand, _justify(name, cand, orig.lhs), uses)
+            if state.check(eq):
+                eqs.append(eq)
+                state.laws[name] = cand
                 break
         else:
-            return None
-        laws[name] = cand
-        law_names.append(name + "' law")
-        eqs.append(Equation(name + "' law", primed.lhs, cand, _justify(name, cand, orig.lhs), uses))
-    eqs += [Equation("h", b.out_rule.lhs, b.out_rule.rhs, "general form of the normalized output (Eq. 5)"),
-            Equation("h'", b.out_rule_p.lhs, b.out_rule_p.rhs, "the same, for the transformed layer")]
-    uses = ("h'", "a' law", *law_names, "h")
-    byname = {e.name: e for e in eqs}
-    rules = [_rule(byname[u]) for u in uses]
-    final = Equation("invariance", b.out_rule_p.lhs, b.out_rule.lhs,
-                     "substitute the laws; " + ("alpha and beta cancel" if (alpha, beta) != (1, 0)
-                                                else "nothing changes"), uses)
-    if not holds(final.lhs, final.rhs, rules) and not _holds_rational(final, rules):
+            state.missing = name
+            return state
+    return state
+
+
+def try_proof(b: Built, t: Transformation, substitute: dict | None = None,
+              targets=None) -> tuple[Proof, dict, sp.Expr] | None:
+    """Run the tactic; the proof, the statistics' laws and alpha, or None.
+
+    ``targets(h, b)`` lists the right-hand sides tried for ``h'`` (default: h).
+    """
+    state = derive_laws(b, t, substitute)
+    if state is None or state.missing:
         return None
-    eqs.append(final)
-    return Proof(tuple(eqs)), laws, alpha
-
-
-def _holds_rational(eq: Equation, rules) -> bool:
-    """Fallback for the last step: a rational function of opaque symbols."""
-    diff = unfold(eq.lhs, rules) - unfold(eq.rhs, rules)
-    return not diff.has(sp.Sum) and sp.cancel(sp.together(diff)) == 0
+    m, byname = b.m, {e.name: e for e in state.eqs}
+    h, bias = byname["h"].lhs, m.b[m.point["unit"]]
+    for target in (targets(h, bias) if targets else (h,)):
+        final = Equation("invariance" if target == h else "relation", byname["h'"].lhs, target,
+                         "substitute the a' law and the laws of the statistics into h'; "
+                         + ("alpha and beta cancel" if (state.alpha, state.beta) != (1, 0)
+                            else "nothing changes"),
+                         ("h'", "a' law", *state.law_names, "h"))
+        if state.check(final):
+            return Proof(tuple(state.eqs) + (final,)), state.laws, state.alpha
+    return None
 
 
 def _justify(name: str, law: sp.Expr, s: sp.Expr) -> str:
     if law == s:
-        return f"definition of {name}; it does not change"
-    return f"definition of {name}, substitute the a' law and earlier laws; linearity of the sum"
+        return f"definition of {name}, substitute the earlier laws: {name} does not change"
+    return f"definition of {name}, substitute the a' law and the earlier laws; linearity of the sum"
 
 
-def conditions(b: Built, t: Transformation, alpha: sp.Expr, eps_zero: bool) -> tuple[str, ...]:
-    """The assumptions the proof used, in LaTeX: the scale's sign if it scales,
-    eps = 0 if it needed it, and non-zero denominators."""
+def conditions(b: Built, t: Transformation, alpha: sp.Expr, eps_zero: bool) -> tuple[sp.Basic, ...]:
+    """The assumptions a proof used: the scale's sign if it scales, eps = 0 if
+    it needed it, and the statistics in the output's denominator non-zero."""
     out = list(t.conditions) if alpha != 1 else []
     if eps_zero:
-        out.append(r"\epsilon = 0")
+        out.append(sp.Eq(EPS, 0))
     denom = sp.fraction(sp.together(b.out_rule.rhs))[1]
-    for s in sorted(denom.atoms(Indexed), key=str):
-        out.append(sp.latex(s) + r" \neq 0")
+    out += [sp.Ne(s, 0) for s in sorted(denom.atoms(sp.Indexed), key=str)]
     return tuple(out)
 
 
-# --- counterexamples -------------------------------------------------------
+# --- exact evaluation and counterexamples --------------------------------------
 
-def _size_grid(b: Built):
-    """Concrete sizes, smallest first."""
-    names = [ax.size for ax in (*b.m.axes, b.m.input)]
-    group = b.norm.groups
-    grid = []
-    for values in itertools.product(range(1, 4), repeat=len(names)):
-        sizes = dict(zip(names, values))
-        if group:
-            unit = b.m.axis("unit").size
-            if sizes[unit] > 2:
-                continue
-            sizes[sp.Symbol("S", integer=True, positive=True)] = sizes[unit]
-            sizes[unit] = sizes[unit] * group
-        grid.append(sizes)
-    grid.sort(key=lambda s: (sp.prod(list(s.values())), sum(s.values())))
-    return grid
+def evaluate_outputs(eqs, values: dict, sizes: dict, point_indices) -> dict:
+    """Exact h and h' at every point, from the definitions alone.
 
-
-def _array(rng, shape, nonzero=False):
-    if not shape:
-        return random_rational(rng, nonzero=nonzero)
-    return [_array(rng, shape[1:], nonzero) for _ in range(shape[0])]
+    ``values`` maps IndexedBases to nested lists and plain symbols to numbers;
+    ``sizes`` maps size symbols to integers.  Each defined symbol becomes a
+    memoised function of its indices.
+    """
+    arrays = {k: v for k, v in values.items() if isinstance(k, sp.IndexedBase)}
+    env = {**sizes, **{k: v for k, v in values.items() if not isinstance(k, sp.IndexedBase)}}
+    for e in eqs:
+        if e.is_definition:
+            arrays[e.lhs.base] = _memo(_rule(e), arrays, env)
+    byname = {e.name: e for e in eqs}
+    return {name: {idx: arrays[byname[name].lhs.base](*idx) for idx in point_indices}
+            for name in ("h", "h'")}
 
 
 def _memo(rule: Rule, arrays, env):
@@ -182,57 +203,52 @@ def _memo(rule: Rule, arrays, env):
     return value
 
 
-def evaluate_outputs(b: Built, t: Transformation | None, sizes, values, params=None):
-    """Exact outputs h at every point (of the transformed layer if ``t``)."""
+def _size_grid(b: Built):
+    """Concrete sizes, smallest first; for group statistics, C = groups * S."""
     m = b.m
-    arrays, sizes = dict(values), dict(sizes)
-    if t is not None:
-        defs = transformation_rules(b, t)
-        for sym, value in t.values(params).items():
-            (arrays if isinstance(sym, sp.IndexedBase) else sizes)[sym] = value
-        for e in defs[:2]:
-            arrays[e.lhs.base] = _memo(Rule(e.lhs, e.rhs), arrays, sizes)
-        a_rule = Rule(defs[3].lhs, defs[3].rhs)
-        stat_rules, out_rule = b.primed_stat_rules, b.out_rule_p
-    else:
-        a_rule, stat_rules, out_rule = m.a_rule(), b.stat_rules, b.out_rule
-    for r in (a_rule, *stat_rules):
-        arrays[r.base] = _memo(r, arrays, sizes)
-    ranges = [range(1, sizes[ax.size] + 1) for ax in m.axes]
-    return {idx: evaluate(out_rule.rhs, arrays, {**sizes, **dict(zip(out_rule.lhs.indices, idx))})
-            for idx in itertools.product(*ranges)}
+    names = [ax.size for ax in (*m.axes, m.input)]
+    grid = []
+    for combo in itertools.product(range(1, 4), repeat=len(names)):
+        sizes = dict(zip(names, combo))
+        if b.norm.groups:
+            unit = m.axis("unit").size
+            if sizes[unit] > 2:
+                continue
+            group_size = next(s for s in b.size_symbols if s not in names)
+            sizes[group_size], sizes[unit] = sizes[unit], sizes[unit] * b.norm.groups
+        grid.append(sizes)
+    grid.sort(key=lambda s: (sp.prod(list(s.values())), sum(s.values())))
+    return grid
 
 
-def _defined(outs: dict) -> bool:
-    return all(v.is_finite for v in outs.values())
+def _array(rng, shape):
+    if not shape:
+        return random_rational(rng)
+    return [_array(rng, shape[1:]) for _ in range(shape[0])]
 
 
 def find_counterexample(b: Built, t: Transformation, seed: int = 0, draws: int = 3) -> Counterexample | None:
-    """Smallest sizes first, a few exact random draws each; eps = 0, gain 1, bias 0."""
+    """Smallest sizes first, a few exact random draws each; gain 1, bias 0."""
     m = b.m
     rng = random.Random(seed)
+    eqs = definitions(b, t)
     for sizes in _size_grid(b):
-        named = {str(k): v for k, v in sizes.items()}
-        H = sizes[m.axis("unit").size]
-        x_shape = (named["N"], named["D"], *[sizes[ax.size] for ax in m.axes[2:]])
+        dims = {str(k): v for k, v in sizes.items()}
+        H, D, N = sizes[m.axis("unit").size], dims["D"], dims["N"]
+        rest = [sizes[ax.size] for ax in m.axes[2:]]
+        points = list(itertools.product(*[range(1, sizes[ax.size] + 1) for ax in m.axes]))
         for _ in range(draws):
-            values = {m.W: _array(rng, (H, named["D"])), m.X: _array(rng, x_shape),
+            values = {m.W: _array(rng, (H, D)), m.X: _array(rng, (N, D, *rest)),
                       m.g: [sp.Integer(1)] * H, m.b: [sp.Integer(0)] * H}
-            params = t.exact(rng, {"D": named["D"], "H": H, "N": named["N"]})
-            try:
-                before = evaluate_outputs(b, None, sizes, values)
-                after = evaluate_outputs(b, t, sizes, values, params)
-            except ZeroDivisionError:
-                continue
-            if not (_defined(before) and _defined(after)):
-                continue
-            for idx, h in before.items():
-                if exact_nonzero(after[idx] - h):
-                    return Counterexample(
-                        sizes=named, values={"W": values[m.W], "X": values[m.X], "g": values[m.g],
-                                             "b": values[m.b]},
-                        parameters=params, point=dict(zip((ax.name for ax in m.axes), idx)),
-                        output=sp.nsimplify(h) if h.is_Float else h, transformed_output=after[idx])
+            params = t.exact(rng, {"D": D, "H": H, "N": N})
+            values.update(t.values(params, dims | {"H": H}))
+            out = evaluate_outputs(eqs, values, sizes, points)
+            if not all(v.is_finite for h in out.values() for v in h.values()):
+                continue  # a statistic is zero here: no evidence either way
+            for idx in points:
+                if exact_nonzero(out["h'"][idx] - out["h"][idx]):
+                    return Counterexample(dims, values, params, dict(zip((ax.name for ax in m.axes), idx)),
+                                          out["h"][idx], out["h'"][idx])
     return None
 
 
@@ -242,16 +258,18 @@ def derive(norm: Normalizer | str, trans: Transformation | str) -> Cell:
     """The verdict for one normalizer and one transformation, with its evidence."""
     norm = _normalizer(norm) if isinstance(norm, str) else norm
     trans = _transformation(trans) if isinstance(trans, str) else trans
-    for eps_zero in (False, True):
-        b = norm.build(sp.S.Zero if eps_zero else EPS)
+    for eps in (EPS, sp.S.Zero):  # prove with eps if it can be done, else with eps = 0
+        b = norm.build(eps)
         found = try_proof(b, trans)
         if found:
             proof, laws, alpha = found
-            return Cell(norm.id, trans.id, INVARIANT, conditions(b, trans, alpha, eps_zero),
+            return Cell(norm.id, trans.id, INVARIANT, conditions(b, trans, alpha, eps == 0),
                         proof=proof, laws=laws)
-    ce = find_counterexample(norm.build(sp.S.Zero), trans)
+    b = norm.build(sp.S.Zero)
+    ce = find_counterexample(b, trans)
     if ce is not None:
-        return Cell(norm.id, trans.id, NOT_INVARIANT, (r"\epsilon = 0",), counterexample=ce)
+        return Cell(norm.id, trans.id, NOT_INVARIANT, (sp.Eq(EPS, 0),),
+                    proof=Proof(definitions(b, trans)), counterexample=ce)
     return Cell(norm.id, trans.id, UNKNOWN)
 
 

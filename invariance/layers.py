@@ -101,7 +101,7 @@ def _where(zero, labels, core):
 
 def _standardize(a, eps, axes, name, over, labels, core, few, centre=True):
     """(a - mu) / sqrt(var + eps) with mu, var over `axes` (mu = 0 if not centre)."""
-    if np.prod([a.shape[ax] for ax in axes]) < 2:
+    if centre and np.prod([a.shape[ax] for ax in axes]) < 2:  # one value: its variance is 0
         raise ValueError(f"{name}: {few} (a has shape {a.shape})")
     d = a
     with np.errstate(over="ignore", invalid="ignore"):

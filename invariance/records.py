@@ -57,7 +57,7 @@ class Cell:
     normalizer: str
     transformation: str
     verdict: str
-    conditions: tuple[str, ...] = ()
+    conditions: tuple[sp.Basic, ...] = ()   # relationals, e.g. delta > 0
     proof: Proof | None = None
     counterexample: Counterexample | None = None
     laws: dict[str, sp.Expr] = field(default_factory=dict)   # how each statistic transforms

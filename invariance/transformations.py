@@ -16,10 +16,11 @@ import sympy as sp
 from sympy import IndexedBase, Symbol
 
 from .algebra import random_rational
-from .model import Model
+from .model import DENSE, Model
 
 __all__ = ["Transformation", "TRANSFORMATIONS"]
 
+_n, _i = DENSE.point["case"], DENSE.point["unit"]
 delta = Symbol("delta", positive=True)
 gamma = IndexedBase("gamma")
 delta_unit = IndexedBase("delta", positive=True)   # delta_i, one per unit
@@ -42,13 +43,14 @@ class Transformation:
 
     id: str
     title: str
+    short: str                                   # a column header that fits a terminal
     paper: str                                   # the paper's wording, as maths
     w: Callable[[Model, sp.Expr, sp.Expr], sp.Expr]          # W'[i, j]
     x: Callable[[Model, sp.Expr, sp.Expr, tuple], sp.Expr]   # X'[n, j, *rest]
     exact: Callable[[random.Random, dict], dict]             # exact parameters
     sample: Callable[[np.random.Generator, int, dict], dict]  # K float parameter sets
-    values: Callable[[dict], dict]                           # parameters -> symbol values
-    conditions: tuple[str, ...] = field(default=())          # assumptions the symbols carry
+    values: Callable[[dict, dict], dict]                     # parameters, sizes -> symbol values
+    conditions: tuple[sp.Basic, ...] = field(default=())     # assumptions the symbols carry
 
 
 def _same_w(m, i, j):
@@ -61,45 +63,46 @@ def _same_x(m, n, j, rest):
 
 TRANSFORMATIONS = (
     Transformation(
-        "weight-matrix-rescaling", "Weight matrix re-scaling", r"W \to \delta W",
+        "weight-matrix-rescaling", "Weight matrix re-scaling", "W re-scale", r"W \to \delta W",
         w=lambda m, i, j: delta * m.W[i, j], x=_same_x,
         exact=lambda rng, s: {"delta": _scale(rng)},
         sample=lambda rng, K, s: {"delta": _log_uniform(rng, K)},
-        values=lambda p: {delta: p["delta"]},
-        conditions=(r"\delta > 0",)),
+        values=lambda p, s: {delta: p["delta"]},
+        conditions=(sp.Gt(delta, 0, evaluate=False),)),
     Transformation(
-        "weight-matrix-recentering", "Weight matrix re-centering", r"W \to W + \mathbf{1}\gamma^T",
+        "weight-matrix-recentering", "Weight matrix re-centering", "W re-center", r"W \to W + \mathbf{1}\gamma^T",
         w=lambda m, i, j: m.W[i, j] + gamma[j], x=_same_x,
         exact=lambda rng, s: {"gamma": [random_rational(rng, nonzero=True) for _ in range(s["D"])]},
         sample=lambda rng, K, s: {"gamma": rng.normal(size=(K, s["D"]))},
-        values=lambda p: {gamma: p["gamma"]}),
+        values=lambda p, s: {gamma: p["gamma"]}),
     Transformation(
-        "weight-vector-rescaling", "Weight vector re-scaling", r"w_i \to \delta_i w_i",
+        "weight-vector-rescaling", "Weight vector re-scaling", "w_i re-scale", r"w_i \to \delta_i w_i",
         w=lambda m, i, j: delta_unit[i] * m.W[i, j], x=_same_x,
         exact=lambda rng, s: {"deltas": [sp.Integer(1)] * (s["H"] - 1) + [_scale(rng)]},
         sample=lambda rng, K, s: {"deltas": _log_uniform(rng, (K, s["H"]))},
-        values=lambda p: {delta_unit: p["deltas"]},
-        conditions=(r"\delta_i > 0",)),
+        values=lambda p, s: {delta_unit: p["deltas"]},
+        conditions=(sp.Gt(delta_unit[_i], 0, evaluate=False),)),
     Transformation(
-        "dataset-rescaling", "Dataset re-scaling", r"x_n \to \delta x_n",
+        "dataset-rescaling", "Dataset re-scaling", "data re-scale", r"x_n \to \delta x_n",
         w=_same_w, x=lambda m, n, j, rest: delta * m.X[(n, j, *rest)],
         exact=lambda rng, s: {"delta": _scale(rng)},
         sample=lambda rng, K, s: {"delta": _log_uniform(rng, K)},
-        values=lambda p: {delta: p["delta"]},
-        conditions=(r"\delta > 0",)),
+        values=lambda p, s: {delta: p["delta"]},
+        conditions=(sp.Gt(delta, 0, evaluate=False),)),
     Transformation(
-        "dataset-recentering", "Dataset re-centering", r"x_n \to x_n + \gamma",
+        "dataset-recentering", "Dataset re-centering", "data re-center", r"x_n \to x_n + \gamma",
         w=_same_w, x=lambda m, n, j, rest: m.X[(n, j, *rest)] + gamma[j],
         exact=lambda rng, s: {"gamma": [random_rational(rng, nonzero=True) for _ in range(s["D"])]},
         sample=lambda rng, K, s: {"gamma": rng.normal(size=(K, s["D"]))},
-        values=lambda p: {gamma: p["gamma"]}),
+        values=lambda p, s: {gamma: p["gamma"]}),
     Transformation(
-        "single-case-rescaling", "Single training case re-scaling", r"x_m \to \delta x_m",
+        "single-case-rescaling", "Single training case re-scaling", "case re-scale", r"x_m \to \delta x_m",
         # Proved for a positive factor delta_n per case; the paper's transformation
         # is the special case delta_m = delta, delta_n = 1 for n != m.
         w=_same_w, x=lambda m, n, j, rest: delta_case[n] * m.X[(n, j, *rest)],
         exact=lambda rng, s: {"delta": _scale(rng), "case": 0},
         sample=lambda rng, K, s: {"delta": _log_uniform(rng, K), "case": 0},
-        values=lambda p: {delta_case: lambda n: p["delta"] if n - 1 == p["case"] else 1},
-        conditions=(r"\delta > 0",)),
+        values=lambda p, s: {delta_case: [p["delta"] if n == p["case"] else sp.Integer(1)
+                                           for n in range(s["N"])]},
+        conditions=(sp.Gt(delta_case[_n], 0, evaluate=False),)),
 )

@@ -235,14 +235,20 @@ def test_batch_of_one_case():
     assert np.array_equal(out, [[[-1.0, 1.0], [1.0, -1.0]]])
 
 
-@pytest.mark.parametrize("op", [layer_norm, rms_norm])
-def test_layer_of_one_unit(op):
+def test_layer_norm_of_one_unit_is_rejected():
     W = np.array([[1.0, 1.0]])  # H = 1
     with pytest.raises(ValueError, match="need at least 2 units, got a layer of one unit"):
-        op(summed_inputs(W, np.ones((3, 2))), W, eps=1e-5)
+        layer_norm(summed_inputs(W, np.ones((3, 2))), W, eps=1e-5)
 
 
-@pytest.mark.parametrize("op", [instance_norm, conv_layer_norm, conv_rms_norm])
+def test_rms_norm_of_one_unit_is_its_sign():
+    """RMS of a single value is |a| != 0, so RMSNorm of one unit is sign(a), not an error."""
+    W = np.array([[1.0, 1.0]])
+    out = rms_norm(summed_inputs(W, np.array([[1.0, 2.0], [-3.0, 1.0]])), W)
+    assert np.array_equal(out, [[1.0], [-1.0]])
+
+
+@pytest.mark.parametrize("op", [instance_norm, conv_layer_norm])
 def test_conv_single_value_statistics(op):
     with pytest.raises(ValueError, match="at least 2"):
         op(np.ones((2, 1, 1)), np.ones((1, 3)), eps=1e-5)

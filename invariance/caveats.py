@@ -1,0 +1,144 @@
+"""Caveats of an invariant cell, each derived, none typed in.
+
+- **negative scale**: the tactic is re-run with the scale factor negative;
+  it proves the exact relation :math:`h' - b = -(h - b)` (a sign flip) or
+  reports that none was found.
+- **eps > 0**: with :math:`\\sigma = \\sqrt{s + \\epsilon}` and the law
+  :math:`s' = \\alpha^2 s`, the deviation is, exactly (checked),
+  :math:`h' - h = g\\,c\\,\\big(f(\\epsilon/\\alpha^2) - f(\\epsilon)\\big)` with
+  :math:`f(e) = (s + e)^{-1/2}` and :math:`c` the centred summed input; the
+  mean value theorem (:math:`|f'(e)| \\le \\tfrac12 s^{-3/2}` for
+  :math:`e \\ge 0`) bounds it by
+  :math:`|g c|\\,\\epsilon\\,|1 - \\alpha^{-2}| / (2 s^{3/2})`.
+- **degenerate**: the sizes for which the scale statistic is identically
+  zero (a statistic over one value), found by evaluating its definition there.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import sympy as sp
+
+from .algebra import holds, unfold
+from .engine import Laws, _rule, derive_laws, try_proof
+from .model import EPS
+from .notation import plain, tex
+from .records import INVARIANT, Cell
+from .registry import NORMALIZERS, TRANSFORMATIONS
+from .transformations import delta, delta_unit
+
+__all__ = ["Caveat", "caveats", "negative_scale", "eps_bound", "degenerate"]
+
+_NEGATIVE = {delta: sp.Symbol("delta", negative=True), delta_unit: sp.IndexedBase("delta", negative=True)}
+
+
+@dataclass(frozen=True)
+class Caveat:
+    kind: str                 # negative-scale | eps | degenerate
+    plain: str                # one line for a terminal
+    statement: str            # LaTeX (text with $maths$)
+    evidence: str             # how it was shown, LaTeX
+    expr: sp.Expr | None = None   # the relation's right side (h' = ...) or the bound on |h' - h|
+
+    def text(self) -> str:
+        return f"[{self.kind}] {self.plain}"
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "statement": self.plain, "latex": self.statement,
+                "evidence": self.evidence}
+
+
+def negative_scale(cell: Cell) -> Caveat | None:
+    t = TRANSFORMATIONS[cell.transformation]
+    if not t.conditions:
+        return None  # no scale factor
+    b = NORMALIZERS[cell.normalizer].build(0 if sp.Eq(EPS, 0) in cell.conditions else EPS)
+    found = try_proof(b, t, substitute=_NEGATIVE, targets=lambda h, bias: (h, 2 * bias - h))
+    if found is None:
+        text = "with a negative factor no relation between h' and h was found"
+        return Caveat("negative-scale", text, text, "the proof tactic, re-run with the factor negative, failed")
+    last = found[0].equations[-1]
+    flips = last.name == "relation"
+    what = "flips the sign of the centred output" if flips else "leaves the output unchanged too"
+    return Caveat("negative-scale", f"a negative factor {what}: {plain(sp.Eq(last.lhs, last.rhs))}",
+                  f"a negative factor {what}: ${tex(last.lhs)} = {tex(last.rhs)}$",
+                  "the proof tactic re-run with the factor negative (sqrt(alpha^2 s) = -alpha sqrt(s))",
+                  last.rhs)
+
+
+def _scale_parts(state: Laws, b) -> tuple[sp.Expr, sp.Expr, sp.Expr] | None:
+    """(sigma, s, c): sigma = sqrt(s + eps) and h = g c / sigma + b at the model's point."""
+    m = b.m
+    sig = next((r for r in b.stat_rules if r.base.label.name == "sigma"), None)
+    if sig is None or not sig.rhs.has(EPS):
+        return None
+    s = sp.expand(sig.rhs ** 2 - EPS)
+    h = next(e for e in state.eqs if e.name == "h").rhs
+    g, bias = m.g[m.point["unit"]], m.b[m.point["unit"]]
+    c = sp.expand((h - bias) * sig.lhs / g)
+    if c.has(sig.base):
+        return None
+    return sig.lhs, s, c
+
+
+def eps_bound(cell: Cell) -> Caveat | None:
+    if sp.Eq(EPS, 0) not in cell.conditions:
+        return Caveat("eps", "exact for every eps >= 0", r"exact for every $\epsilon \ge 0$",
+                      "the proof holds with a symbolic epsilon", sp.S.Zero)
+    norm, t = NORMALIZERS[cell.normalizer], TRANSFORMATIONS[cell.transformation]
+    b = norm.build(EPS)
+    state = derive_laws(b, t)
+    if state is None or state.missing != "sigma":
+        return None
+    parts = _scale_parts(state, b)
+    if parts is None:
+        return None
+    sigma, s, c = parts
+    alpha, m = state.alpha, b.m
+    g = m.g[m.point["unit"]]
+    exact = g * c * (alpha / sp.sqrt(alpha ** 2 * s + EPS) - 1 / sp.sqrt(s + EPS))
+    byname = {e.name: e for e in state.eqs}
+    if not holds(byname["h'"].lhs - byname["h"].lhs, exact,
+                 state.rules(["h'", "h", "a' law", "sigma'", "sigma", *state.law_names])):
+        return None
+    # for alpha > 0, alpha / sqrt(alpha^2 s + eps) = 1 / sqrt(s + eps / alpha^2): both sides are
+    # positive and their reciprocals' squares agree
+    if sp.expand((sp.sqrt(alpha ** 2 * s + EPS) / alpha) ** 2 - (s + EPS / alpha ** 2)) != 0:
+        return None
+    bound = sp.Abs(g * c) * EPS * sp.Abs(1 - alpha ** -2) / (2 * s ** sp.Rational(3, 2))
+    return Caveat("eps", f"with eps > 0, |h' - h| <= {plain(bound)}, which vanishes as eps -> 0",
+                  f"with $\\epsilon > 0$, $|h' - h| \\le {tex(bound)}$, which vanishes as $\\epsilon \\to 0$",
+                  f"exactly $h' - h = {tex(exact)}$ (checked), then the mean value theorem "
+                  r"with $|\frac{d}{de}(s+e)^{-1/2}| \le \frac{1}{2} s^{-3/2}$ for $e \ge 0$", bound)
+
+
+def degenerate(cell: Cell) -> Caveat | None:
+    """Sizes at which the scale statistic is identically zero."""
+    b = NORMALIZERS[cell.normalizer].build(sp.S.Zero)
+    sig = next((r for r in b.stat_rules if r.base.label.name == "sigma"), None)
+    if sig is None:
+        return None
+    full = unfold(sig.rhs, list(reversed(b.stat_rules)))
+    sizes = sorted((s for s in full.free_symbols if s.is_integer and s.is_positive),
+                   key=str)
+    for k in range(1, len(sizes) + 1):
+        for subset in itertools.combinations(sizes, k):
+            at_one = full.xreplace({s: 1 for s in subset}).doit()
+            if sp.expand(at_one) == 0:
+                names = ", ".join(f"{s} = 1" for s in subset)
+                return Caveat("degenerate", f"when {names}: sigma = 0 for every input, so h = 0/0 at eps = 0 "
+                              "and h = b for eps > 0",
+                              f"when ${names.replace('=', '=')}$: $\\sigma = 0$ for every input, so $h = 0/0$ "
+                              r"at $\epsilon = 0$ and $h = b$ for $\epsilon > 0$",
+                              f"the definition of sigma at {names} is identically 0")
+    return Caveat("degenerate", f"sigma = 0 only for inputs where {plain(sig.rhs)} = 0; no size forces it",
+                  f"$\\sigma = 0$ only for inputs where ${tex(sig.rhs)} = 0$; no size forces it",
+                  "no subset of the sizes set to 1 makes the definition of sigma identically 0")
+
+
+def caveats(cell: Cell) -> list[Caveat]:
+    """Every caveat of an invariant cell (none for other verdicts)."""
+    if cell.verdict != INVARIANT:
+        return []
+    return [c for c in (negative_scale(cell), eps_bound(cell), degenerate(cell)) if c is not None]

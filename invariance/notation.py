@@ -1,0 +1,47 @@
+"""LaTeX for the toolkit's symbols: ``sigma^2'`` prints as :math:`\\sigma'^{2}`."""
+from __future__ import annotations
+
+import sympy as sp
+
+__all__ = ["tex", "plain", "equation_tex"]
+
+_GREEK = {"mu", "sigma", "nu", "gamma", "delta", "epsilon", "alpha", "beta"}
+_SPECIAL = {"norm": r"\lVert w \rVert"}
+
+
+def _name(name: str) -> str:
+    primed = name.endswith("'")
+    stem = name.rstrip("'")
+    stem, _, power = stem.partition("^")
+    body = _SPECIAL.get(stem, "\\" + stem if stem in _GREEK else stem)
+    return body + ("'" if primed else "") + (f"^{{{power}}}" if power else "")
+
+
+def tex(expr: sp.Basic) -> str:
+    """LaTeX of ``expr`` with the toolkit's names.
+
+    >>> tex(sp.IndexedBase("sigma^2'")[sp.Symbol('n')])
+    "{\\\\sigma'^{2}}_{n}"
+    """
+    names = {s: _name(s.name) for s in expr.atoms(sp.Symbol)
+             if s.name.endswith("'") or "^" in s.name or s.name in _SPECIAL}
+    return sp.latex(expr, symbol_names=names)
+
+
+def equation_tex(lhs: sp.Basic, rhs: sp.Basic) -> str:
+    return f"{tex(lhs)} = {tex(rhs)}"
+
+
+_OPS = {sp.Eq: "=", sp.Ne: "!=", sp.Gt: ">", sp.Ge: ">=", sp.Lt: "<", sp.Le: "<="}
+
+
+def plain(expr: sp.Basic) -> str:
+    """One-line text for a terminal: ``sigma[n] != 0``, ``a'[n, i] = ...``.
+
+    >>> plain(sp.Ne(sp.IndexedBase('sigma')[sp.Symbol('n')], 0))
+    'sigma[n] != 0'
+    """
+    for rel, op in _OPS.items():
+        if isinstance(expr, rel):
+            return f"{sp.sstr(expr.lhs)} {op} {sp.sstr(expr.rhs)}"
+    return sp.sstr(expr)
