@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import runpy
 import sys
 from pathlib import Path
 
 from . import NORMALIZERS, TABLE1, TRANSFORMATIONS, table, titles
-from .records import INVARIANT, NOT_INVARIANT, UNKNOWN
+from .records import UNKNOWN
 from .registry import UnknownId, normalizer, transformation
-from .render import FORMATS, cell_word, render_table
+from .render import FORMATS, render_table
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -24,6 +25,19 @@ def _ids(text: str) -> list[str]:
     for i in ids:
         normalizer(i)
     return ids
+
+
+def _load_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--load", action="append", default=[], metavar="FILE", type=Path,
+                   help="a Python file that registers your own normalizer with invariance.register "
+                        "(repeatable); see the README")
+
+
+def _load(files) -> None:
+    for f in files:
+        if not f.is_file():
+            raise UnknownId(f"--load: no such file: {f}")
+        runpy.run_path(str(f), run_name="invariance_plugin")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0, help="seed of the random instances (default 0)")
     t.add_argument("--caveats", action="store_true",
                    help="for each invariant cell: negative scale, eps > 0, degenerate sigma = 0")
+    _load_option(t)
 
     c = sub.add_parser("check", help="one cell: verdict, conditions, proof or counterexample",
                        description=f"Normalizers: {norms}. Transformations: {trans}.")
@@ -55,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--format", default="text", metavar="FMT", help="text or json (default text)")
     c.add_argument("--numeric", action="store_true", help="also run the NumPy cross-check")
     c.add_argument("--seed", type=int, default=0, help="seed of the numeric cross-check")
+    _load_option(c)
 
     pr = sub.add_parser("proofs", help="write one certificate per cell (JSON + Markdown)",
                         description="Write proofs/<normalizer>__<transformation>.{json,md} for every "
@@ -169,7 +185,20 @@ def _docs(args) -> int:
     return build(args.out, pdf=args.pdf)
 
 
+def _preload(argv: list[str]) -> None:
+    """Run --load files before the parser is built, so their ids appear in --help and errors."""
+    files = [Path(argv[k + 1]) for k, a in enumerate(argv[:-1]) if a == "--load"]
+    files += [Path(a.split("=", 1)[1]) for a in argv if a.startswith("--load=")]
+    try:
+        _load(files)
+    except UnknownId as err:
+        print(f"python -m invariance: {err}", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+
+
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    _preload(argv)
     args = build_parser().parse_args(argv)
     try:
         return {"table": _table, "check": _check, "proofs": _proofs, "verify": _verify,

@@ -7,7 +7,7 @@ them, so the proofs never ask it anything.  Instead each step is checked by
 2. *sum normal form*: pushing every ``Sum`` through ``+`` and pulling out the
    factors that do not depend on its index (linearity of the sum),
    :math:`\\sum_k (c\\,x_k + y_k) = c \\sum_k x_k + \\sum_k y_k`,
-   and :math:`\\sum_{k=1}^{K} c = K c`,
+   :math:`\\sum_{k=1}^{K} c = K c` and :math:`\\sum_{k=l}^{l} x_k = x_l`,
 3. ``expand`` of the difference, which must be literally ``0`` (or, when no
    sum is left, ``cancel`` of it, for quotients of opaque statistics).
 
@@ -76,6 +76,8 @@ def sum_normal_form(expr: sp.Expr) -> sp.Expr:
     if isinstance(expr, Sum):
         (k, lo, hi), *rest = expr.limits
         body = Sum(expr.function, *rest) if rest else expr.function
+        if sp.expand(hi - lo) == 0:  # a sum of one term is that term
+            return sum_normal_form(body.xreplace({k: lo}))
         body = sum_normal_form(body)
         total = sp.S.Zero
         for term in sp.Add.make_args(body):

@@ -47,7 +47,9 @@ def to_json(cell: Cell) -> dict:
     out = {"normalizer": cell.normalizer, "transformation": cell.transformation,
            "verdict": cell.verdict, "conditions": [plain(c) for c in cell.conditions]}
     if cell.verdict == INVARIANT:
-        out["proof"] = [{"equation": f"{tex(e.lhs)} = {tex(e.rhs)}", "justification": e.justification}
+        out["proof"] = [{"equation": plain(sp.Eq(e.lhs, e.rhs, evaluate=False)),
+                         "latex": f"{tex(e.lhs)} = {tex(e.rhs)}",
+                         "justification": e.justification, "uses": list(e.uses)}
                         for e in cell.proof.steps()]
     ce = cell.counterexample
     if ce is not None:

@@ -52,6 +52,7 @@ class Normalizer:
     numeric_kwargs: dict = field(default_factory=dict)
     source: str = ""
     groups: int | None = None             # number of groups, for statistics over a Group
+    constants: dict = field(default_factory=dict)  # symbol -> exact value used in counterexamples
 
     def build(self, eps: sp.Expr = EPS) -> "Built":
         return Built(self, eps)

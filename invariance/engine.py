@@ -210,12 +210,12 @@ def _size_grid(b: Built):
     grid = []
     for combo in itertools.product(range(1, 4), repeat=len(names)):
         sizes = dict(zip(names, combo))
-        if b.norm.groups:
+        extra = [s for s in b.size_symbols if s not in names]
+        if b.norm.groups and extra:  # a group size S: C = groups * S
             unit = m.axis("unit").size
             if sizes[unit] > 2:
                 continue
-            group_size = next(s for s in b.size_symbols if s not in names)
-            sizes[group_size], sizes[unit] = sizes[unit], sizes[unit] * b.norm.groups
+            sizes[extra[0]], sizes[unit] = sizes[unit], sizes[unit] * b.norm.groups
         grid.append(sizes)
     grid.sort(key=lambda s: (sp.prod(list(s.values())), sum(s.values())))
     return grid
@@ -239,7 +239,7 @@ def find_counterexample(b: Built, t: Transformation, seed: int = 0, draws: int =
         points = list(itertools.product(*[range(1, sizes[ax.size] + 1) for ax in m.axes]))
         for _ in range(draws):
             values = {m.W: _array(rng, (H, D)), m.X: _array(rng, (N, D, *rest)),
-                      m.g: [sp.Integer(1)] * H, m.b: [sp.Integer(0)] * H}
+                      m.g: [sp.Integer(1)] * H, m.b: [sp.Integer(0)] * H, **b.norm.constants}
             params = t.exact(rng, {"D": D, "H": H, "N": N})
             values.update(t.values(params, dims | {"H": H}))
             out = evaluate_outputs(eqs, values, sizes, points)
@@ -268,7 +268,8 @@ def derive(norm: Normalizer | str, trans: Transformation | str) -> Cell:
     b = norm.build(sp.S.Zero)
     ce = find_counterexample(b, trans)
     if ce is not None:
-        return Cell(norm.id, trans.id, NOT_INVARIANT, (sp.Eq(EPS, 0),),
+        uses_eps = any(r.rhs.has(EPS) for r in norm.build(EPS).stat_rules)
+        return Cell(norm.id, trans.id, NOT_INVARIANT, (sp.Eq(EPS, 0),) if uses_eps else (),
                     proof=Proof(definitions(b, trans)), counterexample=ce)
     return Cell(norm.id, trans.id, UNKNOWN)
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import shutil
+import sys
+import textwrap
 
 from .certificates import to_json
 from .records import INVARIANT, NOT_INVARIANT, Cell
@@ -13,6 +16,7 @@ __all__ = ["FORMATS", "render_table", "cell_word"]
 
 FORMATS = ("markdown", "latex", "csv", "json")
 _WORD = {INVARIANT: "Invariant", NOT_INVARIANT: "No"}
+_COMPACT = {INVARIANT: "Inv", NOT_INVARIANT: "No"}
 
 
 def cell_word(cell: Cell) -> str:
@@ -32,18 +36,25 @@ def _grid(cells: list[Cell]):
 
 
 def _markdown(cells, titles, short, width):
+    """The widest layout that fits ``width``: full headers, short headers, then transposed."""
     rows, cols, at = _grid(cells)
-    body = [[titles[r]] + [cell_word(at[r, c]) for c in cols] for r in rows]
 
-    def table(header):
+    def table(header, body):
         w = [max(len(x) for x in col) for col in zip(header, *body)]
         line = lambda xs: "| " + " | ".join(x.ljust(n) for x, n in zip(xs, w)) + " |"  # noqa: E731
         return [line(header), "|" + "|".join("-" * (n + 2) for n in w) + "|"] + [line(r) for r in body]
 
-    out = table([""] + [titles[c] for c in cols])
-    if max(len(x) for x in out) > width:  # too wide for the terminal: the short headers
-        out = table([""] + [short[c] for c in cols])
-    return "\n".join(out)
+    body = [[titles[r]] + [cell_word(at[r, c]) for c in cols] for r in rows]
+    compact = [[titles[r]] + [_COMPACT.get(at[r, c].verdict, "?") for c in cols] for r in rows]
+    legend = ["", "Inv = Invariant; columns: " + "; ".join(f"{k} = {titles[c]}" for k, c in enumerate(cols, 1))]
+    layouts = [table([""] + [titles[c] for c in cols], body),
+               table([""] + [short[c] for c in cols], body),
+               table([""] + [str(k) for k in range(1, len(cols) + 1)], compact) + legend]
+    fitting = [t for t in layouts if max(len(x) for x in t[:len(rows) + 2]) <= width]
+    best = fitting[0] if fitting else layouts[-1]
+    if best is layouts[-1]:  # wrap the legend to the width too
+        best = best[:-1] + textwrap.wrap(best[-1], width=max(int(min(width, 100)), 40), break_on_hyphens=False)
+    return "\n".join(best)
 
 
 def _latex(cells, titles):
@@ -65,11 +76,18 @@ def _csv(cells, titles):
     return buf.getvalue().rstrip("\n")
 
 
+def _terminal_width() -> float:
+    """The terminal's width; unlimited when piped (unless COLUMNS says otherwise)."""
+    if os.environ.get("COLUMNS", "").isdigit() or sys.stdout.isatty():
+        return shutil.get_terminal_size().columns
+    return float("inf")
+
+
 def render_table(cells: list[Cell], fmt: str, titles: dict[str, str], short: dict[str, str],
                  extra: dict | None = None, width: int | None = None) -> str:
     """The table in ``fmt``; ``extra`` maps (normalizer, transformation) to more JSON fields."""
     if fmt == "markdown":
-        return _markdown(cells, titles, short, width or shutil.get_terminal_size((100, 24)).columns)
+        return _markdown(cells, titles, short, width or _terminal_width())
     if fmt == "latex":
         return _latex(cells, titles)
     if fmt == "csv":
