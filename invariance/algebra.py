@@ -112,35 +112,69 @@ def evaluate(expr: sp.Expr, arrays: Mapping[IndexedBase, object], env: Env | Non
     ``arrays`` maps an IndexedBase to a nested list (indices are 1-based in the
     maths, 0-based in the list) or to a callable taking the index values.
     ``env`` maps plain symbols (sizes, scalars, free indices) to numbers.
+    Rational arithmetic runs on Python ``Fraction`` (much faster than SymPy's
+    numbers); anything else (a square root, tanh) is left to SymPy, exactly.
     """
-    env = dict(env or {})
-    return _eval(expr, arrays, env)
+    env = {k: _frac(v) for k, v in (env or {}).items()}
+    return _sym(_eval(expr, arrays, env))
+
+
+def _frac(v):
+    """A Fraction when ``v`` is rational, else ``v`` as a SymPy number."""
+    if isinstance(v, (Fraction, int)):
+        return Fraction(v)
+    v = sp.sympify(v)
+    return Fraction(int(v.p), int(v.q)) if v.is_Rational else v
+
+
+def _sym(v):
+    return sp.Rational(v.numerator, v.denominator) if isinstance(v, Fraction) else v
 
 
 def _eval(e, arrays, env):
     if e in env:
-        return sp.sympify(env[e])
+        return env[e]
     if isinstance(e, Indexed):
         idx = [int(_eval(i, arrays, env)) for i in e.indices]
         value = arrays[e.base]
         if callable(value):
-            return sp.sympify(value(*idx))
+            return _frac(value(*idx))
         for i in idx:
             value = value[i - 1]
-        return sp.sympify(value)
+        return _frac(value)
     if isinstance(e, Sum):
-        (k, lo, hi), *rest = e.limits
-        body = Sum(e.function, *rest) if rest else e.function
-        lo, hi = int(_eval(lo, arrays, env)), int(_eval(hi, arrays, env))
-        total = sp.S.Zero
-        for v in range(lo, hi + 1):
-            env[k] = v
-            total += _eval(body, arrays, env)
-        env.pop(k, None)
-        return total
+        return _eval_sum(e.function, e.limits, arrays, env)
+    if e.is_Rational:
+        return Fraction(int(e.p), int(e.q))
     if not e.args:
         return e
-    return e.func(*[_eval(a, arrays, env) for a in e.args])
+    args = [_eval(a, arrays, env) for a in e.args]
+    if all(isinstance(a, Fraction) for a in args):
+        if isinstance(e, sp.Add):
+            return sum(args, Fraction(0))
+        if isinstance(e, sp.Mul):
+            out = Fraction(1)
+            for a in args:
+                out *= a
+            return out
+        if isinstance(e, sp.Pow) and args[1].denominator == 1 and (args[0] or args[1] > 0):
+            return args[0] ** int(args[1])
+        if isinstance(e, sp.floor):
+            return Fraction(args[0].numerator // args[0].denominator)
+    return _frac(e.func(*[_sym(a) for a in args]))
+
+
+def _eval_sum(body, limits, arrays, env):
+    (k, lo, hi), *rest = limits
+    lo, hi = int(_eval(lo, arrays, env)), int(_eval(hi, arrays, env))
+    total = Fraction(0)
+    for v in range(lo, hi + 1):
+        env[k] = Fraction(v)
+        term = _eval_sum(body, rest, arrays, env) if rest else _eval(body, arrays, env)
+        total = total + term if isinstance(term, Fraction) and isinstance(total, Fraction) \
+            else _frac(_sym(total) + _sym(term))
+    env.pop(k, None)
+    return total
 
 
 def exact_nonzero(value: sp.Expr) -> bool:

@@ -227,12 +227,23 @@ def _array(rng, shape):
     return [_array(rng, shape[1:]) for _ in range(shape[0])]
 
 
-def find_counterexample(b: Built, t: Transformation, seed: int = 0, draws: int = 3) -> Counterexample | None:
-    """Smallest sizes first, a few exact random draws each; gain 1, bias 0."""
+def find_counterexample(b: Built, t: Transformation, seed: int = 0, draws: int = 3,
+                        patience: int = 12) -> Counterexample | None:
+    """Smallest sizes first, a few exact random draws each; gain 1, bias 0.
+
+    A difference that is only a sign flip (h' = -h) is kept as a fallback
+    while up to ``patience`` more sizes are tried for one that is not: a
+    flip looks like the negative-scale caveat and teaches less.
+    """
     m = b.m
     rng = random.Random(seed)
     eqs = definitions(b, t)
+    fallback, left = None, patience
     for sizes in _size_grid(b):
+        if fallback is not None:
+            left -= 1
+            if left < 0:
+                break
         dims = {str(k): v for k, v in sizes.items()}
         H, D, N = sizes[m.axis("unit").size], dims["D"], dims["N"]
         rest = [sizes[ax.size] for ax in m.axes[2:]]
@@ -246,10 +257,13 @@ def find_counterexample(b: Built, t: Transformation, seed: int = 0, draws: int =
             if not all(v.is_finite for h in out.values() for v in h.values()):
                 continue  # a statistic is zero here: no evidence either way
             for idx in points:
-                if exact_nonzero(out["h'"][idx] - out["h"][idx]):
-                    return Counterexample(dims, values, params, dict(zip((ax.name for ax in m.axes), idx)),
-                                          out["h"][idx], out["h'"][idx])
-    return None
+                h, h_t = out["h"][idx], out["h'"][idx]
+                if exact_nonzero(h_t - h):
+                    ce = Counterexample(dims, values, params, dict(zip((ax.name for ax in m.axes), idx)), h, h_t)
+                    if exact_nonzero(h_t + h):
+                        return ce
+                    fallback = fallback or ce
+    return fallback
 
 
 # --- the whole cell ----------------------------------------------------------
