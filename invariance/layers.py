@@ -20,17 +20,11 @@ array([[-1.2247,  0.    ,  1.2247]])
 import numpy as np
 
 __all__ = [
-    "summed_inputs", "layer", "transform", "TRANSFORMS",
+    "summed_inputs", "layer", "transform", "Operands",
     "batch_norm", "layer_norm", "rms_norm", "weight_norm",
     "conv_batch_norm", "conv_layer_norm", "instance_norm", "group_norm",
     "conv_weight_norm", "conv_rms_norm",
 ]
-
-TRANSFORMS = (
-    "weight-matrix-rescaling", "weight-matrix-recentering", "weight-vector-rescaling",
-    "dataset-rescaling", "dataset-recentering", "single-case-rescaling",
-)
-
 
 # ----------------------------------------------------------------- helpers
 def _array(x, name):
@@ -268,38 +262,50 @@ def _param(params, key, lead, tail, name):
     return p
 
 
+class Operands:
+    """W and X of a (batched) layer, and the parameters of a transformation, checked.
+
+    The transformations themselves live in :mod:`invariance.transformations`,
+    beside their symbolic definitions; each reads its parameters from here.
+    """
+
+    def __init__(self, name, W, X, params):
+        self.name, self.params = name, params
+        self.W, self.X = _array(W, "W"), _array(X, "X")
+        self.conv = _is_conv(self.W, self.X)
+        self.lead_w = self.W.shape[:-2]
+        self.lead_x = self.X.shape[:self.X.ndim - 2 - self.conv]
+        self.H, self.D = self.W.shape[-2:]
+        self.N = self.X.shape[-2 - self.conv]
+
+    def param(self, key, on, tail=()):
+        """params[key], shape (instances..., *tail), instances broadcasting with W's or X's."""
+        return _param(self.params, key, self.lead_w if on == "W" else self.lead_x, tail, self.name)
+
+    def scalar(self, key, on):
+        """A per-instance scalar parameter, shaped to multiply W or X."""
+        extra = 2 if on == "W" else 2 + self.conv
+        return self.param(key, on)[(...,) + (None,) * extra]
+
+    def case(self):
+        m = self.params.get("case", 0)
+        if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or not -self.N <= m < self.N:
+            raise ValueError(f"{self.name}: case must be an int in [-{self.N}, {self.N}), got {m!r}")
+        return (np.arange(self.N) == m % self.N).reshape((self.N,) + (1,) * (1 + self.conv))
+
+
 def transform(name, W, X, params):
     """Apply a transformation of section 5.1 to (W, X); returns (W', X').
 
-    weight-matrix-rescaling W' = delta W; weight-matrix-recentering W' = W + 1 gamma^T;
-    weight-vector-rescaling w_i' = deltas[i] w_i; dataset-rescaling X' = delta X;
-    dataset-recentering x_n' = x_n + gamma (at every position); single-case-rescaling
-    x_m' = delta x_m for m = params.get("case", 0) only.
+    ``name`` is a transformation id of :mod:`invariance.registry`; ``params`` a
+    dict: ``delta`` (a scalar per instance), ``gamma`` (a vector over the
+    inputs), ``deltas`` (a vector over the units), ``case`` (an int).
     """
-    W, X = _array(W, "W"), _array(X, "X")
-    conv = _is_conv(W, X)
-    lead_w, lead_x = W.shape[:-2], X.shape[:X.ndim - 2 - conv]
-    H, D = W.shape[-2:]
-    ex = (None,) * (2 + conv)  # axes appended to a per-instance scalar to reach X
-    Wn, Xn = W, X
-    if name == "weight-matrix-rescaling":
-        Wn = _param(params, "delta", lead_w, (), name)[..., None, None] * W
-    elif name == "weight-matrix-recentering":
-        Wn = W + _param(params, "gamma", lead_w, (D,), name)[..., None, :]
-    elif name == "weight-vector-rescaling":
-        Wn = W * _param(params, "deltas", lead_w, (H,), name)[..., :, None]
-    elif name == "dataset-rescaling":
-        Xn = _param(params, "delta", lead_x, (), name)[(...,) + ex] * X
-    elif name == "dataset-recentering":
-        gamma = _param(params, "gamma", lead_x, (D,), name)
-        Xn = X + (gamma[..., None, :, None] if conv else gamma[..., None, :])
-    elif name == "single-case-rescaling":
-        delta = _param(params, "delta", lead_x, (), name)[(...,) + ex]
-        m, N = params.get("case", 0), X.shape[-2 - conv]
-        if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or not -N <= m < N:
-            raise ValueError(f"single-case-rescaling: case must be an int in [-{N}, {N}), got {m!r}")
-        mask = (np.arange(N) == m % N).reshape((N,) + (1,) * (1 + conv))
-        Xn = np.where(mask, delta * X, X)
-    else:
-        raise ValueError(f"unknown transformation {name!r}; expected one of {', '.join(TRANSFORMS)}")
-    return Wn.astype(W.dtype, copy=False), Xn.astype(X.dtype, copy=False)
+    from .registry import transformation  # the registry imports this module
+    try:
+        t = transformation(name)
+    except KeyError as err:
+        raise ValueError(str(err)) from None
+    ops = Operands(name, W, X, params)
+    Wn, Xn = t.numeric(ops)
+    return Wn.astype(ops.W.dtype, copy=False), Xn.astype(ops.X.dtype, copy=False)

@@ -50,6 +50,7 @@ class Transformation:
     exact: Callable[[random.Random, dict], dict]             # exact parameters
     sample: Callable[[np.random.Generator, int, dict], dict]  # K float parameter sets
     values: Callable[[dict, dict], dict]                     # parameters, sizes -> symbol values
+    numeric: Callable                                        # layers.Operands -> (W', X'), NumPy
     conditions: tuple[sp.Basic, ...] = field(default=())     # assumptions the symbols carry
 
 
@@ -67,6 +68,7 @@ TRANSFORMATIONS = (
         w=lambda m, i, j: delta * m.W[i, j], x=_same_x,
         exact=lambda rng, s: {"delta": _scale(rng)},
         sample=lambda rng, K, s: {"delta": _log_uniform(rng, K)},
+        numeric=lambda o: (o.scalar("delta", "W") * o.W, o.X),
         values=lambda p, s: {delta: p["delta"]},
         conditions=(sp.Gt(delta, 0, evaluate=False),)),
     Transformation(
@@ -74,12 +76,14 @@ TRANSFORMATIONS = (
         w=lambda m, i, j: m.W[i, j] + gamma[j], x=_same_x,
         exact=lambda rng, s: {"gamma": [random_rational(rng, nonzero=True) for _ in range(s["D"])]},
         sample=lambda rng, K, s: {"gamma": rng.normal(size=(K, s["D"]))},
+        numeric=lambda o: (o.W + o.param("gamma", "W", (o.D,))[..., None, :], o.X),
         values=lambda p, s: {gamma: p["gamma"]}),
     Transformation(
         "weight-vector-rescaling", "Weight vector re-scaling", "w_i re-scale", r"w_i \to \delta_i w_i",
         w=lambda m, i, j: delta_unit[i] * m.W[i, j], x=_same_x,
         exact=lambda rng, s: {"deltas": [sp.Integer(1)] * (s["H"] - 1) + [_scale(rng)]},
         sample=lambda rng, K, s: {"deltas": _log_uniform(rng, (K, s["H"]))},
+        numeric=lambda o: (o.param("deltas", "W", (o.H,))[..., :, None] * o.W, o.X),
         values=lambda p, s: {delta_unit: p["deltas"]},
         conditions=(sp.Gt(delta_unit[_i], 0, evaluate=False),)),
     Transformation(
@@ -87,6 +91,7 @@ TRANSFORMATIONS = (
         w=_same_w, x=lambda m, n, j, rest: delta * m.X[(n, j, *rest)],
         exact=lambda rng, s: {"delta": _scale(rng)},
         sample=lambda rng, K, s: {"delta": _log_uniform(rng, K)},
+        numeric=lambda o: (o.W, o.scalar("delta", "X") * o.X),
         values=lambda p, s: {delta: p["delta"]},
         conditions=(sp.Gt(delta, 0, evaluate=False),)),
     Transformation(
@@ -94,6 +99,7 @@ TRANSFORMATIONS = (
         w=_same_w, x=lambda m, n, j, rest: m.X[(n, j, *rest)] + gamma[j],
         exact=lambda rng, s: {"gamma": [random_rational(rng, nonzero=True) for _ in range(s["D"])]},
         sample=lambda rng, K, s: {"gamma": rng.normal(size=(K, s["D"]))},
+        numeric=lambda o: (o.W, o.X + o.param("gamma", "X", (o.D,))[(..., None, slice(None)) + (None,) * o.conv]),
         values=lambda p, s: {gamma: p["gamma"]}),
     Transformation(
         "single-case-rescaling", "Single training case re-scaling", "case re-scale", r"x_m \to \delta x_m",
@@ -102,6 +108,7 @@ TRANSFORMATIONS = (
         w=_same_w, x=lambda m, n, j, rest: delta_case[n] * m.X[(n, j, *rest)],
         exact=lambda rng, s: {"delta": _scale(rng), "case": 0},
         sample=lambda rng, K, s: {"delta": _log_uniform(rng, K), "case": 0},
+        numeric=lambda o: (o.W, np.where(o.case(), o.scalar("delta", "X") * o.X, o.X)),
         values=lambda p, s: {delta_case: [p["delta"] if n == p["case"] else sp.Integer(1)
                                            for n in range(s["N"])]},
         conditions=(sp.Gt(delta_case[_n], 0, evaluate=False),)),
