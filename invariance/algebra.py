@@ -185,7 +185,8 @@ def exact_nonzero(value: sp.Expr) -> bool:
     return fewer correct digits); a magnitude above 1e-30 then cannot be a
     rounding artefact.
     """
-    value = sp.nsimplify(value) if isinstance(value, sp.Float) else value
+    if value.has(sp.Float):  # not an exact value: nothing to certify
+        return False
     if value.is_Rational:
         return value != 0
     if value == 0:
