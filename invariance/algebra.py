@@ -77,7 +77,7 @@ def sum_normal_form(expr: sp.Expr) -> sp.Expr:
         (k, lo, hi), *rest = expr.limits
         body = Sum(expr.function, *rest) if rest else expr.function
         if sp.expand(hi - lo) == 0:  # a sum of one term is that term
-            return sum_normal_form(body.xreplace({k: lo}))
+            return sum_normal_form(body.subs(k, lo))  # subs, not xreplace: inner sums may bind k too
         body = sum_normal_form(body)
         total = sp.S.Zero
         for term in sp.Add.make_args(body):

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .algebra import holds, unfold
+from .algebra import holds, sum_normal_form, unfold
 from .engine import Laws, _rule, derive_laws, try_proof
 from .model import EPS
 from .notation import plain, tex
@@ -63,7 +63,7 @@ def negative_scale(cell: Cell) -> Caveat | None:
     what = "flips the sign of the centred output" if flips else "leaves the output unchanged too"
     return Caveat("negative-scale", f"a negative factor {what}: {plain(sp.Eq(last.lhs, last.rhs))}",
                   f"a negative factor {what}: ${tex(last.lhs)} = {tex(last.rhs)}$",
-                  "the proof tactic re-run with the factor negative (sqrt(alpha^2 s) = -alpha sqrt(s))",
+                  r"the proof tactic re-run with the factor negative, where $\sqrt{\alpha^2 s} = -\alpha \sqrt{s}$",
                   last.rhs)
 
 
@@ -124,8 +124,7 @@ def degenerate(cell: Cell) -> Caveat | None:
                    key=str)
     for k in range(1, len(sizes) + 1):
         for subset in itertools.combinations(sizes, k):
-            at_one = full.xreplace({s: 1 for s in subset}).doit()
-            if sp.expand(at_one) == 0:
+            if sum_normal_form(full.xreplace({s: 1 for s in subset})) == 0:  # sums of one term unfold
                 names = ", ".join(f"{s} = 1" for s in subset)
                 return Caveat("degenerate", f"when {names}: sigma = 0 for every input, so h = 0/0 at eps = 0 "
                               "and h = b for eps > 0",

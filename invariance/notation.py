@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sympy as sp
+from sympy.printing.latex import LatexPrinter
 
 __all__ = ["tex", "plain", "equation_tex"]
 
@@ -17,15 +18,28 @@ def _name(name: str) -> str:
     return body + ("'" if primed else "") + (f"^{{{power}}}" if power else "")
 
 
+class _Printer(LatexPrinter):
+    """A power of a symbol that already carries an exponent (sigma^2) gets parentheses."""
+
+    def _print_Pow(self, expr):
+        base = expr.base
+        label = base.base.label if isinstance(base, sp.Indexed) else base
+        if "^" in getattr(label, "name", "") and expr.exp not in (sp.S.Half, -sp.S.Half, -1):
+            return r"\left(%s\right)^{%s}" % (self._print(base), self._print(expr.exp))
+        return super()._print_Pow(expr)
+
+
 def tex(expr: sp.Basic) -> str:
     """LaTeX of ``expr`` with the toolkit's names.
 
     >>> tex(sp.IndexedBase("sigma^2'")[sp.Symbol('n')])
     "{\\\\sigma'^{2}}_{n}"
+    >>> tex(sp.IndexedBase("sigma^2")[sp.Symbol('n')] ** sp.Rational(3, 2))
+    '\\\\left({\\\\sigma^{2}}_{n}\\\\right)^{\\\\frac{3}{2}}'
     """
     names = {s: _name(s.name) for s in expr.atoms(sp.Symbol)
              if s.name.endswith("'") or "^" in s.name or s.name in _SPECIAL}
-    return sp.latex(expr, symbol_names=names)
+    return _Printer({"symbol_names": names}).doprint(expr)
 
 
 def equation_tex(lhs: sp.Basic, rhs: sp.Basic) -> str:
