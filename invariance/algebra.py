@@ -119,6 +119,15 @@ def evaluate(expr: sp.Expr, arrays: Mapping[IndexedBase, object], env: Env | Non
     return _sym(_eval(expr, arrays, env))
 
 
+def _doctest_nested_sums():
+    """An inner sum may reuse the outer sum's index:
+
+    >>> m, x = sp.Symbol('m', integer=True), sp.IndexedBase('x')
+    >>> evaluate(sp.Sum(x[m] - sp.Sum(x[m], (m, 1, 2)), (m, 1, 2)), {x: [1, 2]})
+    -3
+    """
+
+
 def _frac(v):
     """A Fraction when ``v`` is rational, else ``v`` as a SymPy number."""
     if isinstance(v, (Fraction, int)):
@@ -167,13 +176,16 @@ def _eval(e, arrays, env):
 def _eval_sum(body, limits, arrays, env):
     (k, lo, hi), *rest = limits
     lo, hi = int(_eval(lo, arrays, env)), int(_eval(hi, arrays, env))
-    total = Fraction(0)
+    total, outer = Fraction(0), env.get(k)   # an enclosing sum may bind k too: restore it
     for v in range(lo, hi + 1):
         env[k] = Fraction(v)
         term = _eval_sum(body, rest, arrays, env) if rest else _eval(body, arrays, env)
         total = total + term if isinstance(term, Fraction) and isinstance(total, Fraction) \
             else _frac(_sym(total) + _sym(term))
-    env.pop(k, None)
+    if outer is None:
+        env.pop(k, None)
+    else:
+        env[k] = outer
     return total
 
 

@@ -127,9 +127,10 @@ def degenerate(cell: Cell) -> Caveat | None:
             if sum_normal_form(full.xreplace({s: 1 for s in subset})) == 0:  # sums of one term unfold
                 names = ", ".join(f"{s} = 1" for s in subset)
                 return Caveat("degenerate", f"when {names}: sigma = 0 for every input, so h = 0/0 at eps = 0 "
-                              "and h = b for eps > 0",
-                              f"when ${names.replace('=', '=')}$: $\\sigma = 0$ for every input, so $h = 0/0$ "
-                              r"at $\epsilon = 0$ and $h = b$ for $\epsilon > 0$",
+                              "and h = b, whatever the input, for eps > 0 (the NumPy layers refuse such sizes)",
+                              f"when ${names}$: $\\sigma = 0$ for every input, so $h = 0/0$ "
+                              r"at $\epsilon = 0$ and $h = b$, whatever the input, for $\epsilon > 0$ "
+                              "(the NumPy layers refuse such sizes)",
                               f"the definition of sigma at {names} is identically 0")
     return Caveat("degenerate", f"sigma = 0 only for inputs where {plain(sig.rhs)} = 0; no size forces it",
                   f"$\\sigma = 0$ only for inputs where ${tex(sig.rhs)} = 0$; no size forces it",
