@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import sympy as sp
 
+import derived
 import invariance
 from invariance.__main__ import main
 from invariance.certificates import verify, verify_path, write
@@ -19,7 +20,7 @@ REFRESH = "run `python -m invariance proofs` to refresh the certificates"
 @pytest.fixture(scope="module")
 def fresh(tmp_path_factory):
     out = tmp_path_factory.mktemp("proofs")
-    write(invariance.table(list(invariance.NORMALIZERS)), out, invariance.titles())
+    write(derived.all_cells(), out, invariance.titles())
     return out
 
 

@@ -6,6 +6,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+import derived
 import invariance
 from invariance import NORMALIZERS, TRANSFORMATIONS, derive
 from invariance.numeric import cross_check, replay
@@ -15,7 +16,7 @@ CELLS = [(n, t) for n in NORMALIZERS for t in TRANSFORMATIONS]
 
 @pytest.fixture(scope="module")
 def cells():
-    return {(c.normalizer, c.transformation): c for c in invariance.table(list(NORMALIZERS))}
+    return {(c.normalizer, c.transformation): c for c in derived.all_cells()}
 
 
 @pytest.mark.parametrize("norm, trans", CELLS)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import sympy as sp
 
+import derived
 import invariance
 from invariance import CONV, DENSE, Group, Normalizer, derive, derive_row, standardize
 from invariance.algebra import exact_nonzero
@@ -35,7 +36,7 @@ def _rows(table: dict):
 
 @pytest.fixture(scope="module")
 def all_cells():
-    return {(c.normalizer, c.transformation): c for c in invariance.table(list(invariance.NORMALIZERS))}
+    return {(c.normalizer, c.transformation): c for c in derived.all_cells()}
 
 
 @pytest.mark.parametrize("norm, trans, want", _rows(reference("table1.json")) + _rows(reference("rmsnorm_table.json")))
@@ -44,6 +45,7 @@ def test_derived_cell_matches_the_paper(all_cells, norm, trans, want):
 
 
 def test_default_table_is_exactly_the_papers_rows_and_columns():
+    """invariance.table() derives afresh; its rows and columns are the paper's."""
     ref = reference("table1.json")
     cells = invariance.table()
     assert [c.normalizer for c in cells[::6]] == list(ref["rows"])
@@ -80,13 +82,17 @@ def _verdicts(row):
     return [c.verdict for c in row]
 
 
+def _row(norm_id):
+    return derived.all_cells([norm_id])
+
+
 def test_layer_norm_over_the_batch_gets_batch_norms_row():
     """Change layer norm's definition (statistics over the cases, not the units): the derived
     row changes to what that definition implies, which is batch norm's."""
     ln = invariance.NORMALIZERS["layer-norm"]
     over_batch = dataclasses.replace(ln, id="layer-norm-over-batch", stats=standardize(("case",)))
-    assert _verdicts(derive_row(over_batch)) == _verdicts(derive_row("batch-norm"))
-    assert _verdicts(derive_row(over_batch)) != _verdicts(derive_row(ln))
+    assert _verdicts(derive_row(over_batch)) == _verdicts(_row("batch-norm"))
+    assert _verdicts(derive_row(over_batch)) != _verdicts(_row("layer-norm"))
 
 
 def test_layer_norm_without_centring_gets_rmsnorms_row():
@@ -103,14 +109,14 @@ def test_group_norm_with_one_group_reproduces_layer_norms_row():
                            standardize((Group("unit", size=C), "position")),
                            invariance.NORMALIZERS["group-norm"].numeric, numeric_kwargs={"groups": 1},
                            groups=1)
-    assert _verdicts(derive_row(one_group)) == _verdicts(derive_row("conv-layer-norm"))
+    assert _verdicts(derive_row(one_group)) == _verdicts(_row("conv-layer-norm"))
 
 
 def test_group_norm_with_one_channel_per_group_reproduces_instance_norms_row():
     one_per_group = Normalizer("group-norm-c", "Group norm, C groups", CONV,
                                standardize((Group("unit", size=sp.Integer(1)), "position")),
                                invariance.NORMALIZERS["group-norm"].numeric, groups=None)
-    assert _verdicts(derive_row(one_per_group)) == _verdicts(derive_row("instance-norm"))
+    assert _verdicts(derive_row(one_per_group)) == _verdicts(_row("instance-norm"))
 
 
 def test_no_proof_and_no_counterexample_is_unknown_not_a_guess():
