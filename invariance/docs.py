@@ -85,34 +85,8 @@ def _names_pattern() -> re.Pattern:
 
 
 _NAMES = _names_pattern()
-_PLAIN_EQUATION = re.compile(r"\(((?:[^()$]|\([^()$]*\))*? = (?:[^()$]|\([^()$]*\))*)\)")
-
-
-def _plain_maths(text: str) -> str | None:
-    """``sqrt(alpha^2 s) = -alpha sqrt(s)`` as LaTeX, or None if it does not parse."""
-    from sympy.parsing.sympy_parser import (convert_xor, implicit_multiplication_application,
-                                            parse_expr, standard_transformations)
-    rules = standard_transformations + (implicit_multiplication_application, convert_xor)
-    try:
-        sides = [parse_expr(side, transformations=rules, evaluate=False) for side in text.split(" = ")]
-    except Exception:  # noqa: BLE001 - anything unparsable stays words
-        return None
-    return " = ".join(tex(s) for s in sides)
-
-
 def prose(text: str) -> str:
     """Words from the engine (no ``$``): known names become maths, the rest is escaped."""
-    out, pos = [], 0
-    for m in _PLAIN_EQUATION.finditer(text):
-        maths = _plain_maths(m.group(1))
-        if maths is not None:
-            out += [_words(text[pos:m.start()]), f"(${maths}$)"]
-            pos = m.end()
-    out.append(_words(text[pos:]))
-    return "".join(out)
-
-
-def _words(text: str) -> str:
     out, pos = [], 0
     for m in _NAMES.finditer(text):
         out += [esc(text[pos:m.start()]), f"${_symbol(m.group(1))}$"]
