@@ -39,7 +39,38 @@ class Rule:
         return self.lhs.base
 
     def apply(self, indices: tuple) -> sp.Expr:
-        return self.rhs.xreplace(dict(zip(self.lhs.indices, indices)))
+        """The right-hand side at ``indices``; its summation indices are renamed
+        first where they would capture a symbol of ``indices``."""
+        if len(indices) != len(self.lhs.indices):
+            raise ValueError(f"{self.base} takes {len(self.lhs.indices)} indices, got {indices}")
+        free = set().union(*(sp.sympify(i).free_symbols for i in indices))
+        return rename_bound(self.rhs, free).xreplace(dict(zip(self.lhs.indices, indices)))
+
+
+def rename_bound(expr: sp.Expr, avoid: set) -> sp.Expr:
+    """``expr`` with every summation index in ``avoid`` renamed (``k`` -> ``k_``, ``k__``...).
+
+    The new names are deterministic, so two sides of an equation renamed alike
+    still compare equal.
+    """
+    clash = {v for s in expr.atoms(Sum) for v in s.variables} & avoid
+    if not clash:
+        return expr
+    taken = avoid | expr.free_symbols | {v for s in expr.atoms(Sum) for v in s.variables}
+    renames = {}
+    for v in clash:
+        name = v.name + "_"
+        while any(t.name == name for t in taken):
+            name += "_"
+        renames[v] = sp.Symbol(name, **v.assumptions0)
+        taken.add(renames[v])
+
+    def rebind(e):
+        limits = [(renames.get(k, k), lo, hi) for k, lo, hi in e.limits]
+        return Sum(e.function.xreplace({k: renames[k] for k in e.variables if k in renames}), *limits)
+
+    # innermost first, so that each sum renames only the indices it binds itself
+    return expr.replace(lambda e: isinstance(e, Sum) and bool(set(e.variables) & clash), rebind)
 
 
 def unfold(expr: sp.Expr, rules: Iterable[Rule]) -> sp.Expr:
@@ -74,10 +105,11 @@ def sum_normal_form(expr: sp.Expr) -> sp.Expr:
     if not expr.has(Sum):
         return sp.expand(expr)
     if isinstance(expr, Sum):
-        (k, lo, hi), *rest = expr.limits
-        body = Sum(expr.function, *rest) if rest else expr.function
+        *inner, (k, lo, hi) = expr.limits   # SymPy lists limits innermost first
+        body = Sum(expr.function, *inner) if inner else expr.function
         if sp.expand(hi - lo) == 0:  # a sum of one term is that term
-            return sum_normal_form(body.subs(k, lo))  # subs, not xreplace: inner sums may bind k too
+            body = rename_bound(body, lo.free_symbols)   # so that lo is not captured
+            return sum_normal_form(body.subs(k, lo))  # subs, not xreplace: inner sums may bind k
         body = sum_normal_form(body)
         total = sp.S.Zero
         for term in sp.Add.make_args(body):
@@ -174,7 +206,7 @@ def _eval(e, arrays, env):
 
 
 def _eval_sum(body, limits, arrays, env):
-    (k, lo, hi), *rest = limits
+    *rest, (k, lo, hi) = limits   # the last limit is the outermost
     lo, hi = int(_eval(lo, arrays, env)), int(_eval(hi, arrays, env))
     total, outer = Fraction(0), env.get(k)   # an enclosing sum may bind k too: restore it
     for v in range(lo, hi + 1):

@@ -124,7 +124,7 @@ def _compile(e):
         return lambda arrays, env: np.asarray(arrays[base], dtype=float)[
             tuple(_ints(i(arrays, env)) - 1 for i in idx)]
     if isinstance(e, sp.Sum):
-        (k, lo, hi), *rest = e.limits
+        *rest, (k, lo, hi) = e.limits   # SymPy lists limits innermost first
         body = _compile(sp.Sum(e.function, *rest) if rest else e.function)
         lo, hi = _compile(lo), _compile(hi)
 
