@@ -82,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "exit 1 if any does not hold.")
     v.add_argument("path", nargs="?", default="proofs", type=Path,
                    help="a certificate or a directory of them (default proofs)")
+    _load_option(v)
 
     d = sub.add_parser("docs", help="write the LaTeX document (and with --pdf compile it)")
     d.add_argument("--out", default="docs", type=Path, help="directory (default docs)")

@@ -9,15 +9,19 @@ A Markdown rendering with LaTeX maths sits beside each JSON file.
 """
 from __future__ import annotations
 
-import itertools
 import json
+import random
 from pathlib import Path
 
 import sympy as sp
 
-from .algebra import Rule, exact_nonzero, holds
+from .algebra import Rule, evaluate, exact_nonzero, holds
+from .engine import (_array, _memo, conditions, definitions, evaluate_outputs,
+                     refutation_conditions)
+from .model import EPS
 from .notation import plain, tex
 from .records import INVARIANT, NOT_INVARIANT, Cell, Equation
+from .registry import UnknownId, normalizer, transformation
 
 __all__ = ["FORMAT", "to_json", "verify", "verify_path", "render_markdown", "write", "filename"]
 
@@ -69,13 +73,29 @@ def _load_equations(data: dict) -> list[Equation]:
                      tuple(e["uses"])) for e in data.get("equations", [])]
 
 
-def verify(data: dict) -> list[str]:
-    """Problems found in one certificate (empty if every claim holds)."""
+def verify(data: dict, spot_checks: int = 1) -> list[str]:
+    """Problems found in one certificate (empty if every claim holds).
+
+    From the file: every step holds by :func:`invariance.algebra.holds` and
+    at ``spot_checks`` random rational points (sizes 2 to 3), where both sides
+    are evaluated exactly from the definitions alone; the counterexample's
+    outputs are what the definitions give, and differ.  Against the registry
+    (no search is run): the definitions are the toolkit's definitions of that
+    normalizer and transformation, the conditions are those the proof used,
+    and the counterexample's parameters are admissible (e.g. delta > 0).
+    """
     where = f"{data.get('normalizer')} x {data.get('transformation')}"
     if data.get("format") != FORMAT:
         return [f"{where}: not an {FORMAT} file"]
+    try:
+        norm, t = normalizer(data["normalizer"]), transformation(data["transformation"])
+    except UnknownId as err:
+        return [f"{where}: {err} (a normalizer of your own: verify --load FILE)"]
     eqs = _load_equations(data)
     byname = {e.name: e for e in eqs}
+    built = _matching_definitions(norm, t, [e for e in eqs if e.is_definition])
+    if built is None:
+        return [f"{where}: the definitions are not the toolkit's definitions of this cell"]
     problems = []
     if data["verdict"] == INVARIANT:
         steps = [e for e in eqs if not e.is_definition]
@@ -87,17 +107,83 @@ def verify(data: dict) -> list[str]:
                 problems.append(f"{where}: step {e.name!r} uses {missing}, not stated before it")
             elif not holds(e.lhs, e.rhs, [Rule(byname[u].lhs, byname[u].rhs) for u in e.uses]):
                 problems.append(f"{where}: step {e.name!r} does not hold: {tex(e.lhs)} = {tex(e.rhs)}")
+            elif not all(_spot_check(eqs, e, built, t, seed) for seed in range(spot_checks)):
+                problems.append(f"{where}: step {e.name!r} fails at a rational point: {tex(e.lhs)} = {tex(e.rhs)}")
+        if not problems and data["conditions"] != _proof_conditions(built, t, byname):
+            problems.append(f"{where}: the conditions {data['conditions']} are not those the proof uses")
     elif data["verdict"] == NOT_INVARIANT:
-        problems += _verify_counterexample(data, eqs, where)
+        problems += _verify_counterexample(data, eqs, where, t)
+        if data["conditions"] != [plain(c) for c in refutation_conditions(norm)]:
+            problems.append(f"{where}: the conditions {data['conditions']} are not the counterexample's")
     else:
         problems.append(f"{where}: verdict {data['verdict']!r} carries no evidence")
     return problems
 
 
-def _verify_counterexample(data: dict, eqs: list[Equation], where: str) -> list[str]:
-    from .engine import evaluate_outputs
+def _matching_definitions(norm, t, defs: list[Equation]):
+    """The Built (with symbolic or zero epsilon) whose definitions the certificate states, or None."""
+    stated = [(e.name, e.lhs, e.rhs) for e in defs]
+    for eps in (EPS, sp.S.Zero):
+        b = norm.build(eps)
+        if stated == [(e.name, e.lhs, e.rhs) for e in definitions(b, t)]:
+            return b
+    return None
+
+
+def _proof_conditions(b, t, byname) -> list[str]:
+    law = byname["a' law"].rhs
+    a = byname["a"].lhs
+    alpha = sp.expand((law - law.as_independent(a, as_Add=True)[0]) / a)
+    return [plain(c) for c in conditions(b, t, alpha, b.eps == 0)]
+
+
+def _spot_check(eqs: list[Equation], step: Equation, b, t, seed: int) -> bool:
+    """Both sides of ``step`` at a random rational point, evaluated from the definitions.
+
+    Independent of the rewriting that :func:`holds` does; False only if the
+    two exact values certainly differ.
+    """
+    rng = random.Random(seed)
+    m = b.m
+    for _ in range(5):  # a draw where a statistic vanishes is no evidence: draw again
+        sizes = {ax.size: rng.randint(2, 3) for ax in (*m.axes, m.input)}
+        group = [s for s in b.size_symbols if s not in sizes]
+        if group:
+            sizes[group[0]] = rng.randint(1, 2)
+            sizes[m.axis("unit").size] = sizes[group[0]] * (b.norm.groups or 1)
+        dims = {str(k): v for k, v in sizes.items()} | {"H": sizes[m.axis("unit").size]}
+        H, rest = dims["H"], [sizes[ax.size] for ax in m.axes[2:]]
+        params = t.exact(rng, dims)
+        arrays = {m.W: _array(rng, (H, dims["D"])), m.X: _array(rng, (dims["N"], dims["D"], *rest)),
+                  m.g: _array(rng, (H,)), m.b: _array(rng, (H,)), **b.norm.constants,
+                  **t.values(params, dims)}
+        env = {**sizes, EPS: sp.Rational(1, 7)}
+        env.update({ax.index: rng.randint(1, sizes[ax.size]) for ax in m.axes})
+        env.update({k: v for k, v in arrays.items() if not isinstance(k, sp.IndexedBase)})
+        arrays = {k: v for k, v in arrays.items() if isinstance(k, sp.IndexedBase)}
+        for e in eqs:
+            if e.is_definition:
+                arrays[e.lhs.base] = _memo(Rule(e.lhs, e.rhs), arrays, env)
+        try:
+            left, right = evaluate(step.lhs, arrays, env), evaluate(step.rhs, arrays, env)
+        except ZeroDivisionError:
+            continue
+        if left.is_finite and right.is_finite:
+            return not exact_nonzero(left - right)
+    return True
+
+
+def _verify_counterexample(data: dict, eqs: list[Equation], where: str, t) -> list[str]:
     ce = data["counterexample"]
     symbols = {sp.sympify(k): _parse_num(v) for k, v in ce["symbols"].items()}
+    params = {k: v if isinstance(v, int) else _parse_num(v) for k, v in ce["parameters"].items()}
+    dims = dict(ce["sizes"])
+    dims.setdefault("H", dims.get("C"))
+    expected = t.values(params, dims)
+    if any(symbols.get(k) != v for k, v in expected.items()):
+        return [f"{where}: the values of the transformation's symbols are not its parameters'"]
+    if not all(_admissible(c, expected) for c in t.conditions):
+        return [f"{where}: the parameters {ce['parameters']} break the transformation's conditions"]
     size_syms = {s for e in eqs for s in e.rhs.free_symbols if s.is_integer and s.is_positive}
     sizes = {s: ce["sizes"][s.name] for s in size_syms if s.name in ce["sizes"]}
     h = next(e for e in eqs if e.name == "h").lhs
@@ -115,6 +201,16 @@ def _verify_counterexample(data: dict, eqs: list[Equation], where: str) -> list[
     return problems
 
 
+def _admissible(condition: sp.Basic, values: dict) -> bool:
+    """A condition such as delta > 0 or delta_i > 0, on every entry of the values given."""
+    lhs = condition.lhs
+    key = lhs.base if isinstance(lhs, sp.Indexed) else lhs
+    if key not in values:
+        return True
+    flat = values[key] if isinstance(values[key], list) else [values[key]]
+    return all(bool(condition.func(sp.sympify(v), condition.rhs)) for v in flat)
+
+
 def verify_path(path: Path) -> tuple[int, list[str]]:
     """Verify every ``*.json`` certificate under ``path``: (files checked, problems)."""
     files = sorted(path.glob("*.json")) if path.is_dir() else [path]
@@ -130,7 +226,7 @@ def verify_path(path: Path) -> tuple[int, list[str]]:
 def render_markdown(cell: Cell, titles: dict[str, str]) -> str:
     """A human-readable certificate: Markdown with $...$ maths."""
     lines = [f"# {titles[cell.normalizer]} under {titles[cell.transformation].lower()}", "",
-             f"*Generated by `python -m invariance proofs`; do not edit.*", "",
+             "*Generated by `python -m invariance proofs`; do not edit.*", "",
              f"**Verdict: {cell.verdict}.**"]
     if cell.conditions:
         lines += ["", "Conditions: " + ", ".join(f"${tex(c)}$" for c in cell.conditions) + "."]

@@ -175,6 +175,11 @@ def conditions(b: Built, t: Transformation, alpha: sp.Expr, eps_zero: bool) -> t
     return tuple(out)
 
 
+def refutation_conditions(norm: Normalizer) -> tuple[sp.Basic, ...]:
+    """Counterexamples are evaluated with eps = 0, if the normalizer has an eps."""
+    return (sp.Eq(EPS, 0),) if any(r.rhs.has(EPS) for r in norm.build(EPS).stat_rules) else ()
+
+
 # --- exact evaluation and counterexamples --------------------------------------
 
 def evaluate_outputs(eqs, values: dict, sizes: dict, point_indices) -> dict:
@@ -270,16 +275,18 @@ def derive(norm: Normalizer | str, trans: Transformation | str) -> Cell:
     """The verdict for one normalizer and one transformation, with its evidence.
 
     The proof is tried with a symbolic epsilon; only if it stops at a
-    statistic that contains epsilon is it tried again with epsilon = 0.
+    definition that contains epsilon is it tried again with epsilon = 0.
     """
     norm = _normalizer(norm) if isinstance(norm, str) else norm
     trans = _transformation(trans) if isinstance(trans, str) else trans
     b = norm.build(EPS)
-    uses_eps = any(r.rhs.has(EPS) for r in b.stat_rules)
     state = derive_laws(b, trans)
     found = try_proof(b, trans, state=state)
-    blocked_by_eps = state is not None and state.missing is not None and \
-        next(r for r in b.stat_rules if r.base.label.name == state.missing).rhs.has(EPS)
+    # eps = 0 can only help where the tactic stopped at a statistic containing eps, or at h' = h
+    # with eps in h itself (laws found with a symbolic eps still hold at eps = 0)
+    stopped_at = b.out_rule if state is not None and state.missing is None else \
+        next((r for r in b.stat_rules if state and r.base.label.name == state.missing), None)
+    blocked_by_eps = stopped_at is not None and stopped_at.rhs.has(EPS)
     if found is None and blocked_by_eps:
         b = norm.build(sp.S.Zero)
         found = try_proof(b, trans)
@@ -290,7 +297,7 @@ def derive(norm: Normalizer | str, trans: Transformation | str) -> Cell:
     b = b if b.eps == 0 else norm.build(sp.S.Zero)
     ce = find_counterexample(b, trans)
     if ce is not None:
-        return Cell(norm.id, trans.id, NOT_INVARIANT, (sp.Eq(EPS, 0),) if uses_eps else (),
+        return Cell(norm.id, trans.id, NOT_INVARIANT, refutation_conditions(norm),
                     proof=Proof(definitions(b, trans)), counterexample=ce)
     return Cell(norm.id, trans.id, UNKNOWN)
 
