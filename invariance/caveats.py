@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from .algebra import holds, sum_normal_form, unfold
-from .engine import Laws, _rule, derive_laws, try_proof
+from .engine import Laws, derive_laws, try_proof
 from .model import EPS
 from .notation import plain, tex
 from .records import INVARIANT, Cell
@@ -59,10 +59,11 @@ def negative_scale(cell: Cell) -> Caveat | None:
         text = "with a negative factor no relation between h' and h was found"
         return Caveat("negative-scale", text, text, "the proof tactic, re-run with the factor negative, failed")
     last = found[0].equations[-1]
-    flips = last.name == "relation"
-    what = "flips the sign of the centred output" if flips else "leaves the output unchanged too"
-    return Caveat("negative-scale", f"a negative factor {what}: {plain(sp.Eq(last.lhs, last.rhs))}",
-                  f"a negative factor {what}: ${tex(last.lhs)} = {tex(last.rhs)}$",
+    what = "the centred output flips sign" if last.name == "relation" else "the output is unchanged too"
+    factor = t.conditions[0].lhs          # delta, delta[i] or delta[n]: the proof made it negative
+    every = f" for every {factor.indices[0]}" if isinstance(factor, sp.Indexed) else ""
+    return Caveat("negative-scale", f"if {plain(factor)} < 0{every}, {what}: {plain(sp.Eq(last.lhs, last.rhs))}",
+                  f"if ${tex(factor)} < 0${every}, {what}: ${tex(last.lhs)} = {tex(last.rhs)}$",
                   r"the proof tactic re-run with the factor negative, where $\sqrt{\alpha^2 s} = -\alpha \sqrt{s}$",
                   last.rhs)
 
@@ -102,9 +103,8 @@ def eps_bound(cell: Cell) -> Caveat | None:
     if not holds(byname["h'"].lhs - byname["h"].lhs, exact,
                  state.rules(["h'", "h", "a' law", "sigma'", "sigma", *state.law_names])):
         return None
-    # for alpha > 0, alpha / sqrt(alpha^2 s + eps) = 1 / sqrt(s + eps / alpha^2): both sides are
-    # positive and their reciprocals' squares agree
-    if sp.expand((sp.sqrt(alpha ** 2 * s + EPS) / alpha) ** 2 - (s + EPS / alpha ** 2)) != 0:
+    # the bound rewrites alpha / sqrt(alpha^2 s + eps) as 1 / sqrt(s + eps / alpha^2): true for alpha > 0
+    if not alpha.is_positive:
         return None
     bound = sp.Abs(g * c) * EPS * sp.Abs(1 - alpha ** -2) / (2 * s ** sp.Rational(3, 2))
     return Caveat("eps", f"with eps > 0, |h' - h| <= {plain(bound)}, which vanishes as eps -> 0",
