@@ -86,8 +86,12 @@ def tolerance(norm: Normalizer, W, X, g, b) -> np.ndarray:
       values, each at most that size, by M u times it.  We push a perturbation
       of :math:`(D + M) u \\sum_j |W_{ij}||x_j|` with random signs through the
       normalizer (lifted by 2**20 so that the measurement is far above
-      rounding, then scaled back: first order), add :math:`M u (1 + |z|)` for
-      the final division, and take 8 times that for the alignment of signs.
+      rounding, then scaled back: first order), three times, keeping the
+      largest change.  Random signs give about :math:`\\lVert J_i \\rVert_2`
+      times the perturbation; the worst signs give at most
+      :math:`\\lVert J_i \\rVert_1 \\le \\sqrt{M} \\lVert J_i \\rVert_2`, so we
+      multiply by :math:`4\\sqrt{M}` (4 for an unlucky draw and the gain and
+      bias), and add :math:`M u (1 + |z|)` for the final division (also times 4).
     - *The implementation's own rounding.*  Where the conditioning lives in
       intermediate quantities that the exact map does not show (two units:
       layer norm gives exactly +-1, yet computing it from nearly equal values
@@ -100,10 +104,10 @@ def tolerance(norm: Normalizer, W, X, g, b) -> np.ndarray:
     a = layers.summed_inputs(W, X)
     M = a[0].size                      # no statistic sums more values than one instance has
     bound = (W.shape[-1] + M) * U * layers.summed_inputs(np.abs(W), np.abs(X))
-    signs = np.random.default_rng(0).choice([-1.0, 1.0], size=a.shape)
-    lift = 2.0 ** 20
+    rng, lift = np.random.default_rng(0), 2.0 ** 20
     z = op(a, W, 0.0, **kw)
-    propagated = _per_instance_max(op(a + lift * bound * signs, W, 0.0, **kw) - z) / lift
+    propagated = np.max([_per_instance_max(op(a + lift * bound * rng.choice([-1.0, 1.0], size=a.shape),
+                                              W, 0.0, **kw) - z) / lift for _ in range(3)], axis=0)
     division = M * U * (1 + _per_instance_max(z))
     scale = _per_instance_max(g)
     measured = 0.0
@@ -111,7 +115,7 @@ def tolerance(norm: Normalizer, W, X, g, b) -> np.ndarray:
         ext = [np.asarray(v, dtype=np.longdouble) for v in (W, X, g, b)]
         h = layers.layer(W, X, g, b, op, **kw)
         measured = _per_instance_max(layers.layer(*ext, op, **kw) - h).astype(float) / scale
-    return 8 * (propagated + division) + 2 * measured
+    return 4 * (np.sqrt(M) * propagated + division) + 2 * measured
 
 
 def _deviation(norm, W, X, g, b, Wt, Xt):
