@@ -18,13 +18,13 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Callable, Iterable, Mapping
+from typing import Iterable, Mapping
 
 import sympy as sp
 from sympy import Indexed, IndexedBase, Sum
 
 __all__ = ["Rule", "sum_normal_form", "unfold", "holds", "evaluate", "exact_nonzero",
-           "random_rational", "spot_check"]
+           "random_rational"]
 
 
 @dataclass(frozen=True)
@@ -250,20 +250,3 @@ def random_rational(rng: random.Random, lo: int = -5, hi: int = 5, den: int = 4,
         p = rng.randint(lo * q, hi * q)
         if p or not nonzero:
             return sp.Rational(Fraction(p, q).numerator, Fraction(p, q).denominator)
-
-
-def spot_check(lhs: sp.Expr, rhs: sp.Expr, arrays, env, digits: int = 40) -> bool:
-    """Both sides agree to ``digits`` significant digits at one concrete point.
-
-    A numeric backstop, not a proof: the point's values are exact rationals,
-    the two sides are evaluated exactly, and only their difference is rounded.
-    """
-    try:
-        left, right = evaluate(lhs, arrays, env), evaluate(rhs, arrays, env)
-    except (ZeroDivisionError, ValueError):
-        return True  # the point lies where a side is undefined: no evidence either way
-    diff = sp.N(left - right, digits + 10)
-    scale = max(abs(sp.N(left, 15)), abs(sp.N(right, 15)), 1)
-    if diff.has(sp.nan, sp.zoo, sp.oo, -sp.oo):
-        return True
-    return abs(diff) <= scale * sp.Rational(1, 10**digits)

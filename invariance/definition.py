@@ -20,7 +20,7 @@ import sympy as sp
 from sympy import IndexedBase
 
 from .algebra import Rule
-from .model import EPS, Group, Model, prime
+from .model import EPS, Model, prime
 
 __all__ = ["Statistic", "Normalizer", "Context", "Built", "general_form"]
 

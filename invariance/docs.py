@@ -27,8 +27,8 @@ from .algebra import Rule, unfold
 from .caveats import caveats as derive_caveats
 from .claims import PAPER_CLAIMS, TRANSCRIPT_CLAIMS, TRANSCRIPT_FILE, Claim, assess
 from .definition import Normalizer, general_form
-from .engine import derive, derive_laws
-from .model import CONV, DENSE, EPS, Model
+from .engine import affine_law, definitions, derive, derive_laws
+from .model import CONV, DENSE, EPS, Model, prime
 from .normalizers import NORMALIZERS as BUILTIN
 from .notation import tex
 from .records import INVARIANT, NOT_INVARIANT, Cell
@@ -260,7 +260,7 @@ def _break(maths: str, limit: float = _LINE) -> str:
         else:
             current += " " + piece
     lines.append(current)
-    body = (" \\\\\n" + (r"&\quad " if eq is not None else r"&\quad ")).join(lines)
+    body = (" \\\\\n" + r"&\quad ").join(lines)
     return "\\begin{aligned}\n" + head + body + "\n\\end{aligned}"
 
 
@@ -633,6 +633,15 @@ def cell_tex(cell: Cell, defs: Definitions) -> list[str]:
 _PAPER_SENTENCE = PAPER_CLAIMS[0].quote
 
 
+def _a_law(cell: Cell) -> str:
+    """The derived action of the cell's transformation on the summed inputs, a' = alpha a + beta."""
+    norm, t = NORMALIZERS[cell.normalizer], TRANSFORMATIONS[cell.transformation]
+    b = norm.build(sp.S.Zero)
+    alpha, beta = affine_law(b, {e.name: e for e in definitions(b, t)})
+    m = b.m
+    return f"{tex(m.at(prime(m.a), m.point))} = {tex(alpha * m.at(m.a, m.point) + beta)}"
+
+
 def _claim_cell(claim: Claim) -> str:
     return (f"{esc(NORMALIZERS[claim.normalizer].title)} under "
             f"{esc(TRANSFORMATIONS[claim.transformation].title.lower())}")
@@ -683,11 +692,10 @@ def sources_section(cells: dict) -> list[str]:
             + "; ".join(f"{esc(NORMALIZERS[c.normalizer].title)}, \\textbf{{{_word(cell.verdict)}}}"
                         for c, cell, _ in dataset) + "."]
     if wrong:
-        agrees = " as derived" if any(c.normalizer == "weight-norm" for c, _ in wrong) else ""
-        out.append(r"The paper's own Table 1 gives ``No'' for weight norm in this column," + agrees
-                   + r". The sentence is wrong, and so is its argument: the summed inputs do not stay "
-                   r"constant, they scale ($a' = \delta a$), and only a normalizer whose statistics "
-                   r"scale with them cancels the factor.")
+        law = _a_law(wrong[0][1])
+        out.append(r"The sentence is wrong, and so is its argument: the summed inputs do not stay "
+                   f"constant, they change (${law}$, derived), and only a normalizer whose statistics "
+                   r"change with them cancels the change.")
     for c, cell in wrong:
         out += [f"\\paragraph{{{_claim_cell(c)}.}}"] + _evidence(cell)
     right = [(c, cell) for c, cell, ok in paper if ok and c.quote != _PAPER_SENTENCE]

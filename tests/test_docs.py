@@ -17,7 +17,7 @@ import pytest
 
 import derived as session_cells
 
-from invariance import NORMALIZERS, TRANSFORMATIONS, derive, docs
+from invariance import NORMALIZERS, TRANSFORMATIONS, docs
 from invariance.claims import (CLAIMS, PAPER, PAPER_CLAIMS, TRANSCRIPT, TRANSCRIPT_CLAIMS,
                                TRANSCRIPT_FILE, assess, quote_occurs)
 from invariance.normalizers import NORMALIZERS as BUILTIN

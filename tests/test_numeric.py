@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 import derived
-import invariance
-from invariance import NORMALIZERS, TRANSFORMATIONS, derive
+from invariance import NORMALIZERS, TRANSFORMATIONS
 from invariance.numeric import cross_check, replay
 
 CELLS = [(n, t) for n in NORMALIZERS for t in TRANSFORMATIONS]
