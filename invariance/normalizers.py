@@ -49,7 +49,8 @@ def weight_norm_stats(m: Model) -> tuple[Statistic, ...]:
     )
 
 
-UNITS_PER_GROUP = Group("unit")
+UNITS_PER_GROUP = Group("unit")   # proofs hold for any group size S
+GROUPS = 2                        # the number of groups that counterexamples and NumPy use
 
 NORMALIZERS = (
     # -- the paper's Table 1, fully connected layer ---------------------------
@@ -67,7 +68,7 @@ NORMALIZERS = (
     Normalizer("conv-layer-norm", "Layer norm (conv)", CONV, standardize(("unit", "position")),
                layers.conv_layer_norm, source="Ba et al. 2016"),
     Normalizer("group-norm", "Group norm", CONV, standardize((UNITS_PER_GROUP, "position")),
-               layers.group_norm, numeric_kwargs={"groups": 2}, groups=2, source="Wu and He 2018"),
+               layers.group_norm, numeric_kwargs={"groups": GROUPS}, groups=GROUPS, source="Wu and He 2018"),
     Normalizer("instance-norm", "Instance norm", CONV, standardize(("position",)),
                layers.instance_norm, source="Ulyanov et al. 2016"),
 )
