@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
+from sympy.printing.str import StrPrinter
 
 __all__ = ["tex", "plain", "equation_tex"]
 
@@ -49,6 +50,20 @@ def equation_tex(lhs: sp.Basic, rhs: sp.Basic) -> str:
 _OPS = {sp.Eq: "=", sp.Ne: "!=", sp.Gt: ">", sp.Ge: ">=", sp.Lt: "<", sp.Le: "<="}
 
 
+class _Plain(StrPrinter):
+    """As for LaTeX: a power of sigma^2 gets parentheses, (sigma^2[n])**(3/2)."""
+
+    def _print_Pow(self, expr, rational=False):
+        label = expr.base.base.label if isinstance(expr.base, sp.Indexed) else expr.base
+        if "^" in getattr(label, "name", "") and expr.exp not in (sp.S.Half, -sp.S.Half, -1):
+            return f"({self._print(expr.base)})**{self.parenthesize(expr.exp, 1000)}"
+        return super()._print_Pow(expr, rational)
+
+
+def _sstr(expr) -> str:
+    return _Plain().doprint(expr)
+
+
 def plain(expr: sp.Basic) -> str:
     """One-line text for a terminal: ``sigma[n] != 0``, ``a'[n, i] = ...``.
 
@@ -57,5 +72,5 @@ def plain(expr: sp.Basic) -> str:
     """
     for rel, op in _OPS.items():
         if isinstance(expr, rel):
-            return f"{sp.sstr(expr.lhs)} {op} {sp.sstr(expr.rhs)}"
-    return sp.sstr(expr)
+            return f"{_sstr(expr.lhs)} {op} {_sstr(expr.rhs)}"
+    return _sstr(expr)
