@@ -23,7 +23,8 @@ from hypothesis import Phase, assume, find, given, settings, strategies as st
 
 from invariance import NORMALIZERS, TRANSFORMATIONS, layers
 from invariance import caveats as caveat_module
-from invariance.algebra import evaluate, unfold
+from invariance.algebra import Rule, evaluate, unfold
+from invariance.engine import _memo as memoised
 from invariance.engine import definitions
 from invariance.model import EPS
 from invariance.numeric import cross_check
@@ -336,7 +337,7 @@ def test_symbolic_counterexample_differs_in_exact_arithmetic_and_in_float64(norm
     arrays, env = _scalars_and_arrays(ce.values)
     env.update({names[k]: v for k, v in ce.sizes.items()})
     for e in definitions(b, trans):   # each defined symbol: a memoised function of its indices
-        arrays[e.lhs.base] = _memo(e, arrays, env)
+        arrays[e.lhs.base] = memoised(Rule(e.lhs, e.rhs), arrays, env)
     env.update({m.axis(ax).index: v for ax, v in ce.point.items()})
     h, h_t = evaluate(b.out_rule.lhs, arrays, env), evaluate(b.out_rule_p.lhs, arrays, env)
     assert exact_zero(h - ce.output) and exact_zero(h_t - ce.transformed_output)
@@ -369,19 +370,10 @@ def test_every_proof_step_holds_at_random_rational_points(norm, trans, data):
     env.update({**pt.sizes, **pt.point, EPS: pt.eps})
     for e in eqs:   # every defined symbol becomes a memoised function of its indices
         if e.is_definition:
-            arrays[e.lhs.base] = _memo(e, arrays, env)
+            arrays[e.lhs.base] = memoised(Rule(e.lhs, e.rhs), arrays, env)
     for step in cell.proof.steps():
         lhs = evaluate(step.lhs, arrays, env)
         rhs = evaluate(step.rhs, arrays, env)
         assume(lhs.is_finite and rhs.is_finite)   # a statistic is 0 at this point: no evidence
         assert exact_zero(lhs - rhs), (step.name, lhs, rhs)
 
-
-def _memo(e, arrays, env):
-    cache = {}
-
-    def value(*idx):
-        if idx not in cache:
-            cache[idx] = evaluate(e.rhs, arrays, {**env, **dict(zip(e.lhs.indices, idx))})
-        return cache[idx]
-    return value
