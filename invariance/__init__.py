@@ -23,8 +23,8 @@ __all__ = ["derive", "derive_row", "table", "titles", "Normalizer", "Statistic",
 
 def table(normalizers=TABLE1, transformations=None) -> list[Cell]:
     """Every cell of the table, derived afresh (rows in the order given)."""
-    cols = [TRANSFORMATIONS[t] for t in (transformations or TRANSFORMATIONS)]
-    return [derive(NORMALIZERS[n] if isinstance(n, str) else n, t) for n in normalizers for t in cols]
+    cols = [TRANSFORMATIONS[t] for t in transformations] if transformations else None
+    return [cell for n in normalizers for cell in derive_row(n, cols)]
 
 
 def titles() -> dict[str, str]:

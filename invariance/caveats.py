@@ -68,10 +68,10 @@ def negative_scale(cell: Cell) -> Caveat | None:
                   last.rhs)
 
 
-def _scale_parts(state: Laws, b) -> tuple[sp.Expr, sp.Expr, sp.Expr] | None:
-    """(sigma, s, c): sigma = sqrt(s + eps) and h = g c / sigma + b at the model's point."""
+def _scale_parts(state: Laws, b) -> tuple[sp.Expr, sp.Expr] | None:
+    """(s, c): sigma = sqrt(s + eps) and h = g c / sigma + b at the model's point."""
     m = b.m
-    sig = next((r for r in b.stat_rules if r.base.label.name == "sigma"), None)
+    sig = b.stat_rule("sigma")
     if sig is None or not sig.rhs.has(EPS):
         return None
     s = sp.expand(sig.rhs ** 2 - EPS)
@@ -80,7 +80,7 @@ def _scale_parts(state: Laws, b) -> tuple[sp.Expr, sp.Expr, sp.Expr] | None:
     c = sp.expand((h - bias) * sig.lhs / g)
     if c.has(sig.base):
         return None
-    return sig.lhs, s, c
+    return s, c
 
 
 def eps_bound(cell: Cell) -> Caveat | None:
@@ -95,7 +95,7 @@ def eps_bound(cell: Cell) -> Caveat | None:
     parts = _scale_parts(state, b)
     if parts is None:
         return None
-    sigma, s, c = parts
+    s, c = parts
     alpha, m = state.alpha, b.m
     g = m.g[m.point["unit"]]
     exact = g * c * (alpha / sp.sqrt(alpha ** 2 * s + EPS) - 1 / sp.sqrt(s + EPS))
@@ -116,7 +116,7 @@ def eps_bound(cell: Cell) -> Caveat | None:
 def degenerate(cell: Cell) -> Caveat | None:
     """Sizes at which the scale statistic is identically zero."""
     b = NORMALIZERS[cell.normalizer].build(sp.S.Zero)
-    sig = next((r for r in b.stat_rules if r.base.label.name == "sigma"), None)
+    sig = b.stat_rule("sigma")
     if sig is None:
         return None
     full = unfold(sig.rhs, list(reversed(b.stat_rules)))

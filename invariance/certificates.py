@@ -9,6 +9,7 @@ A Markdown rendering with LaTeX maths sits beside each JSON file.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import random
 from pathlib import Path
@@ -16,8 +17,8 @@ from pathlib import Path
 import sympy as sp
 
 from .algebra import Rule, evaluate, exact_nonzero, holds
-from .engine import (_array, _memo, conditions, definitions, evaluate_outputs,
-                     refutation_conditions)
+from .engine import (bind_definitions, conditions, definitions, evaluate_outputs, random_instance,
+                     refutation_conditions, with_groups)
 from .model import EPS
 from .notation import plain, tex
 from .records import INVARIANT, NOT_INVARIANT, Cell, Equation
@@ -77,7 +78,7 @@ def verify(data: dict, spot_checks: int = 1) -> list[str]:
     """Problems found in one certificate (empty if every claim holds).
 
     From the file: every step holds by :func:`invariance.algebra.holds` and
-    at ``spot_checks`` random rational points (sizes 2 to 3), where both sides
+    on ``spot_checks`` random rational instances (sizes 2 to 3), where both sides
     are evaluated exactly from the definitions alone; the counterexample's
     outputs are what the definitions give, and differ.  Against the registry
     (no search is run): the definitions are the toolkit's definitions of that
@@ -138,38 +139,25 @@ def _proof_conditions(b, t, byname) -> list[str]:
 
 
 def _spot_check(eqs: list[Equation], step: Equation, b, t, seed: int) -> bool:
-    """Both sides of ``step`` at a random rational point, evaluated from the definitions.
+    """Both sides of ``step`` on a random rational instance, at every entry,
+    evaluated from the definitions.
 
     Independent of the rewriting that :func:`holds` does; False only if the
-    two exact values certainly differ.
+    two exact values certainly differ somewhere.
     """
     rng = random.Random(seed)
     m = b.m
-    for _ in range(5):  # a draw where a statistic vanishes is no evidence: draw again
-        sizes = {ax.size: rng.randint(2, 3) for ax in (*m.axes, m.input)}
-        group = [s for s in b.size_symbols if s not in sizes]
-        if group:
-            sizes[group[0]] = rng.randint(1, 2)
-            sizes[m.axis("unit").size] = sizes[group[0]] * (b.norm.groups or 1)
-        dims = {str(k): v for k, v in sizes.items()} | {"H": sizes[m.axis("unit").size]}
-        H, rest = dims["H"], [sizes[ax.size] for ax in m.axes[2:]]
-        params = t.exact(rng, dims)
-        arrays = {m.W: _array(rng, (H, dims["D"])), m.X: _array(rng, (dims["N"], dims["D"], *rest)),
-                  m.g: _array(rng, (H,)), m.b: _array(rng, (H,)), **b.norm.constants,
-                  **t.values(params, dims)}
-        env = {**sizes, EPS: sp.Rational(1, 7)}
-        env.update({ax.index: rng.randint(1, sizes[ax.size]) for ax in m.axes})
-        env.update({k: v for k, v in arrays.items() if not isinstance(k, sp.IndexedBase)})
-        arrays = {k: v for k, v in arrays.items() if isinstance(k, sp.IndexedBase)}
-        for e in eqs:
-            if e.is_definition:
-                arrays[e.lhs.base] = _memo(Rule(e.lhs, e.rhs), arrays, env)
+    sizes = with_groups(b, {ax.size: rng.randint(2, 3) for ax in (*m.axes, m.input)})
+    _, values, _ = random_instance(b, t, rng, sizes, unit_gain=False)
+    arrays, env = bind_definitions(eqs, values, {**sizes, EPS: sp.Rational(1, 7)})
+    for point in itertools.product(*[range(1, sizes[ax.size] + 1) for ax in m.axes]):
+        at = {**env, **{ax.index: v for ax, v in zip(m.axes, point)}}
         try:
-            left, right = evaluate(step.lhs, arrays, env), evaluate(step.rhs, arrays, env)
+            left, right = evaluate(step.lhs, arrays, at), evaluate(step.rhs, arrays, at)
         except ZeroDivisionError:
-            continue
-        if left.is_finite and right.is_finite:
-            return not exact_nonzero(left - right)
+            continue   # a statistic vanishes here: no evidence either way
+        if left.is_finite and right.is_finite and exact_nonzero(left - right):
+            return False
     return True
 
 

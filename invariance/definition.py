@@ -117,6 +117,10 @@ class Built:
         self.out_rule = Rule(m.at(self.out, pt), norm.output(c, pt))
         self.out_rule_p = Rule(m.at(self.out_p, pt), norm.output(self.primed, pt))
 
+    def stat_rule(self, name: str) -> Rule | None:
+        """The definition of the statistic called ``name`` (e.g. ``sigma``), if any."""
+        return next((r for r in self.stat_rules if r.base.label.name == name), None)
+
     @property
     def size_symbols(self) -> set[sp.Symbol]:
         """Every size the definitions mention (N, H, D, a group size ...)."""

@@ -25,11 +25,11 @@ from .algebra import Rule, evaluate, exact_nonzero, holds, random_rational, sum_
 from .definition import Built, Normalizer
 from .model import EPS, prime
 from .records import INVARIANT, NOT_INVARIANT, UNKNOWN, Cell, Counterexample, Equation, Proof
-from .registry import normalizer as _normalizer, transformation as _transformation
+from .registry import TRANSFORMATIONS, normalizer as _normalizer, transformation as _transformation
 from .transformations import Transformation
 
 __all__ = ["derive", "derive_row", "definitions", "affine_law", "try_proof", "find_counterexample",
-           "evaluate_outputs"]
+           "evaluate_outputs", "bind_definitions", "random_instance", "with_groups"]
 
 
 def definitions(b: Built, t: Transformation) -> tuple[Equation, ...]:
@@ -189,14 +189,22 @@ def evaluate_outputs(eqs, values: dict, sizes: dict, point_indices) -> dict:
     ``sizes`` maps size symbols to integers.  Each defined symbol becomes a
     memoised function of its indices.
     """
-    arrays = {k: v for k, v in values.items() if isinstance(k, sp.IndexedBase)}
-    env = {**sizes, **{k: v for k, v in values.items() if not isinstance(k, sp.IndexedBase)}}
-    for e in eqs:
-        if e.is_definition:
-            arrays[e.lhs.base] = _memo(_rule(e), arrays, env)
+    arrays, _ = bind_definitions(eqs, values, sizes)
     byname = {e.name: e for e in eqs}
     return {name: {idx: arrays[byname[name].lhs.base](*idx) for idx in point_indices}
             for name in ("h", "h'")}
+
+
+def bind_definitions(eqs, values: dict, env: dict) -> tuple[dict, dict]:
+    """(arrays, env) for :func:`invariance.algebra.evaluate`: the IndexedBases of
+    ``values`` and every defined symbol (a memoised function of its indices) as
+    arrays, the plain symbols of ``values`` added to ``env``."""
+    arrays = {k: v for k, v in values.items() if isinstance(k, sp.IndexedBase)}
+    env = {**env, **{k: v for k, v in values.items() if not isinstance(k, sp.IndexedBase)}}
+    for e in eqs:
+        if e.is_definition:
+            arrays[e.lhs.base] = _memo(_rule(e), arrays, env)
+    return arrays, env
 
 
 def _memo(rule: Rule, arrays, env):
@@ -209,28 +217,44 @@ def _memo(rule: Rule, arrays, env):
     return value
 
 
+def with_groups(b: Built, sizes: dict) -> dict:
+    """``sizes`` of the model's axes, completed for group statistics: the unit
+    axis's size is read as the group size S, and C = groups * S."""
+    extra = [s for s in b.size_symbols if s not in sizes]
+    if not (b.norm.groups and extra):
+        return sizes
+    unit = b.m.axis("unit").size
+    return {**sizes, extra[0]: sizes[unit], unit: sizes[unit] * b.norm.groups}
+
+
 def _size_grid(b: Built):
-    """Concrete sizes, smallest first; for group statistics, C = groups * S."""
+    """Concrete sizes, smallest first (group sizes S up to 2)."""
     m = b.m
     names = [ax.size for ax in (*m.axes, m.input)]
-    grid = []
-    for combo in itertools.product(range(1, 4), repeat=len(names)):
-        sizes = dict(zip(names, combo))
-        extra = [s for s in b.size_symbols if s not in names]
-        if b.norm.groups and extra:  # a group size S: C = groups * S
-            unit = m.axis("unit").size
-            if sizes[unit] > 2:
-                continue
-            sizes[extra[0]], sizes[unit] = sizes[unit], sizes[unit] * b.norm.groups
-        grid.append(sizes)
-    grid.sort(key=lambda s: (sp.prod(list(s.values())), sum(s.values())))
-    return grid
+    combos = (dict(zip(names, combo)) for combo in itertools.product(range(1, 4), repeat=len(names)))
+    grid = [with_groups(b, s) for s in combos if not (b.norm.groups and s[m.axis("unit").size] > 2)]
+    return sorted(grid, key=lambda s: (sp.prod(list(s.values())), sum(s.values())))
 
 
 def _array(rng, shape):
     if not shape:
         return random_rational(rng)
     return [_array(rng, shape[1:]) for _ in range(shape[0])]
+
+
+def random_instance(b: Built, t: Transformation, rng: random.Random, sizes: dict, unit_gain: bool = True):
+    """Exact random W and X, gain and bias (1 and 0 if ``unit_gain``), the
+    normalizer's constants and the transformation's parameters at ``sizes``:
+    (dims by name, values by symbol, parameters)."""
+    m = b.m
+    dims = {str(k): v for k, v in sizes.items()} | {"H": sizes[m.axis("unit").size]}
+    H, D, N = dims["H"], dims["D"], dims["N"]
+    values = {m.W: _array(rng, (H, D)), m.X: _array(rng, (N, D, *[sizes[ax.size] for ax in m.axes[2:]]))}
+    values |= ({m.g: [sp.Integer(1)] * H, m.b: [sp.Integer(0)] * H} if unit_gain
+               else {m.g: _array(rng, (H,)), m.b: _array(rng, (H,))})
+    values |= b.norm.constants
+    params = t.exact(rng, {"D": D, "H": H, "N": N})
+    return dims, values | t.values(params, dims), params
 
 
 def find_counterexample(b: Built, t: Transformation, seed: int = 0, draws: int = 3) -> Counterexample | None:
@@ -244,22 +268,17 @@ def find_counterexample(b: Built, t: Transformation, seed: int = 0, draws: int =
     rng = random.Random(seed)
     eqs = definitions(b, t)
     for sizes in _size_grid(b):
-        dims = {str(k): v for k, v in sizes.items()}
-        H, D, N = sizes[m.axis("unit").size], dims["D"], dims["N"]
-        rest = [sizes[ax.size] for ax in m.axes[2:]]
         points = list(itertools.product(*[range(1, sizes[ax.size] + 1) for ax in m.axes]))
         flip = None
         for _ in range(draws):
-            values = {m.W: _array(rng, (H, D)), m.X: _array(rng, (N, D, *rest)),
-                      m.g: [sp.Integer(1)] * H, m.b: [sp.Integer(0)] * H, **b.norm.constants}
-            params = t.exact(rng, {"D": D, "H": H, "N": N})
-            values.update(t.values(params, dims | {"H": H}))
+            dims, values, params = random_instance(b, t, rng, sizes)
             out = evaluate_outputs(eqs, values, sizes, points)
             if not all(v.is_finite for h in out.values() for v in h.values()):
                 continue  # a statistic is zero here: no evidence either way
             for idx in points:
                 h, h_t = out["h"][idx], out["h'"][idx]
                 if exact_nonzero(h_t - h):
+                    dims = {str(k): v for k, v in sizes.items()}   # as searched: no derived H
                     ce = Counterexample(dims, values, params, dict(zip((ax.name for ax in m.axes), idx)), h, h_t)
                     if exact_nonzero(h_t + h):
                         return ce
@@ -285,7 +304,7 @@ def derive(norm: Normalizer | str, trans: Transformation | str) -> Cell:
     # eps = 0 can only help where the tactic stopped at a statistic containing eps, or at h' = h
     # with eps in h itself (laws found with a symbolic eps still hold at eps = 0)
     stopped_at = b.out_rule if state is not None and state.missing is None else \
-        next((r for r in b.stat_rules if state and r.base.label.name == state.missing), None)
+        b.stat_rule(state.missing) if state is not None else None
     blocked_by_eps = stopped_at is not None and stopped_at.rhs.has(EPS)
     if found is None and blocked_by_eps:
         b = norm.build(sp.S.Zero)
@@ -303,5 +322,5 @@ def derive(norm: Normalizer | str, trans: Transformation | str) -> Cell:
 
 
 def derive_row(norm: Normalizer | str, transformations=None) -> list[Cell]:
-    from .registry import TRANSFORMATIONS
+    """A row of the table: ``norm`` under each transformation (all, by default)."""
     return [derive(norm, t) for t in (transformations or TRANSFORMATIONS.values())]
