@@ -33,7 +33,7 @@ from .normalizers import NORMALIZERS as BUILTIN
 from .notation import tex
 from .records import INVARIANT, NOT_INVARIANT, Cell
 from .registry import NORMALIZERS, TABLE1, TRANSFORMATIONS
-from .render import cell_word
+from .render import cell_word, verdict_word
 
 __all__ = ["build", "render", "write", "compile_pdf", "TEX_NAME", "PREAMBLE"]
 
@@ -647,10 +647,6 @@ def _claim_cell(claim: Claim) -> str:
             f"{esc(TRANSFORMATIONS[claim.transformation].title.lower())}")
 
 
-def _word(verdict: str) -> str:
-    return {INVARIANT: "Invariant", NOT_INVARIANT: "No"}.get(verdict, "unknown")
-
-
 def _evidence(cell: Cell) -> list[str]:
     ref = f"(full derivation: Section~\\ref{{{_cell_ref(cell)}}})"
     if cell.verdict == INVARIANT:
@@ -669,7 +665,7 @@ def _agreeing(pairs, wrong=()) -> list[str]:
         by_quote.setdefault(claim.quote, []).append((claim, cell))
     items = []
     for q, group in by_quote.items():
-        cells = "; ".join(f"{_claim_cell(c)}: {_word(c.claimed_verdict)}" for c, _ in group)
+        cells = "; ".join(f"{_claim_cell(c)}: {verdict_word(c.claimed_verdict)}" for c, _ in group)
         but = [c for c in wrong if c.quote == q]
         note = "".join(f" (but not for {esc(NORMALIZERS[c.normalizer].title.lower())}: see above)" for c in but)
         items.append(f"\\item ``{quote(q)}'' --- {cells}, as derived{note}.")
@@ -689,7 +685,7 @@ def sources_section(cells: dict) -> list[str]:
             r"In section 5.1 (``Data re-scaling and re-centering''), Ba, Kiros and Hinton write:",
             f"\\begin{{quote}}``{quote(_PAPER_SENTENCE)}''\\end{{quote}}",
             r"``All the normalization methods'' are the three rows of their Table 1. Derived: "
-            + "; ".join(f"{esc(NORMALIZERS[c.normalizer].title)}, \\textbf{{{_word(cell.verdict)}}}"
+            + "; ".join(f"{esc(NORMALIZERS[c.normalizer].title)}, \\textbf{{{verdict_word(cell.verdict)}}}"
                         for c, cell, _ in dataset) + "."]
     if wrong:
         law = _a_law(wrong[0][1])
@@ -718,7 +714,7 @@ def sources_section(cells: dict) -> list[str]:
         claimed = {c.claimed_verdict for c, _ in group}
         out.append(f"\\paragraph{{{_claim_cell(group[0][0])}.}} The transcript says "
                    + ("" if len(group) == 1 else "(more than once) ")
-                   + f"``{_word(group[0][0].claimed_verdict)}''" + (":" if len(claimed) == 1 else ""))
+                   + f"``{verdict_word(group[0][0].claimed_verdict)}''" + (":" if len(claimed) == 1 else ""))
         out += [f"\\begin{{quote}}``{quote(c.quote)}''\\end{{quote}}" for c, _ in group]
         contrary = [c for c, cl, ok in assessed if ok and (c.normalizer, c.transformation) == (n, t)]
         if contrary:

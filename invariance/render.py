@@ -12,16 +12,20 @@ import textwrap
 from .certificates import to_json
 from .records import INVARIANT, NOT_INVARIANT, Cell
 
-__all__ = ["FORMATS", "render_table", "cell_word"]
+__all__ = ["FORMATS", "render_table", "cell_word", "verdict_word"]
 
 FORMATS = ("markdown", "latex", "csv", "json")
 _WORD = {INVARIANT: "Invariant", NOT_INVARIANT: "No"}
 _COMPACT = {INVARIANT: "Inv", NOT_INVARIANT: "No"}
 
 
-def cell_word(cell: Cell) -> str:
+def verdict_word(verdict: str) -> str:
     """The paper's word for a verdict: Invariant, No (or Unknown)."""
-    return _WORD.get(cell.verdict, "Unknown")
+    return _WORD.get(verdict, "Unknown")
+
+
+def cell_word(cell: Cell) -> str:
+    return verdict_word(cell.verdict)
 
 
 def _grid(cells: list[Cell]):

@@ -107,7 +107,7 @@ TRANSFORMATIONS = (
         # is the special case delta_m = delta, delta_n = 1 for n != m.
         w=_same_w, x=lambda m, n, j, rest: delta_case[n] * m.X[(n, j, *rest)],
         exact=lambda rng, s: {"delta": _scale(rng), "case": 0},
-        sample=lambda rng, K, s: {"delta": _log_uniform(rng, K), "case": 0},
+        sample=lambda rng, K, s: {"delta": _log_uniform(rng, K), "case": int(rng.integers(s["N"]))},
         numeric=lambda o: (o.W, np.where(o.case(), o.scalar("delta", "X") * o.X, o.X)),
         values=lambda p, s: {delta_case: [p["delta"] if n == p["case"] else sp.Integer(1)
                                            for n in range(s["N"])]},
