@@ -1,52 +1,229 @@
-"""Plain-text account of one cell, for ``python -m invariance check``."""
+"""A cell explained for a person, for ``python -m invariance check``.
+
+The transformation in the paper's words and symbols, every symbol defined,
+the one-sentence reason (:mod:`invariance.reasons`), then the proof as
+chains of equalities with reasons in words, or the counterexample with the
+intermediate values (exact and in decimals).  Maths goes through SymPy's
+pretty printer: unicode when the output encoding can show it, ASCII
+otherwise.  Every line fits ``width`` columns.
+"""
 from __future__ import annotations
 
+import shutil
+import sys
 import textwrap
 
-from .notation import plain
-from .records import INVARIANT, NOT_INVARIANT, Cell
+import sympy as sp
+from sympy.printing.pretty.stringpict import prettyForm
 
-__all__ = ["explain"]
+from .engine import definitions
+from .notation import inline, pretty_form
+from .reasons import RULE, action, chains, intermediates, reason, built
+from .records import INVARIANT, NOT_INVARIANT, Cell
+from .registry import TRANSFORMATIONS
+
+__all__ = ["explain", "supports_unicode"]
 
 _VERDICT = {INVARIANT: "INVARIANT", NOT_INVARIANT: "NOT INVARIANT"}
 
 
-def _wrap(text: str, indent: str) -> str:
-    return textwrap.fill(text, width=100, initial_indent=indent, subsequent_indent=indent + "  ",
-                         break_long_words=False, break_on_hyphens=False)
+def supports_unicode(stream=None) -> bool:
+    enc = getattr(stream or sys.stdout, "encoding", None) or "ascii"
+    try:
+        "\u03c3\u2211\u2500\u2080\u2c7c".encode(enc)
+        return True
+    except (UnicodeEncodeError, LookupError):
+        return False
 
 
-def explain(cell: Cell, titles: dict[str, str], caveats=(), numeric=None) -> str:
-    lines = [f"{titles[cell.normalizer]} under {titles[cell.transformation].lower()}: "
-             f"{_VERDICT.get(cell.verdict, 'UNKNOWN (no proof and no counterexample found)')}"]
+class _Out:
+    def __init__(self, width: int, unicode: bool):
+        self.width, self.unicode, self.lines = max(int(width), 40), unicode, []
+
+    def words(self, parts, indent: str = "", first: str | None = None):
+        """A sentence of words and maths, wrapped."""
+        text = "".join(p if isinstance(p, str) else inline(p, self.unicode) for p in parts)
+        self.lines += textwrap.wrap(text, width=self.width, initial_indent=first if first is not None else indent,
+                                    subsequent_indent=indent, break_long_words=False, break_on_hyphens=False) or [""]
+
+    def maths(self, form: prettyForm, indent: int = 2):
+        form = prettyForm(*form.left(" " * indent))
+        text = form.render(wrap_line=True, num_columns=self.width)
+        self.lines += [line.rstrip() for line in text.split("\n")]
+
+    def equation(self, lhs, rhs, indent: int = 2):
+        u = self.unicode
+        self.maths(prettyForm(*pretty_form(lhs, u).right(" = ", pretty_form(rhs, u))), indent)
+
+    def blank(self):
+        self.lines.append("")
+
+
+def _term_width() -> int:
+    return shutil.get_terminal_size((80, 24)).columns
+
+
+def _parameters(cell: Cell, b) -> list:
+    """Each parameter of the transformation, what it is (one number per ...)."""
+    t = TRANSFORMATIONS[cell.transformation]
+    eqs = {e.name: e for e in definitions(b, t)}
+    m = b.m
+    known = {m.W, m.X, sp.IndexedBase("W'"), sp.IndexedBase("X'")}
+    found = []
+    for name in ("W'", "X'"):
+        rhs = eqs[name].rhs
+        for x in sorted(rhs.atoms(sp.Indexed), key=str):
+            if x.base.label.name not in ("W", "X") and x not in found:
+                found.append(x)
+        for s in sorted(rhs.atoms(sp.Symbol), key=str):
+            if not s.is_integer and s not in {x.base.label for x in rhs.atoms(sp.Indexed)} and s not in found:
+                found.append(s)
+    axes = {ax.index: ax for ax in (*m.axes, m.input)}
+    out = []
+    for p in found:
+        per = [f" per {axes[i].title} " for i in getattr(p, "indices", ()) if i in axes]
+        idx = [i for i in getattr(p, "indices", ()) if i in axes]
+        words = [p, ": a number"] + sum(([w, i] for w, i in zip(per, idx)), [])
+        cond = [c for c in t.conditions if c.lhs == p]
+        words += [" (", cond[0], ")"] if cond else [" (any sign)"]
+        out.append(words)
+    return out
+
+
+_PAPER_TEXT = {r"\to": ("\u2192", "->"), r"\mathbf{1}": ("1", "1"), r"\gamma": ("\u03b3", "gamma"),
+               r"\delta": ("\u03b4", "delta"), "^T": ("\u1d40", "^T"), "_i": ("\u1d62", "_i"),
+               "_n": ("\u2099", "_n"), "_m": ("\u2098", "_m")}
+
+
+def _paper(tex: str, unicode: bool) -> str:
+    """The paper's formula (LaTeX, e.g. W \\to W + \\mathbf{1}\\gamma^T) as text."""
+    for k, (u, a) in _PAPER_TEXT.items():
+        tex = tex.replace(k, u if unicode else a + (" " if a.isalpha() else ""))
+    return " ".join(tex.split())
+
+
+def _definitions(out: _Out, cell: Cell, b):
+    t = TRANSFORMATIONS[cell.transformation]
+    eqs = {e.name: e for e in definitions(b, t)}
+    out.words(["The layer (", b.norm.title, "; ", b.norm.source or "", "):"])
+    for name in ("a", *[r.base.label.name for r in b.stat_rules], "h"):
+        out.equation(eqs[name].lhs, eqs[name].rhs)
+    out.blank()
+    out.words(["The transformation, in the paper's words: ", t.title.lower(), ", ",
+               _paper(t.paper, out.unicode), ". Entrywise:"])
+    for name in ("W'", "X'"):
+        if eqs[name].rhs != eqs[name].lhs.xreplace({eqs[name].lhs.base: sp.IndexedBase(name[:-1])}):
+            out.equation(eqs[name].lhs, eqs[name].rhs)
+    for p in _parameters(cell, b):
+        out.words(p, indent="    ", first="  ")
+    act = action(b, t)
+    m = b.m
+    out.words(["On the summed inputs this is (derived, linearity of the sum over j) a' = alpha a + beta:"])
+    out.equation(m.at(sp.IndexedBase("a'"), m.point), act.alpha_name * m.at(m.a, m.point) + act.beta_name)
+    for name, value, axes in (("factor", act.alpha, act.alpha_axes), ("shift", act.beta, act.beta_axes)):
+        named = act.alpha_name if name == "factor" else act.beta_name
+        where = ("the same everywhere" if not axes else
+                 "varies with " + " and ".join(f"the {ax.title} {ax.index}" for ax in axes))
+        if named != value:
+            out.words([f"  with the {name} "], indent="    ")
+            out.equation(named, value, indent=4)
+            out.words([f"  ({where})"], indent="    ")
+        else:
+            out.words([f"  the {name} ", named, f": {where}" if value not in (0, 1) else
+                       " (nothing)" if value == 0 else " (no re-scaling)"], indent="    ")
+
+
+def explain(cell: Cell, titles: dict[str, str], caveats=(), numeric=None, width: int | None = None,
+            unicode: bool | None = None) -> str:
+    out = _Out(width or _term_width(), supports_unicode() if unicode is None else unicode)
+    out.words([f"{titles[cell.normalizer]} under {titles[cell.transformation].lower()}: "
+               f"{_VERDICT.get(cell.verdict, 'UNKNOWN (no proof and no counterexample found)')}"])
+    if cell.verdict not in (INVARIANT, NOT_INVARIANT):
+        return "\n".join(out.lines)
+    out.blank()
+    out.words(["Why: "] + list(reason(cell)), indent="  ", first="")
+    out.words(["(The rule behind the whole table: "] + list(RULE) + [")"], indent="  ", first="")
+    out.blank()
+    b = built(cell.normalizer, any(isinstance(c, sp.Eq) and str(c.lhs) == "epsilon" for c in cell.conditions))
+    _definitions(out, cell, b)
+    out.blank()
     if cell.conditions:
-        lines.append("conditions: " + ", ".join(plain(c) for c in cell.conditions))
+        words = []
+        for c in cell.conditions:
+            if isinstance(c, sp.Eq) and str(c.lhs) == "epsilon":
+                words.append(("epsilon = 0 (", "the proof needs it: with epsilon > 0, sigma' is not alpha sigma"
+                              if cell.verdict == INVARIANT else "the counterexample is evaluated without it",
+                              ")"))
+            elif isinstance(c, sp.Ne):
+                words.append((c, " (it divides)"))
+            else:
+                words.append((c, " (the paper's scale factors are positive)"))
+        parts = ["Conditions: "]
+        for k, w in enumerate(words):
+            parts += (["; "] if k else []) + [x if isinstance(x, str) else x for x in w]
+        out.words(parts, indent="  ", first="")
+        out.blank()
     if cell.verdict == INVARIANT:
-        lines.append("proof (each step checked by SymPy: unfold the equations it uses, "
-                     "linearity of the sum, expand to 0):")
-        for k, e in enumerate(cell.proof.steps(), 1):
-            lines.append(_wrap(f"{k}. {plain(e.lhs)} = {plain(e.rhs)}", "  "))
-            lines.append(_wrap(f"by {e.justification} (uses {', '.join(e.uses)})", "     "))
-    ce = cell.counterexample
-    if ce is not None:
-        sizes = ", ".join(f"{k} = {v}" for k, v in ce.sizes.items())
-        lines.append(f"counterexample (exact rationals, eps = 0, gain 1, bias 0; {sizes}):")
-        for k, v in ce.values.items():
-            lines.append(_wrap(f"{k} = {_fmt(v)}", "  "))
-        at = ", ".join(f"{ax} {v}" for ax, v in ce.point.items())
-        lines.append(_wrap(f"at {at}: h = {ce.output} but h' = {ce.transformed_output}", "  "))
+        _proof(out, cell)
+    else:
+        _counterexample(out, cell, b)
     for c in caveats:
-        lines.append(_wrap("caveat " + c.text(), ""))
+        out.words(["Caveat " + c.text()], indent="  ", first="")
     if numeric is not None:
-        lines.append(f"numeric cross-check: {numeric.verdict}, max relative deviation "
-                     f"{numeric.max_relative_deviation:.2e} over {numeric.instances} instances (seed {numeric.seed})"
-                     + ("" if numeric.replay_differs is None else
-                        f"; counterexample replayed in float64 {'differs' if numeric.replay_differs else 'DOES NOT differ'}"
-                        f" (relative deviation {numeric.replay_deviation:.3g})"))
-    return "\n".join(lines)
+        out.words([f"Numeric cross-check: {numeric.verdict}, max relative deviation "
+                   f"{numeric.max_relative_deviation:.2e} over {numeric.instances} instances (seed {numeric.seed})"
+                   + ("" if numeric.replay_differs is None else
+                      f"; counterexample replayed in float64 {'differs' if numeric.replay_differs else 'DOES NOT differ'}"
+                      f" (relative deviation {numeric.replay_deviation:.3g})")], indent="  ", first="")
+    return "\n".join(out.lines)
+
+
+def _proof(out: _Out, cell: Cell):
+    out.words([f"Proof ({len(cell.proof.steps())} steps, each checked by SymPy; here as a student would "
+               "write them, each link with its reason):"])
+    u = out.unicode
+    for chain in chains(cell):
+        out.blank()
+        first = True
+        for link in chain.links:
+            left = pretty_form(chain.lhs, u) if first else prettyForm(" " * pretty_form(chain.lhs, u).width())
+            out.maths(prettyForm(*left.right(" = ", pretty_form(link.expr, u))))
+            out.words(["[", *link.why, "]"], indent=" " * 8)
+            first = False
+
+
+def _decimal(v) -> str:
+    return sp.sstr(sp.N(v, 6)) if not v.is_Rational or v.q != 1 else str(v)
+
+
+def _counterexample(out: _Out, cell: Cell, b):
+    ce = cell.counterexample
+    sizes = ", ".join(f"{k} = {v}" for k, v in ce.sizes.items())
+    out.words([f"Counterexample (exact rationals, epsilon = 0, gain g = 1, bias b = 0; {sizes}):"])
+    for k, v in ce.values.items():
+        name = str(k)
+        if name in ("g", "b"):
+            continue
+        out.words([f"{name} = {_fmt(v)}"], indent="    ", first="  ")
+    at = ", ".join(f"{ax} {v}" for ax, v in ce.point.items())
+    out.words([f"At {at}, original and transformed layer:"])
+    rows = intermediates(cell)
+    u = out.unicode
+    for name, at_pt, v, v_t in rows:
+        primed = at_pt.func(sp.IndexedBase(str(at_pt.base) + "'"), *at_pt.indices)
+        for lhs, val in ((at_pt, v), (primed, v_t)):
+            form = prettyForm(*pretty_form(lhs, u).right(" = ", pretty_form(val, u)))
+            if val.is_Rational and val.q == 1:
+                out.maths(form)
+            else:
+                out.maths(prettyForm(*form.right(" \u2248 " if u else " ~ ", _decimal(val))))
+    h, h_t = ce.output, ce.transformed_output
+    out.words(["so h' - h \u2248 " if out.unicode else "so h' - h ~ ", _decimal(sp.N(h_t - h, 20)), ", not 0; and h' is neither -h nor 2b - h, so this is no sign flip."],
+              indent="  ", first="  ")
 
 
 def _fmt(v) -> str:
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_fmt(x) for x in v) + "]"
     return str(v)
+

@@ -74,3 +74,76 @@ def plain(expr: sp.Basic) -> str:
         if isinstance(expr, rel):
             return f"{_sstr(expr.lhs)} {op} {_sstr(expr.rhs)}"
     return _sstr(expr)
+
+
+# --- the terminal: SymPy's pretty printer with the paper's names --------------------
+
+_GREEK_UNICODE = {"mu": "\u03bc", "sigma": "\u03c3", "nu": "\u03bd", "gamma": "\u03b3", "delta": "\u03b4",
+                  "epsilon": "\u03b5", "alpha": "\u03b1", "beta": "\u03b2"}
+_SUB = dict(zip("0123456789aehijklmnoprstuvx", "\u2080\u2081\u2082\u2083\u2084\u2085\u2086\u2087\u2088\u2089"
+                "\u2090\u2091\u2095\u1d62\u2c7c\u2096\u2097\u2098\u2099\u2092\u209a\u1d63\u209b\u209c\u1d64"
+                "\u1d65\u2093"))
+_SUP2 = "\u00b2"
+
+
+def _display_name(name: str, indices, unicode: bool) -> str:
+    """``sigma^2'`` with indices (n,) -> ``σ'²ₙ`` (unicode) or ``sigma'^2_n``; ``norm^2`` -> ``‖wᵢ‖²``."""
+    primed = "'" if name.endswith("'") else ""
+    stem, _, power = name.rstrip("'").partition("^")
+    sub = "".join(str(i) for i in indices)
+    if unicode:
+        subs = "".join(_SUB.get(ch, "") for ch in sub)
+        subs = subs if len(subs) == len(sub) else ("_" + sub if sub else "")
+        sup = _SUP2 if power == "2" else ("^" + power if power else "")
+        if stem == "norm":
+            return f"\u2016w{subs}\u2016{primed}{sup}"
+        return _GREEK_UNICODE.get(stem, stem) + primed + sup + subs
+    sup = "^" + power if power else ""
+    if stem == "norm":
+        return f"|w{'_' + sub if sub else ''}|{primed}{sup}"
+    return stem + primed + sup + ("_" + sub if sub else "")
+
+
+def for_display(expr: sp.Basic, unicode: bool) -> sp.Basic:
+    """``expr`` with every indexed symbol and toolkit name replaced by a symbol
+    whose name is what a reader writes (a_nk, σ'²ₙ), for the pretty printer."""
+    if not isinstance(expr, sp.Basic):
+        return expr
+    names = {e: sp.Symbol(_display_name(e.base.label.name, e.indices, unicode),
+                          **({"positive": True} if e.base.label.is_positive else {}))
+             for e in expr.atoms(sp.Indexed)}
+    labels = {e.base.label for e in names}
+    names |= {s: sp.Symbol(_display_name(s.name, (), unicode)) for s in expr.atoms(sp.Symbol) - labels
+              if "^" in s.name or s.name.endswith("'") or (unicode and s.name in _GREEK_UNICODE)}
+    return _rebuild(expr, names)
+
+
+def _rebuild(e, names):
+    """xreplace that keeps the order and grouping of sums and products the caller chose."""
+    if e in names:
+        return names[e]
+    if not e.args or isinstance(e, sp.Indexed):
+        return e
+    args = [_rebuild(a, names) for a in e.args]
+    if isinstance(e, (sp.Add, sp.Mul, sp.Pow)):
+        return e.func(*args, evaluate=False)
+    return e.func(*args)
+
+
+def pretty_form(expr: sp.Basic, unicode: bool):
+    """A :class:`sympy.printing.pretty.stringpict.prettyForm` of ``expr`` (terms in the given order)."""
+    from sympy.printing.pretty.pretty import PrettyPrinter
+    from sympy.printing.pretty.pretty_symbology import pretty_use_unicode
+    before = pretty_use_unicode(unicode)    # symbol names read the global flag
+    try:
+        return PrettyPrinter({"use_unicode": unicode})._print(for_display(expr, unicode))
+    finally:
+        pretty_use_unicode(before)
+
+
+def inline(expr: sp.Basic, unicode: bool) -> str:
+    """One line of maths for a sentence: ``σ' = δ⋅σ``, ``a'_ni - mu'_n``."""
+    form = pretty_form(expr, unicode)
+    if form.height() == 1:
+        return form.render(wrap_line=False)
+    return _sstr(for_display(expr, unicode))
