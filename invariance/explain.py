@@ -16,6 +16,7 @@ import textwrap
 import sympy as sp
 from sympy.printing.pretty.stringpict import prettyForm
 
+from .algebra import exact_nonzero
 from .engine import definitions
 from .notation import inline, pretty_form
 from .reasons import RULE, action, chains, intermediates, reason, built
@@ -218,8 +219,17 @@ def _counterexample(out: _Out, cell: Cell, b):
             else:
                 out.maths(prettyForm(*form.right(" \u2248 " if u else " ~ ", _decimal(val))))
     h, h_t = ce.output, ce.transformed_output
-    out.words(["so h' - h \u2248 " if out.unicode else "so h' - h ~ ", _decimal(sp.N(h_t - h, 20)), ", not 0; and h' is neither -h nor 2b - h, so this is no sign flip."],
+    flip = not all(exact_nonzero(h_t - other) for other in (-h, 2 * _bias(ce) - h))
+    out.words(["so h' - h \u2248 " if out.unicode else "so h' - h ~ ", _decimal(sp.N(h_t - h, 20)),
+               ", not 0" + ("; but h' is the sign flip of h, which the negative-scale caveat of an invariant "
+                            "cell also gives (no better instance was found)" if flip else
+                            "; and h' is neither -h nor 2b - h: no sign flip.")],
               indent="  ", first="  ")
+
+
+def _bias(ce) -> sp.Expr:
+    values = {str(k): v for k, v in ce.values.items()}
+    return values["b"][ce.point["unit"] - 1]
 
 
 def _fmt(v) -> str:

@@ -20,7 +20,29 @@ def _name(name: str) -> str:
 
 
 class _Printer(LatexPrinter):
-    """A power of a symbol that already carries an exponent (sigma^2) gets parentheses."""
+    """The paper's subscripts: :math:`\\sigma_n^2`, :math:`\\lVert w_i \\rVert^2`; a power of a
+    symbol that already carries an exponent (sigma^2) gets parentheses."""
+
+    def _print_Mul(self, expr):
+        """A mean as the paper writes it: (1/N) sum, not a fraction over the sum."""
+        num, den = expr.as_numer_denom()
+        if (den != 1 and num.has(sp.Sum) and not den.is_number
+                and all(s.is_integer and s.is_positive for s in den.free_symbols)):
+            return r"\frac{1}{%s} %s" % (self._print(den), self.parenthesize(num, 50) if num.is_Add
+                                         else self._print(num))
+        return super()._print_Mul(expr)
+
+    def _print_Indexed(self, expr):
+        name = expr.base.label.name
+        sub = ",".join(self._print(i) for i in expr.indices)
+        primed = "'" if name.endswith("'") else ""
+        stem, _, power = name.rstrip("'").partition("^")
+        if stem == "norm":
+            return r"\lVert w_{%s} \rVert%s%s" % (sub, primed, f"^{{{power}}}" if power else "")
+        if power:
+            body = "\\" + stem if stem in _GREEK else stem
+            return ("{%s%s}_{%s}^{%s}" if primed else "%s%s_{%s}^{%s}") % (body, primed, sub, power)
+        return super()._print_Indexed(expr)
 
     def _print_Pow(self, expr):
         base = expr.base
@@ -34,9 +56,9 @@ def tex(expr: sp.Basic) -> str:
     """LaTeX of ``expr`` with the toolkit's names.
 
     >>> tex(sp.IndexedBase("sigma^2'")[sp.Symbol('n')])
-    "{\\\\sigma'^{2}}_{n}"
+    "{\\\\sigma'}_{n}^{2}"
     >>> tex(sp.IndexedBase("sigma^2")[sp.Symbol('n')] ** sp.Rational(3, 2))
-    '\\\\left({\\\\sigma^{2}}_{n}\\\\right)^{\\\\frac{3}{2}}'
+    '\\\\left(\\\\sigma_{n}^{2}\\\\right)^{\\\\frac{3}{2}}'
     """
     names = {s: _name(s.name) for s in expr.atoms(sp.Symbol)
              if s.name.endswith("'") or "^" in s.name or s.name in _SPECIAL}

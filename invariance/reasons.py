@@ -125,9 +125,12 @@ def _varies(axes) -> list:
     return parts
 
 
+def _group(b: Built, axes) -> str:
+    return " (within a group)" if b.norm.groups and any(ax.name == "unit" for ax in axes) else ""
+
+
 def _over(b: Built, name: str, axes) -> list:
-    group = " (within a group)" if b.norm.groups and any(ax.name == "unit" for ax in axes) else ""
-    return [sp.Symbol(name), f" averages over the {_axes_words(axes)}{group}"]
+    return [sp.Symbol(name), f" averages over the {_axes_words(axes)}{_group(b, axes)}"]
 
 
 def reason(cell: Cell) -> tuple:
@@ -168,7 +171,7 @@ def reason(cell: Cell) -> tuple:
             names = [n for n in (MEAN, SCALE) if n in avg and avg[n] and any(ax in avg[n] for ax in clash)]
             who = [sp.Symbol(names[0])] + ([" and ", sp.Symbol(names[1])] if len(names) > 1 else [])
             return ("The factor ", A, " ", *_varies(clash), ", and ", *who,
-                    f" average{'s' if len(names) == 1 else ''} over the {_axes_words(sig_axes)}, so ",
+                    f" average{'s' if len(names) == 1 else ''} over the {_axes_words(sig_axes)}{_group(b, sig_axes)}, so ",
                     *who, f" do{'es' if len(names) == 1 else ''} not absorb it: ", sp.Symbol("sigma'"),
                     " is not ", A * sp.Symbol("sigma"), ".")
         parts += ["; " if parts else "", "The factor " if not parts else "the factor ", A]
