@@ -28,6 +28,7 @@ from .engine import affine_law, bind_definitions, definitions
 from .model import Axis, prime
 from .records import INVARIANT, NOT_INVARIANT, Cell
 from .registry import NORMALIZERS, TRANSFORMATIONS
+from .transformations import COMBINED
 
 __all__ = ["RULE", "Action", "action", "averaged_axes", "reason", "Link", "Chain", "chains", "built",
            "intermediates", "MEAN", "SCALE"]
@@ -43,6 +44,11 @@ RULE = ("A statistic absorbs a change of the summed inputs that is constant alon
         sp.Symbol("h'"), " = ", sp.Symbol("h"), ".")
 
 ALPHA, BETA = sp.IndexedBase("alpha"), sp.IndexedBase("beta")
+
+
+def transformation_of(cell: Cell):
+    """The cell's transformation: a registered one, or the paper's Eq. 6 (checked by the errata)."""
+    return TRANSFORMATIONS.get(cell.transformation) or {COMBINED.id: COMBINED}[cell.transformation]
 
 
 @lru_cache(maxsize=None)
@@ -133,54 +139,64 @@ def _over(b: Built, name: str, axes) -> list:
     return [sp.Symbol(name), f" averages over the {_axes_words(axes)}{_group(b, axes)}"]
 
 
+def _fixed(b: Built, name: str) -> str:
+    """Why a statistic not computed from the summed inputs does not follow them."""
+    rule = b.stat_rule(name)
+    full = unfold(rule.rhs, list(reversed(b.stat_rules)))
+    return ("is computed from the weights alone" if full.has(b.m.W) else
+            "is fixed (it depends on neither the inputs nor the weights, like running statistics)")
+
+
 def reason(cell: Cell) -> tuple:
     """One sentence, as parts (words and SymPy expressions), derived from the rule:
     where the change of the summed inputs is absorbed, or where it is not."""
     b = _cell_built(cell)
-    t = TRANSFORMATIONS[cell.transformation]
+    t = transformation_of(cell)
     act = action(b, t)
     avg = averaged_axes(b)
     A, B = act.alpha_name, act.beta_name
-    mu_axes, sig_axes = avg.get(MEAN, ()), avg.get(SCALE)
+    mu, sigma = sp.Symbol("mu"), sp.Symbol("sigma")
+    mu_axes, sig_axes = avg.get(MEAN), avg.get(SCALE)
     parts: list = []
     # the shift
     if act.beta != 0:
         if MEAN not in avg:
             return (f"{b.norm.title} subtracts no mean, so nothing absorbs the shift ", B,
-                    " that the transformation adds to every summed input: ", sp.Symbol("h") - sp.Symbol("b"),
-                    " changes.")
+                    " that the transformation adds to the summed inputs: the output changes.")
+        if mu_axes is None:
+            return ("The transformation adds the shift ", B, " to the summed inputs, but ", mu, " ",
+                    _fixed(b, MEAN), ", so it does not absorb it: the output changes.")
         clash = tuple(ax for ax in act.beta_axes if ax in mu_axes)
         if clash:
             return ("The shift ", B, " ", *_varies(clash), ", and ", *_over(b, MEAN, mu_axes),
-                    ", so ", sp.Symbol("mu"), " does not absorb it: ", sp.Symbol("a'") - sp.Symbol("mu'"),
-                    " is not ", act.alpha_name * (sp.Symbol("a") - sp.Symbol("mu")), ".")
+                    ", so ", mu, " does not absorb it: ", sp.Symbol("a'") - sp.Symbol("mu'"),
+                    " is not ", act.alpha_name * (sp.Symbol("a") - mu), ".")
         parts += ["The shift ", B, " is constant along the ", _axes_words(mu_axes), ", which ",
-                  sp.Symbol("mu"), " averages over, so ", sp.Symbol("mu'"), " = ",
-                  sp.Symbol("mu") * (A if A != 1 else 1) + B, " absorbs it"]
+                  mu, " averages over, so ", sp.Symbol("mu'"), " = ", mu * A + B, " absorbs it"]
     # the factor
     if act.alpha != 1:
-        clash = tuple(ax for ax in act.alpha_axes if ax in (sig_axes or ()))
-        if sig_axes is None and cell.laws.get(SCALE) is None and cell.verdict == NOT_INVARIANT:
+        if sig_axes is None and SCALE in avg and cell.verdict == NOT_INVARIANT:
             laws = _laws(cell, b, t)
             if laws.get(SCALE) == b.stat_rule(SCALE).lhs:
-                return ("The factor ", A, " multiplies the summed inputs, but ", sp.Symbol("sigma"),
-                        " is computed from the weights alone and does not change (", sp.Symbol("sigma'"), " = ",
-                        sp.Symbol("sigma"), "), so nothing absorbs it: ", sp.Symbol("h'") - sp.Symbol("b"), " = ",
-                        A * (sp.Symbol("h") - sp.Symbol("b")), ".")
+                return ("The factor ", A, " multiplies the summed inputs, but ", sigma, " ", _fixed(b, SCALE),
+                        " and does not change (", sp.Symbol("sigma'"), " = ", sigma,
+                        "), so nothing absorbs it: the centred output h - b is multiplied by ", A, ".")
+        clash = tuple(ax for ax in act.alpha_axes if ax in (sig_axes or ()))
         if clash:
-            names = [n for n in (MEAN, SCALE) if n in avg and avg[n] and any(ax in avg[n] for ax in clash)]
+            names = [n for n in (MEAN, SCALE) if avg.get(n) and any(ax in avg[n] for ax in clash)]
             who = [sp.Symbol(names[0])] + ([" and ", sp.Symbol(names[1])] if len(names) > 1 else [])
+            one = len(names) == 1
             return ("The factor ", A, " ", *_varies(clash), ", and ", *who,
-                    f" average{'s' if len(names) == 1 else ''} over the {_axes_words(sig_axes)}{_group(b, sig_axes)}, so ",
-                    *who, f" do{'es' if len(names) == 1 else ''} not absorb it: ", sp.Symbol("sigma'"),
-                    " is not ", A * sp.Symbol("sigma"), ".")
-        parts += ["; " if parts else "", "The factor " if not parts else "the factor ", A]
+                    f" average{'s' if one else ''} over the {_axes_words(sig_axes)}{_group(b, sig_axes)}, so ",
+                    *who, f" do{'es' if one else ''} not absorb it: ", sp.Symbol("sigma'"),
+                    " is not ", A * sigma, ".")
+        parts += ["; the factor " if parts else "The factor ", A]
         if sig_axes is None:
-            parts += [" scales the weights that ", sp.Symbol("sigma"), " is computed from, so ",
-                      sp.Symbol("sigma'"), " = ", A * sp.Symbol("sigma"), " absorbs it"]
+            parts += [" scales the weights that ", sigma, " is computed from, so ",
+                      sp.Symbol("sigma'"), " = ", A * sigma, " absorbs it"]
         else:
-            parts += [" is constant along the ", _axes_words(sig_axes), ", which ", sp.Symbol("sigma"),
-                      " averages over, so ", sp.Symbol("sigma'"), " = ", A * sp.Symbol("sigma"), " absorbs it"]
+            parts += [" is constant along the ", _axes_words(sig_axes), ", which ", sigma,
+                      " averages over, so ", sp.Symbol("sigma'"), " = ", A * sigma, " absorbs it"]
     if not parts:
         return ("The transformation does not change the summed inputs (", sp.Symbol("a'"), " = ",
                 sp.Symbol("a"), "), so nothing changes.")
@@ -259,7 +275,7 @@ def chains(cell: Cell) -> list[Chain]:
     if cell.verdict != INVARIANT:
         return []
     b = _cell_built(cell)
-    t = TRANSFORMATIONS[cell.transformation]
+    t = transformation_of(cell)
     act = action(b, t)
     m, A, B = b.m, act.alpha_name, act.beta_name
     eqs = {e.name: e for e in definitions(b, t)}
@@ -346,7 +362,7 @@ def check_chain(cell: Cell, chain: Chain, earlier=()) -> bool:
     the laws of ``earlier`` chains, then every definition (outputs, statistics,
     summed inputs, W' and X', alpha and beta by name); sum linearity; expand."""
     b = _cell_built(cell)
-    t = TRANSFORMATIONS[cell.transformation]
+    t = transformation_of(cell)
     act = action(b, t)
     eqs = {e.name: Rule(e.lhs, e.rhs) for e in definitions(b, t)}
     defs = [eqs["h"], eqs["h'"]] + list(reversed(b.primed_stat_rules)) + list(reversed(b.stat_rules))
@@ -369,7 +385,7 @@ def intermediates(cell: Cell) -> list[tuple[str, sp.Expr, sp.Expr]]:
     counterexample's point, exactly, from the definitions."""
     ce = cell.counterexample
     b = built(cell.normalizer, True)
-    t = TRANSFORMATIONS[cell.transformation]
+    t = transformation_of(cell)
     eqs = definitions(b, t)
     names = {str(s): s for s in (*b.m.sizes, *b.size_symbols)}
     sizes = {names[k]: v for k, v in ce.sizes.items()}
