@@ -25,11 +25,13 @@ import sympy as sp
 
 from .algebra import Rule, unfold
 from .caveats import caveats as derive_caveats
-from .claims import PAPER_CLAIMS, TRANSCRIPT_CLAIMS, TRANSCRIPT_FILE, Claim, assess
+from .claims import (NOTES_FORMULA, PAPER_CLAIMS, PAPER_TABLE_CLAIMS, TRANSCRIPT_CLAIMS, TRANSCRIPT_FILE,
+                     Claim, argument_holds, assess, contradicting)
 from .definition import Normalizer, general_form
 from .engine import affine_law, definitions, derive, derive_laws
 from .reasons import RULE, action, averaged_axes, built, chains, reason
 from .model import CONV, DENSE, EPS, Model, prime
+from .transformations import COMBINED
 from .normalizers import NORMALIZERS as BUILTIN
 from .notation import tex
 from .records import INVARIANT, NOT_INVARIANT, Cell
@@ -488,7 +490,8 @@ def axes_figure() -> list[str]:
             over |= {ax.name for ax in (avg.get(name) or ())}
         mine = {ax.name for ax in b.m.axes}
         cells = [mark(ax.name in over) if ax.name in mine else "" for ax in axes]
-        note = "" if any(avg.get(n) for n in ("mu", "sigma")) else r" ($\sigma$ from $W$)"
+        from_w = unfold(b.stat_rule("sigma").rhs, list(reversed(b.stat_rules))).has(b.m.W)
+        note = "" if any(avg.get(n) for n in ("mu", "sigma")) else r" ($\sigma$ from $W$)" if from_w else " (fixed)"
         rows.append(f"{esc(norm.title)}{note} & " + " & ".join(cells) + r" \\")
     left = "\n".join([r"\begin{tabular}{@{}l" + "c" * len(axes) + "@{}}", r"\toprule",
                       r"$\mu, \sigma$ average over & " + head + r" \\", r"\midrule", *rows,
@@ -580,6 +583,7 @@ def bibliography_section() -> list[str]:
 # --- tables ----------------------------------------------------------------------
 
 def _stack(title: str, width: int = 13) -> str:
+    """A title on lines of at most ``width`` letters (a one-line title stays plain text)."""
     lines, current = [], ""
     for word in title.split():
         if current and len(current) + 1 + len(word) > width:
@@ -588,6 +592,8 @@ def _stack(title: str, width: int = 13) -> str:
         else:
             current = f"{current} {word}".strip()
     lines.append(current)
+    if len(lines) == 1:
+        return esc(lines[0])
     return r"\begin{tabular}[b]{@{}c@{}}" + r"\\".join(esc(x) for x in lines) + r"\end{tabular}"
 
 
@@ -603,7 +609,7 @@ def table_tex(cells: list[Cell], caption: str, label: str) -> list[str]:
     word = lambda c: cell_word(c) + (r"$^{\dagger}$" if _needs_eps_zero(c) else "")  # noqa: E731
     link = lambda c: (f"\\hyperref[{_cell_ref(c)}]{{{word(c)}}}"  # noqa: E731
                       if c.normalizer in documented else word(c))
-    body = [esc(NORMALIZERS[r].title) + " & " + " & ".join(link(at[r, c]) for c in cols) + r" \\"
+    body = [_stack(NORMALIZERS[r].title, 24) + " & " + " & ".join(link(at[r, c]) for c in cols) + r" \\"
             for r in rows]
     return ["\n".join([r"\begin{table}[htbp]", r"\centering\small", r"\setlength{\tabcolsep}{2pt}",
                        r"\begin{tabular}{@{}l" + "c" * len(cols) + "@{}}", r"\toprule",
@@ -893,14 +899,30 @@ def sources_section(cells: dict) -> list[str]:
                    r"change with them cancels the change.")
     for c, cell in wrong:
         out += [f"\\paragraph{{{_claim_cell(c)}.}}"] + _evidence(cell)
+    for c, other in contradicting([c for c, _ in wrong], PAPER_TABLE_CLAIMS):
+        table_right = assess(other, cells)[1]
+        out.append(f"The paper contradicts itself here: its own Table~1 says ``{esc(other.quote)}'' for "
+                   f"{esc(NORMALIZERS[c.normalizer].title.lower())} under "
+                   f"{esc(TRANSFORMATIONS[c.transformation].title.lower())}"
+                   + (", and the table is right." if table_right else ", and the table is wrong too."))
+    lucky = [(c, cell) for c, cell, ok in paper if ok and argument_holds(c) is False]
+    if lucky:
+        out.append(r"\paragraph{Right conclusion, wrong argument.} For "
+                   + " and ".join(esc(NORMALIZERS[c.normalizer].title.lower()) for c, _ in lucky)
+                   + " the sentence's conclusion is right (derived: Invariant) but its argument is not: "
+                   + f"the summed inputs do not stay constant (${_a_law(lucky[0][1])}$); "
+                   + "the statistics change with them and cancel the change. "
+                   + " ".join(parts_tex(reason(cell)) for _, cell in lucky))
     right = [(c, cell) for c, cell, ok in paper if ok and c.quote != _PAPER_SENTENCE]
     if right:
         out += [r"The section's other invariance claims agree with the derivation:"] + _agreeing(right)
+    out += _assumptions_tex(cells)
+    out += _eq6_tex(cells)
     # (2) the transcript
     assessed = [(c, *assess(c, cells)) for c in TRANSCRIPT_CLAIMS]
     wrong = [(c, cell) for c, cell, ok in assessed if not ok]
-    out += [r"\subsection{A chat transcript explaining Table 1}",
-            f"The team's seed file \\texttt{{{esc(TRANSCRIPT_FILE)}}} is a chat in which an assistant "
+    out += [r"\subsection{Study notes (a chat transcript), not a published source}",
+            f"The team's seed file \\texttt{{{esc(TRANSCRIPT_FILE)}}} holds study notes: a chat in which an assistant "
             r"explains the paper's Table 1 column by column, then works through layer norm under "
             r"weight-matrix re-centering. "
             f"Of the {len(assessed)} verdicts it states, {len(wrong)} contradict the derived table. "
@@ -921,9 +943,89 @@ def sources_section(cells: dict) -> list[str]:
                        "transcript contradicts itself here:")
             out += [f"\\begin{{quote}}``{quote(c.quote)}''\\end{{quote}}" for c in contrary]
         out += _evidence(cell)
+    out += _notes_formula_tex(cells)
     right = [(c, cell) for c, cell, ok in assessed if ok]
-    out += [r"\paragraph{What it gets right.} These verdicts of the transcript agree with the derivation:"]
+    out += [r"\paragraph{What it gets right.} These verdicts of the notes agree with the derivation:"]
     out += _agreeing(right, [c for c, _ in wrong])
+    out += _beyond_tex(cells)
+    return out
+
+
+def _assumptions_tex(cells: dict) -> list[str]:
+    """The paper's unstated assumptions: what its invariant cells need, read off their conditions."""
+    table = [cells[n, t] for n in TABLE1 for t in TRANSFORMATIONS if cells[n, t].verdict == INVARIANT]
+    scaled = [c for c in table if TRANSFORMATIONS[c.transformation].conditions
+              and any(cond in TRANSFORMATIONS[c.transformation].conditions for cond in c.conditions)]
+    eps = [c for c in table if _needs_eps_zero(c)]
+    name = lambda c: (f"{esc(NORMALIZERS[c.normalizer].title.lower())} under "  # noqa: E731
+                      f"{esc(TRANSFORMATIONS[c.transformation].title.lower())}")
+    return [r"\paragraph{Unstated assumptions.} The paper states its invariances without conditions. "
+            f"Derived, {len(scaled)} of the {len(table)} invariant cells of its table need a positive factor "
+            r"($\delta > 0$: the statistics scale by $|\delta|$, so a negative factor flips the sign of the "
+            r"centred output, Section~\ref{sec:caveats}): " + "; ".join(name(c) for c in scaled) + ". "
+            f"{len(eps)} need $\\epsilon = 0$ ($\\sqrt{{\\delta^2\\sigma^2 + \\epsilon}} \\ne "
+            r"\delta\sqrt{\sigma^2 + \epsilon}$; the deviation for $\epsilon > 0$ is bounded in "
+            r"Section~\ref{sec:caveats}): " + "; ".join(name(c) for c in eps) + "."]
+
+
+def _eq6_tex(cells: dict) -> list[str]:
+    """The paper's Eq. 6, both weight-matrix transformations at once, checked for its rows."""
+    out = [r"\paragraph{The combined transformation of Eq.~6.} The paper derives layer norm's invariance "
+           f"for both weight-matrix transformations at once, ${COMBINED.paper}$. Checked for the rows of "
+           r"its table (each a proof or an exact counterexample, as for the other cells):"]
+    items = []
+    for n in TABLE1:
+        cell = derive(n, COMBINED)
+        cond = f", where {_conditions(cell)}" if cell.verdict == INVARIANT and cell.conditions else ""
+        items.append(f"\\item {esc(NORMALIZERS[n].title)}: \\textbf{{{verdict_word(cell.verdict)}}}{cond}. "
+                     + parts_tex(reason(cell)))
+    return out + [r"\begin{itemize}", *items, r"\end{itemize}"]
+
+
+def _notes_formula_tex(cells: dict) -> list[str]:
+    """The notes' formula for layer norm after weight-matrix re-centering, and the derived one."""
+    cell = cells[NOTES_FORMULA.normalizer, NOTES_FORMULA.transformation]
+    found = chains(cell)
+    if not found:
+        return []
+    centred = [c for c in found if not isinstance(c.lhs, sp.Indexed)]
+    scale = [c for c in found if isinstance(c.lhs, sp.Indexed) and c.lhs.base.label.name == "sigma'"]
+    return [r"\paragraph{The notes' formula, corrected.} For "
+            f"{esc(NORMALIZERS[cell.normalizer].title.lower())} under "
+            f"{esc(TRANSFORMATIONS[cell.transformation].title.lower())} the notes derive",
+            f"\\[ {NOTES_FORMULA.quote} \\]",
+            r"with $c$ the paper's $\gamma$. Both halves are wrong: the shift, the same for every unit, "
+            r"cancels exactly in the numerator, and it adds nothing to the variance. Derived, each link "
+            r"checked:", *[chain_tex(c) for c in centred + scale],
+            r"so the output is $h$ itself, and the notes' conclusion (``not strictly invariant'') is wrong too."]
+
+
+def _beyond_tex(cells: dict) -> list[str]:
+    """Where a normalizer's verdict changes with the layer it normalizes, and batch norm at inference."""
+    out = [r"\subsection{Beyond the paper's table}"]
+    dense = {n.title: n for n in BUILTIN if n.model is DENSE}
+    for conv in (n for n in BUILTIN if n.model is CONV):
+        twin = dense.get(conv.title.replace(" (conv)", ""))
+        if twin is None:
+            continue
+        for t in TRANSFORMATIONS.values():
+            a, b = cells[twin.id, t.id], cells[conv.id, t.id]
+            if a.verdict != b.verdict:
+                out.append(f"\\paragraph{{{esc(twin.title)}, dense and convolutional.}} Under "
+                           f"{esc(t.title.lower())}, {esc(twin.title.lower())} is \\textbf{{{verdict_word(a.verdict)}}} "
+                           f"on a fully connected layer but \\textbf{{{verdict_word(b.verdict)}}} on a convolutional "
+                           f"one. Dense: {parts_tex(reason(a))} Convolutional: {parts_tex(reason(b))}")
+    fixed = [n for n in BUILTIN if n.model is DENSE and all(
+        averaged_axes(built(n.id, True)).get(s, ()) is None and not
+        unfold(built(n.id, True).stat_rule(s).rhs, list(reversed(built(n.id, True).stat_rules))).has(DENSE.W)
+        for s in ("mu", "sigma"))]
+    for n in fixed:
+        row = [cells[n.id, t] for t in TRANSFORMATIONS]
+        lost = [c for c in row if c.verdict == NOT_INVARIANT]
+        out.append(f"\\paragraph{{{esc(n.title)}.}} With running statistics (fixed after training) batch norm "
+                   f"loses its invariances: {len(lost)} of the {len(row)} transformations change its output "
+                   f"(Section~\\ref{{{_cell_ref(row[0])}}} and after), each with an exact counterexample. "
+                   + parts_tex(reason(lost[0])) if lost else "")
     return out
 
 
@@ -931,7 +1033,7 @@ def sources_section(cells: dict) -> list[str]:
 
 PREAMBLE = r"""% Generated by `python -m invariance docs`: do not edit by hand.
 % Regenerate with `python -m invariance docs` (add --pdf to compile docs/invariance.pdf).
-\documentclass[11pt,a4paper]{article}
+\documentclass[10pt,a4paper]{article}
 \usepackage{amsmath,amssymb}
 \usepackage{booktabs,longtable}
 \usepackage[margin=2.5cm]{geometry}
@@ -1000,7 +1102,7 @@ def tables_section(at: dict, registered: list[Cell]) -> list[str]:
 def cells_section(at: dict, defs: Definitions, normalizers, title: str, label: str) -> list[str]:
     out = [f"\\section{{{title}}}\\label{{{label}}}"]
     for norm in normalizers:
-        out.append(f"\\subsection*{{{esc(norm.title)}}}\\label{{{_label('sec', norm.id)}}}")
+        out.append(f"\\subsection{{{esc(norm.title)}}}\\label{{{_label('sec', norm.id)}}}")
         for t in TRANSFORMATIONS:
             out += [x.replace("\\subsection{", "\\subsubsection{", 1) for x in cell_tex(at[norm.id, t], defs)]
     return out
