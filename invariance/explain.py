@@ -25,6 +25,7 @@ from .registry import TRANSFORMATIONS
 
 __all__ = ["explain", "supports_unicode"]
 
+_GLUE = "\x00"   # a space inside a formula, while wrapping
 _VERDICT = {INVARIANT: "INVARIANT", NOT_INVARIANT: "NOT INVARIANT"}
 
 
@@ -43,9 +44,11 @@ class _Out:
 
     def words(self, parts, indent: str = "", first: str | None = None):
         """A sentence of words and maths, wrapped."""
-        text = "".join(p if isinstance(p, str) else inline(p, self.unicode) for p in parts)
-        self.lines += textwrap.wrap(text, width=self.width, initial_indent=first if first is not None else indent,
-                                    subsequent_indent=indent, break_long_words=False, break_on_hyphens=False) or [""]
+        # a formula is not broken across lines: its spaces are held together while wrapping
+        text = "".join(p if isinstance(p, str) else inline(p, self.unicode).replace(" ", _GLUE) for p in parts)
+        lines = textwrap.wrap(text, width=self.width, initial_indent=first if first is not None else indent,
+                              subsequent_indent=indent, break_long_words=False, break_on_hyphens=False)
+        self.lines += [line.replace(_GLUE, " ") for line in lines] or [""]
 
     def maths(self, form: prettyForm, indent: int = 2):
         form = prettyForm(*form.left(" " * indent))

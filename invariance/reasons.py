@@ -35,15 +35,21 @@ __all__ = ["RULE", "Action", "action", "averaged_axes", "reason", "Link", "Chain
 
 MEAN, SCALE = "mu", "sigma"   # the general form's statistics (Eq. 5): mu absorbs beta, sigma alpha
 
+ALPHA, BETA = sp.IndexedBase("alpha"), sp.IndexedBase("beta")
+
+
+def Eq(lhs, rhs) -> sp.Eq:
+    """An equation to show (never evaluated to True or False)."""
+    return sp.Eq(lhs, rhs, evaluate=False)
+
+
 #: The one rule behind the whole table, as parts (words and maths).
 RULE = ("A statistic absorbs a change of the summed inputs that is constant along the axes it "
         "averages over: the mean ", sp.Symbol("mu"), " absorbs the shift ", sp.Symbol("beta"),
-        " (then ", sp.Symbol("a'") - sp.Symbol("mu'"), " = ", sp.Symbol("alpha") * (sp.Symbol("a") - sp.Symbol("mu")),
+        " (then ", Eq(sp.Symbol("a'") - sp.Symbol("mu'"), sp.Symbol("alpha") * (sp.Symbol("a") - sp.Symbol("mu"))),
         "), the scale ", sp.Symbol("sigma"), " the factor ", sp.Symbol("alpha"), " (then ",
-        sp.Symbol("sigma'"), " = ", sp.Symbol("alpha") * sp.Symbol("sigma"), "), and then ",
-        sp.Symbol("h'"), " = ", sp.Symbol("h"), ".")
-
-ALPHA, BETA = sp.IndexedBase("alpha"), sp.IndexedBase("beta")
+        Eq(sp.Symbol("sigma'"), sp.Symbol("alpha") * sp.Symbol("sigma")), "), and then ",
+        Eq(sp.Symbol("h'"), sp.Symbol("h")), ".")
 
 
 def transformation_of(cell: Cell):
@@ -172,14 +178,14 @@ def reason(cell: Cell) -> tuple:
                     ", so ", mu, " does not absorb it: ", sp.Symbol("a'") - sp.Symbol("mu'"),
                     " is not ", act.alpha_name * (sp.Symbol("a") - mu), ".")
         parts += ["The shift ", B, " is constant along the ", _axes_words(mu_axes), ", which ",
-                  mu, " averages over, so ", sp.Symbol("mu'"), " = ", mu * A + B, " absorbs it"]
+                  mu, " averages over, so ", Eq(sp.Symbol("mu'"), mu * A + B), " absorbs it"]
     # the factor
     if act.alpha != 1:
         if sig_axes is None and SCALE in avg and cell.verdict == NOT_INVARIANT:
             laws = _laws(cell, b, t)
             if laws.get(SCALE) == b.stat_rule(SCALE).lhs:
                 return ("The factor ", A, " multiplies the summed inputs, but ", sigma, " ", _fixed(b, SCALE),
-                        " and does not change (", sp.Symbol("sigma'"), " = ", sigma,
+                        " and does not change (", Eq(sp.Symbol("sigma'"), sigma),
                         "), so nothing absorbs it: the centred output h - b is multiplied by ", A, ".")
         clash = tuple(ax for ax in act.alpha_axes if ax in (sig_axes or ()))
         if clash:
@@ -193,16 +199,16 @@ def reason(cell: Cell) -> tuple:
         parts += ["; the factor " if parts else "The factor ", A]
         if sig_axes is None:
             parts += [" scales the weights that ", sigma, " is computed from, so ",
-                      sp.Symbol("sigma'"), " = ", A * sigma, " absorbs it"]
+                      Eq(sp.Symbol("sigma'"), A * sigma), " absorbs it"]
         else:
             parts += [" is constant along the ", _axes_words(sig_axes), ", which ", sigma,
-                      " averages over, so ", sp.Symbol("sigma'"), " = ", A * sigma, " absorbs it"]
+                      " averages over, so ", Eq(sp.Symbol("sigma'"), A * sigma), " absorbs it"]
     if not parts:
-        return ("The transformation does not change the summed inputs (", sp.Symbol("a'"), " = ",
-                sp.Symbol("a"), "), so nothing changes.")
+        return ("The transformation does not change the summed inputs (", Eq(sp.Symbol("a'"), sp.Symbol("a")),
+                "), so nothing changes.")
     if cell.verdict != INVARIANT:   # every statistic absorbs its part, yet h' != h: say so plainly
         return (*parts, ", yet the output changes (see the counterexample).")
-    return (*parts, ": ", sp.Symbol("h'"), " = ", sp.Symbol("h"), ".")
+    return (*parts, ": ", Eq(sp.Symbol("h'"), sp.Symbol("h")), ".")
 
 
 def _laws(cell: Cell, b: Built, t) -> dict:
@@ -265,7 +271,7 @@ def _law_named(cell, b, act, name):
 
 
 def _eq(lhs, rhs) -> tuple:
-    return (lhs, " = ", rhs)
+    return (Eq(lhs, rhs),)
 
 
 def chains(cell: Cell) -> list[Chain]:
@@ -353,7 +359,7 @@ def _pull_out_words(substituted, act: Action, b: Built, orig) -> tuple:
         return (*out, ", the index of the sum: take ", "it" if len(consts) == 1 else "them", " out")
     if orig.rhs.has(sp.sqrt(sp.Wild("x")).func) or any(e.exp == sp.S.Half for e in orig.rhs.atoms(sp.Pow)):
         return ("because ", act.alpha_name, " > 0 (and ", sp.Symbol("epsilon"), " = 0): ",
-                sp.sqrt(sp.Symbol("x") * act.alpha_name ** 2), " = ", act.alpha_name * sp.sqrt(sp.Symbol("x")))
+                Eq(sp.sqrt(sp.Symbol("x") * act.alpha_name ** 2), act.alpha_name * sp.sqrt(sp.Symbol("x"))))
     return ("rearrange",)
 
 
