@@ -19,7 +19,7 @@ from sympy.printing.pretty.stringpict import prettyForm
 from .algebra import exact_nonzero
 from .engine import definitions
 from .notation import inline, pretty_form
-from .reasons import RULE, action, chains, intermediates, reason, built
+from .reasons import RULE, Eq, action, breaking_chain, built, chains, intermediates, reason
 from .records import INVARIANT, NOT_INVARIANT, Cell
 from .registry import TRANSFORMATIONS
 
@@ -122,19 +122,21 @@ def _definitions(out: _Out, cell: Cell, b):
         out.words(p, indent="    ", first="  ")
     act = action(b, t)
     m = b.m
-    out.words(["On the summed inputs this is (derived, linearity of the sum over j) a' = alpha a + beta:"])
+    alpha, beta, a = sp.Symbol("alpha"), sp.Symbol("beta"), sp.Symbol("a")
+    out.words(["On the summed inputs (derived: linearity of the sum over the inputs j) it is ",
+               Eq(sp.Symbol("a'"), alpha * a + beta), ":"])
     out.equation(m.at(sp.IndexedBase("a'"), m.point), act.alpha_name * m.at(m.a, m.point) + act.beta_name)
-    for name, value, axes in (("factor", act.alpha, act.alpha_axes), ("shift", act.beta, act.beta_axes)):
-        named = act.alpha_name if name == "factor" else act.beta_name
+    for sym, named, value, axes, none in ((alpha, act.alpha_name, act.alpha, act.alpha_axes, "no re-scaling"),
+                                          (beta, act.beta_name, act.beta, act.beta_axes, "no shift")):
         where = ("the same everywhere" if not axes else
                  "varies with " + " and ".join(f"the {ax.title} {ax.index}" for ax in axes))
         if named != value:
-            out.words([f"  with the {name} "], indent="    ")
             out.equation(named, value, indent=4)
-            out.words([f"  ({where})"], indent="    ")
+            out.words([f"({where})"], indent="    ")
+        elif value in (0, 1):
+            out.words([Eq(sym, value), f": {none}"], indent="    ")
         else:
-            out.words([f"  the {name} ", named, f": {where}" if value not in (0, 1) else
-                       " (nothing)" if value == 0 else " (no re-scaling)"], indent="    ")
+            out.words([Eq(sym, named), f": {where}"], indent="    ")
 
 
 def explain(cell: Cell, titles: dict[str, str], caveats=(), numeric=None, width: int | None = None,
@@ -155,7 +157,7 @@ def explain(cell: Cell, titles: dict[str, str], caveats=(), numeric=None, width:
         words = []
         for c in cell.conditions:
             if isinstance(c, sp.Eq) and str(c.lhs) == "epsilon":
-                words.append(("epsilon = 0 (", "the proof needs it: with epsilon > 0, sigma' is not alpha sigma"
+                words.append((c, " (", "the proof needs it: with epsilon > 0, sigma' is not alpha sigma"
                               if cell.verdict == INVARIANT else "the counterexample is evaluated without it",
                               ")"))
             elif isinstance(c, sp.Ne):
@@ -185,15 +187,17 @@ def explain(cell: Cell, titles: dict[str, str], caveats=(), numeric=None, width:
 def _proof(out: _Out, cell: Cell):
     out.words([f"Proof ({len(cell.proof.steps())} steps, each checked by SymPy; here as a student would "
                "write them, each link with its reason):"])
-    u = out.unicode
     for chain in chains(cell):
         out.blank()
-        first = True
-        for link in chain.links:
-            left = pretty_form(chain.lhs, u) if first else prettyForm(" " * pretty_form(chain.lhs, u).width())
-            out.maths(prettyForm(*left.right(" = ", pretty_form(link.expr, u))))
-            out.words(["[", *link.why, "]"], indent=" " * 8)
-            first = False
+        _chain(out, chain)
+
+
+def _chain(out: _Out, chain):
+    u = out.unicode
+    for k, link in enumerate(chain.links):
+        left = pretty_form(chain.lhs, u) if k == 0 else prettyForm(" " * pretty_form(chain.lhs, u).width())
+        out.maths(prettyForm(*left.right(" = ", pretty_form(link.expr, u))))
+        out.words(["[", *link.why, "]"], indent=" " * 8)
 
 
 def _decimal(v) -> str:
@@ -201,6 +205,13 @@ def _decimal(v) -> str:
 
 
 def _counterexample(out: _Out, cell: Cell, b):
+    broken = breaking_chain(cell)
+    if broken is not None:
+        chain, wanted = broken
+        out.words(["Where the derivation breaks (each link checked like a proof step):"])
+        _chain(out, chain)
+        out.words(["which is not ", Eq(chain.lhs, wanted), ", what the rule needs."], indent="  ", first="  ")
+        out.blank()
     ce = cell.counterexample
     sizes = ", ".join(f"{k} = {v}" for k, v in ce.sizes.items())
     out.words([f"Counterexample (exact rationals, epsilon = 0, gain g = 1, bias b = 0; {sizes}):"])

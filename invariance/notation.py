@@ -147,7 +147,7 @@ def _rebuild(e, names):
     if not e.args or isinstance(e, sp.Indexed):
         return e
     args = [_rebuild(a, names) for a in e.args]
-    if isinstance(e, (sp.Add, sp.Mul, sp.Pow)):
+    if isinstance(e, (sp.Add, sp.Mul, sp.Pow, sp.core.relational.Relational)):
         return e.func(*args, evaluate=False)
     return e.func(*args)
 

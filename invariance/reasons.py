@@ -22,7 +22,7 @@ from functools import lru_cache
 
 import sympy as sp
 
-from .algebra import Rule, holds, unfold
+from .algebra import Rule, holds, sum_normal_form, unfold
 from .definition import Built
 from .engine import affine_law, bind_definitions, definitions
 from .model import Axis, prime
@@ -408,3 +408,46 @@ def intermediates(cell: Cell) -> list[tuple[str, sp.Expr, sp.Expr]]:
         out.append((name, lhs.xreplace(point), arrays[lhs.base](*idx), arrays[lhs_t.base](*idx)))
     return out
 
+
+
+def breaking_chain(cell: Cell) -> tuple[Chain, sp.Expr] | None:
+    """Where a 'No' cell's derivation breaks: the first statistic without a law (or h'),
+    as a chain of equalities, and what the rule would have needed there."""
+    if cell.verdict != NOT_INVARIANT:
+        return None
+    from .engine import derive_laws
+    b = _cell_built(cell)
+    t = transformation_of(cell)
+    state = derive_laws(b, t)
+    if state is None:
+        return None
+    act = action(b, t)
+    m, A, B = b.m, act.alpha_name, act.beta_name
+    a_law = Rule(m.at(prime(m.a), m.point), A * m.at(m.a, m.point) + B)
+    eqs = {e.name: e for e in definitions(b, t)}
+    wx = [Rule(eqs[k].lhs, eqs[k].rhs) for k in ("W'", "X'")]
+    named = {}
+    for name in state.laws:
+        orig = b.stat_rule(name)
+        named[prime(orig.base)[orig.lhs.indices]] = _law_by_name(state.laws[name], orig.lhs, act,
+                                                                dict(zip((m.point[ax] for ax in b.kept[name]),
+                                                                         orig.lhs.indices)))
+    if state.missing:
+        orig = b.stat_rule(state.missing)
+        primed = next(r for r in b.primed_stat_rules if r.base.label.name == state.missing + "'")
+        at = dict(zip((m.point[ax] for ax in b.kept[state.missing]), orig.lhs.indices))
+        wanted = (A.xreplace(at) * orig.lhs + B if state.missing == MEAN else
+                  sp.Abs(A) * orig.lhs if state.missing == SCALE else A ** 2 * orig.lhs)
+        wanted = wanted if state.missing in (MEAN, SCALE) else orig.lhs
+        lhs, rhs = primed.lhs, primed.rhs
+    else:
+        orig, lhs, rhs, wanted = b.out_rule, eqs["h'"].lhs, eqs["h'"].rhs, eqs["h"].lhs
+    used = [r for r in [a_law, *wx] if rhs.has(r.base)] + [Rule(k, v) for k, v in named.items() if rhs.has(k.base)]
+    substituted = unfold(rhs, used)
+    links = [Link(substituted, ("substitute ", *sum((_eq(r.lhs, r.rhs) + (", ",) for r in used), ())[:-1]))]
+    folded = sum_normal_form(substituted)
+    for r in b.stat_rules:
+        folded = folded.xreplace({sum_normal_form(r.rhs): r.lhs})
+    if any(folded.has(r.base) and not substituted.has(r.base) for r in b.stat_rules):
+        links.append(Link(folded, ("linearity of the sum; what varies with the index of the sum stays inside it",)))
+    return Chain(lhs, tuple(links)), wanted

@@ -104,3 +104,17 @@ def test_fixed_statistics_absorb_nothing():
     assert cell.verdict == NOT_INVARIANT and "is fixed" in _text(reason(cell))
     cell = derived.cell_of("batch-norm-inference", "dataset-rescaling")
     assert "is fixed" in _text(reason(cell))
+
+
+@pytest.mark.parametrize("norm, trans", CELLS)
+def test_where_a_no_breaks_is_checked_too(norm, trans):
+    """A 'No' shows where the derivation breaks; every link of that chain holds, and what the
+    rule would need there is a different expression."""
+    from invariance.reasons import breaking_chain
+    cell = derived.cell_of(norm, trans)
+    found = breaking_chain(cell)
+    assert (found is not None) == (cell.verdict == NOT_INVARIANT)
+    if found:
+        chain, wanted = found
+        assert check_chain(cell, chain)
+        assert chain.links[-1].expr != wanted
