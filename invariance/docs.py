@@ -361,6 +361,9 @@ def notation_section(defs: Definitions) -> list[str]:
         lhs, rhs, label = defs.label[(m.id, "a")]
         out += [f"\\paragraph{{The {esc(m.title)}.}} Indices: {axes}. The summed inputs are",
                 equation(lhs, rhs, label)]
+        if m is DENSE:
+            out.append(r"that is, in the paper's notation, $a_i = w_i^T x$ for each case $x = x_n$, with "
+                       r"$w_i$ the $i$-th row of $W$.")
     out += [
         r"Summation indices $m, k, q$ run over cases, units and positions inside a statistic. "
         r"A primed symbol belongs to the transformed layer: it is defined by the same equation "

@@ -30,6 +30,12 @@ class _Printer(LatexPrinter):
                 and all(s.is_integer and s.is_positive for s in den.free_symbols)):
             return r"\frac{1}{%s} %s" % (self._print(den), self.parenthesize(num, 50) if num.is_Add
                                          else self._print(num))
+        # the paper's g / sigma (a - mu): the centred factor after the fraction
+        centred = [f for f in sp.Mul.make_args(num) if f.is_Add]
+        if den != 1 and len(centred) == 1 and not expr.has(sp.Sum) and not den.is_number:
+            rest = num / centred[0]
+            return r"\frac{%s}{%s} \left(%s\right)" % (self._print(rest), self._print(den),
+                                                        self._print(centred[0]))
         return super()._print_Mul(expr)
 
     def _print_Indexed(self, expr):
