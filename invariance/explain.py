@@ -43,9 +43,12 @@ class _Out:
         self.width, self.unicode, self.lines = max(int(width), 40), unicode, []
 
     def words(self, parts, indent: str = "", first: str | None = None):
-        """A sentence of words and maths, wrapped."""
+        """A sentence of words and maths, wrapped; maths (SymPy, or a (unicode, ASCII) pair of
+        ready text) is never broken across lines."""
         # a formula is not broken across lines: its spaces are held together while wrapping
-        text = "".join(p if isinstance(p, str) else inline(p, self.unicode).replace(" ", _GLUE) for p in parts)
+        text = "".join(p if isinstance(p, str) else
+                       (p[0] if self.unicode else p[1]).replace(" ", _GLUE) if isinstance(p, tuple) else
+                       inline(p, self.unicode).replace(" ", _GLUE) for p in parts)
         lines = textwrap.wrap(text, width=self.width, initial_indent=first if first is not None else indent,
                               subsequent_indent=indent, break_long_words=False, break_on_hyphens=False)
         self.lines += [line.replace(_GLUE, " ") for line in lines] or [""]
@@ -114,7 +117,7 @@ def _definitions(out: _Out, cell: Cell, b):
         out.equation(eqs[name].lhs, eqs[name].rhs)
     out.blank()
     out.words(["The transformation, in the paper's words: ", t.title.lower(), ", ",
-               _paper(t.paper, out.unicode), ". Entrywise:"])
+               (_paper(t.paper, True), _paper(t.paper, False)), ". Entrywise:"])
     for name in ("W'", "X'"):
         if eqs[name].rhs != eqs[name].lhs.xreplace({eqs[name].lhs.base: sp.IndexedBase(name[:-1])}):
             out.equation(eqs[name].lhs, eqs[name].rhs)
@@ -124,7 +127,7 @@ def _definitions(out: _Out, cell: Cell, b):
     m = b.m
     alpha, beta, a = sp.Symbol("alpha"), sp.Symbol("beta"), sp.Symbol("a")
     out.words(["On the summed inputs (derived: linearity of the sum over the inputs j) it is ",
-               Eq(sp.Symbol("a'"), alpha * a + beta), ":"])
+               ("a' = \u03b1 a + \u03b2", "a' = alpha a + beta"), ":"])
     out.equation(m.at(sp.IndexedBase("a'"), m.point), act.alpha_name * m.at(m.a, m.point) + act.beta_name)
     for sym, named, value, axes, none in ((alpha, act.alpha_name, act.alpha, act.alpha_axes, "no re-scaling"),
                                           (beta, act.beta_name, act.beta, act.beta_axes, "no shift")):
@@ -219,7 +222,11 @@ def _counterexample(out: _Out, cell: Cell, b):
         name = str(k)
         if name in ("g", "b"):
             continue
-        out.words([f"{name} = {_fmt(v)}"], indent="    ", first="  ")
+        shown = _matrix(v)
+        if shown is None:
+            out.words([f"{name} = {_fmt(v)}"], indent="    ", first="  ")
+        else:
+            out.equation(sp.Symbol(name), shown)
     at = ", ".join(f"{ax} {v}" for ax, v in ce.point.items())
     out.words([f"At {at}, original and transformed layer:"])
     rows = intermediates(cell)
@@ -244,6 +251,17 @@ def _counterexample(out: _Out, cell: Cell, b):
 def _bias(ce) -> sp.Expr:
     values = {str(k): v for k, v in ce.values.items()}
     return values["b"][ce.point["unit"] - 1]
+
+
+def _matrix(v):
+    """A value as SymPy shows it: a number, a row vector or a matrix (None for more axes)."""
+    if not isinstance(v, (list, tuple)):
+        return sp.sympify(v)
+    if all(not isinstance(x, (list, tuple)) for x in v):
+        return sp.Matrix([list(v)])
+    if all(isinstance(x, (list, tuple)) and all(not isinstance(y, (list, tuple)) for y in x) for x in v):
+        return sp.Matrix([list(x) for x in v])
+    return None
 
 
 def _fmt(v) -> str:
