@@ -115,6 +115,15 @@ def _definitions(out: _Out, cell: Cell, b):
     out.words(["The layer (", b.norm.title, "; ", b.norm.source or "", "):"])
     for name in ("a", *[r.base.label.name for r in b.stat_rules], "h"):
         out.equation(eqs[name].lhs, eqs[name].rhs)
+    m = b.m
+    i, j = m.point["unit"], m.input.index
+    x = eqs["a"].rhs.atoms(sp.Indexed)
+    X = next(e for e in x if e.base == m.X)
+    where = " and ".join(f"{ax.title} {ax.index}" for ax in (m.axes[0], *m.axes[2:]))
+    out.words([m.W[i, j], f": the weight from {m.input.title} {j} to {m.axes[1].title} {i}; ", X,
+               f": {m.input.title} {j} of {where} (the paper's x); ", m.g[i], ", ", m.b[i],
+               f": gain and bias of {m.axes[1].title} {i}; ", m.eps, " \u2265 0" if out.unicode else " >= 0",
+               " under the square root, as implementations have it."], indent="    ", first="  ")
     out.blank()
     out.words(["The transformation, in the paper's words: ", t.title.lower(), ", ",
                (_paper(t.paper, True), _paper(t.paper, False)), ". Entrywise:"])
