@@ -505,7 +505,7 @@ def axes_figure() -> list[str]:
         a_axes = {ax.name for ax in act.alpha_axes} if act.alpha != 1 else None
         b_axes = {ax.name for ax in act.beta_axes} if act.beta != 0 else None
         cell = lambda s: " & ".join(["--"] * len(axes)) if s is None else " & ".join(mark(ax.name in s) for ax in axes)  # noqa: E731,E501
-        rows.append(f"{esc(t.short)} & {cell(a_axes)} & {cell(b_axes)}" + r" \\")
+        rows.append(f"${t.paper}$ & {cell(a_axes)} & {cell(b_axes)}" + r" \\")
     right = "\n".join([r"\begin{tabular}{@{}l" + "c" * (2 * len(axes)) + "@{}}", r"\toprule",
                        f"& \\multicolumn{{{len(axes)}}}{{c}}{{$\\alpha$ varies along}} & "
                        f"\\multicolumn{{{len(axes)}}}{{c}}{{$\\beta$ varies along}} \\\\",
