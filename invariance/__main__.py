@@ -146,12 +146,10 @@ def _check(args) -> int:
         from .numeric import cross_check
         numeric = cross_check(n, t, cell, seed=args.seed)
     if args.format == "json":
-        from .certificates import to_json
-        out = to_json(cell)
-        out["caveats"] = [k.to_json() for k in caveats(cell)]
-        if numeric:
-            out["numeric"] = numeric.to_json()
-        print(json.dumps(out, indent=1, ensure_ascii=False))
+        from .certificates import document
+        notes = {"caveats": [k.to_json() for k in caveats(cell)]} | ({"numeric": numeric.to_json()} if numeric else {})
+        print(json.dumps(document([cell], annotations={(cell.normalizer, cell.transformation): notes}),
+                         indent=1, ensure_ascii=False))
     else:
         print(explain(cell, titles(), caveats(cell), numeric))
     if cell.verdict == UNKNOWN or (numeric and not numeric.agrees(cell)):
@@ -177,7 +175,7 @@ def _verify(args) -> int:
     if count == 0:
         print(f"no certificates (*.json) in {args.path}", file=sys.stderr)
         return EXIT_FAIL
-    print(f"verified {count} certificates: {len(problems)} problems")
+    print(f"verified {count} cells: {len(problems)} problems")
     return EXIT_FAIL if problems else EXIT_OK
 
 

@@ -32,6 +32,8 @@ class Equation:
 
 @dataclass(frozen=True)
 class Proof:
+    """The definitions a proof unfolds, then its checked steps, in order."""
+
     equations: tuple[Equation, ...]
 
     def steps(self) -> tuple[Equation, ...]:
@@ -40,11 +42,16 @@ class Proof:
 
 @dataclass(frozen=True)
 class Counterexample:
-    """Concrete exact values for which the two outputs differ."""
+    """Concrete exact values for which the two outputs differ.
+
+    ``values`` holds the layer's inputs by name (``W``, ``X``, ``g``, ``b``) as
+    nested lists of SymPy rationals; ``parameters`` the transformation's, by
+    the names it declares (``delta``, ``gamma``, ``case``); indices are 1-based.
+    """
 
     sizes: dict[str, int]
-    values: dict[str, object]          # name -> exact value(s), as SymPy numbers
-    parameters: dict[str, object]      # the transformation's parameters
+    values: dict[str, object]          # "W", "X", "g", "b" -> exact nested lists
+    parameters: dict[str, object]      # the transformation's parameters, by name
     point: dict[str, int]              # the output entry that differs (1-based)
     output: sp.Expr
     transformed_output: sp.Expr
@@ -52,7 +59,12 @@ class Counterexample:
 
 @dataclass(frozen=True)
 class Cell:
-    """One cell of the table: a verdict and its evidence."""
+    """One cell of the table: a verdict and its evidence.
+
+    ``definitions`` are the registry's equations the evidence rests on (W', X',
+    a, a', the statistics, h, h'); ``proof`` holds the checked steps of an
+    invariant cell (None otherwise); ``counterexample`` refutes a non-invariant one.
+    """
 
     normalizer: str
     transformation: str
@@ -60,4 +72,5 @@ class Cell:
     conditions: tuple[sp.Basic, ...] = ()   # relationals, e.g. delta > 0
     proof: Proof | None = None
     counterexample: Counterexample | None = None
+    definitions: tuple[Equation, ...] = ()
     laws: dict[str, sp.Expr] = field(default_factory=dict)   # how each statistic transforms

@@ -9,7 +9,7 @@ import shutil
 import sys
 import textwrap
 
-from .certificates import to_json
+from .certificates import document
 from .records import INVARIANT, NOT_INVARIANT, Cell
 
 __all__ = ["FORMATS", "render_table", "cell_word", "verdict_word"]
@@ -96,12 +96,6 @@ def render_table(cells: list[Cell], fmt: str, titles: dict[str, str], short: dic
         return _latex(cells, titles)
     if fmt == "csv":
         return _csv(cells, titles)
-    if fmt == "json":
-        items = []
-        for c in cells:
-            d = to_json(c)
-            d.pop("equations", None)
-            d.update((extra or {}).get((c.normalizer, c.transformation), {}))
-            items.append(d)
-        return json.dumps(items, indent=1, ensure_ascii=False)
+    if fmt == "json":   # the certificate schema, without the registry's definitions
+        return json.dumps(document(cells, definitions=False, annotations=extra), indent=1, ensure_ascii=False)
     raise ValueError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
