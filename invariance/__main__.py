@@ -169,12 +169,12 @@ def _verify(args) -> int:
     from .certificates import verify_path
     if not args.path.exists():
         raise UnknownId(f"no such file or directory: {args.path}")
+    if args.path.is_dir() and not any(args.path.glob("*.json")):
+        print(f"python -m invariance verify: no certificates (*.json) in {args.path}", file=sys.stderr)
+        return EXIT_FAIL
     count, problems = verify_path(args.path)
     for p in problems:
         print(p, file=sys.stderr)
-    if count == 0:
-        print(f"no certificates (*.json) in {args.path}", file=sys.stderr)
-        return EXIT_FAIL
     print(f"verified {count} cells: {len(problems)} problems")
     return EXIT_FAIL if problems else EXIT_OK
 

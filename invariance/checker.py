@@ -42,7 +42,9 @@ Re-derived, never taken from the file:
   the registered ones; the outputs are evaluated here and must differ;
 - what a reader sees: every display field (statements, LaTeX, justifications,
   conditions, outputs) and the Markdown beside the file are regenerated from
-  the checked content and must be equal.
+  the checked content and must be equal; so are ``caveats`` when present
+  (re-derived by :func:`invariance.caveats.caveats` from the checked cell).
+  Only ``numeric``, a measurement, is not a claim and is not checked.
 """
 from __future__ import annotations
 
@@ -74,7 +76,7 @@ MAX_SIZE = 8             # a counterexample's size along one axis
 MAX_STEPS = 64
 ASSUMPTIONS = frozenset({"integer", "positive", "nonnegative", "negative", "nonpositive", "nonzero",
                          "real", "commutative"})
-ANNOTATIONS = frozenset({"numeric", "caveats"})   # added by table/check --numeric/--caveats; not claims
+ANNOTATIONS = frozenset({"numeric"})   # a measurement added by --numeric: not a claim with evidence
 
 
 class CertificateError(ValueError):
@@ -127,12 +129,16 @@ def parse(text, vocab: Vocabulary) -> sp.Expr:
 
 
 _CALLS = "Symbol, Integer, Rational, IndexedBase, Indexed, Add, Mul, Pow or Sum"
+_NAMES = frozenset({"Symbol", "Integer", "Rational", "IndexedBase", "Indexed", "Tuple", "Add", "Mul", "Pow", "Sum"})
 
 
 def _build(node, vocab: Vocabulary):
     if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
         raise CertificateError(f"not a call of {_CALLS}")
     name, args = node.func.id, node.args
+    if name not in _NAMES and name not in vocab.functions:
+        raise CertificateError(f"{name}() is not allowed (allowed: {_CALLS}"
+                               + "".join(f", {f}" for f in sorted(vocab.functions)) + ")")
     if node.keywords and name != "Symbol":
         raise CertificateError(f"{name}() takes no keyword arguments here")
     if name == "Symbol":
@@ -268,9 +274,12 @@ def check_cell(data, titles: dict[str, str], markdown: str | None = None) -> lis
         return [str(err)]
     except UnknownId as err:
         return [f"{err} (a normalizer of your own: verify --load FILE)"]
+    from .caveats import caveats
     from .certificates import cell_json, render_markdown
-    problems = _compare("", cell_json(cell, definitions="definitions" in data),
-                        {k: v for k, v in data.items() if k not in ANNOTATIONS})
+    want = cell_json(cell, definitions="definitions" in data)
+    if "caveats" in data:   # derived claims too: re-derived from the checked cell and compared
+        want["caveats"] = [k.to_json() for k in caveats(cell)]
+    problems = _compare("", want, {k: v for k, v in data.items() if k not in ANNOTATIONS})
     if markdown is not None and markdown != render_markdown(cell, titles):
         problems.append("the Markdown rendering beside the file is not the rendering of the checked cell")
     return problems
@@ -307,17 +316,19 @@ def _id(data: dict, key: str) -> str:
 
 
 def _build_for(norm, t, data: dict) -> Built:
-    """The registry's definitions with a symbolic epsilon or epsilon = 0: the
-    ones the file states, else the symbolic ones for a proof and 0 for a refutation."""
-    builds = [norm.build(EPS), norm.build(sp.S.Zero)]
+    """The registry's definitions with epsilon = 0 if the conditions say so,
+    else with a symbolic epsilon (a choice between two registry builds; the
+    conditions are then recomputed from the one chosen and compared)."""
+    conds = data.get("conditions")
+    if not (isinstance(conds, list) and all(isinstance(c, str) for c in conds)):
+        raise CertificateError("conditions must be a list of strings")
+    b = norm.build(sp.S.Zero if "epsilon = 0" in conds else EPS)
     stated = data.get("definitions")
-    if stated is None:
-        return builds[0] if data.get("verdict") == INVARIANT else builds[1]
-    from .certificates import equation_json
-    for b in builds:
-        if stated == [equation_json(e) for e in definitions(b, t)]:
-            return b
-    raise CertificateError("the definitions are not the toolkit's definitions of this cell")
+    if stated is not None:
+        from .certificates import equation_json
+        if stated != [equation_json(e) for e in definitions(b, t)]:
+            raise CertificateError("the definitions are not the toolkit's definitions of this cell")
+    return b
 
 
 def _check_proof(steps_data, b: Built, t, defs, vocab: Vocabulary) -> tuple[Equation, ...]:
@@ -343,8 +354,8 @@ def _check_proof(steps_data, b: Built, t, defs, vocab: Vocabulary) -> tuple[Equa
         if name in known:
             raise CertificateError(f"step {k} states {name!r} a second time")
         uses = s.get("uses")
-        if not (isinstance(uses, list) and all(isinstance(u, str) for u in uses)):
-            raise CertificateError(f"step {k} ({name}): uses must be a list of names")
+        if not (isinstance(uses, list) and len(uses) <= MAX_STEPS and all(isinstance(u, str) for u in uses)):
+            raise CertificateError(f"step {k} ({name}): uses must be a list of at most {MAX_STEPS} names")
         missing = [u for u in uses if u not in known]
         if missing:
             raise CertificateError(f"step {k} ({name}) uses {missing}, not stated before it")
@@ -407,6 +418,9 @@ def _spot_check(defs, earlier, step: Equation, b: Built, t) -> bool:
             left, right = evaluate(step.lhs, arrays, at), evaluate(step.rhs, arrays, at)
         except ZeroDivisionError:
             continue   # a statistic vanishes here: no evidence either way
+        except IndexError:
+            raise CertificateError(f"step {step.name} refers to an entry outside the layer at "
+                                   f"{point} (sizes {sizes})") from None
         if left.is_finite and right.is_finite and exact_nonzero(left - right):
             return False
     return True

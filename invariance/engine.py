@@ -31,7 +31,7 @@ from .transformations import Transformation
 
 __all__ = ["derive", "derive_row", "definitions", "affine_law", "try_proof", "find_counterexample",
            "evaluate_outputs", "bind_definitions", "bind_instance", "random_instance", "with_groups",
-           "shapes", "dims_of", "justify", "step_name", "conditions", "refutation_conditions"]
+           "shapes", "dims_of", "counterexample_symbols", "justify", "step_name", "conditions", "refutation_conditions"]
 
 
 def definitions(b: Built, t: Transformation) -> tuple[Equation, ...]:
@@ -280,6 +280,12 @@ def bind_instance(b: Built, t: Transformation, values: dict, params: dict, sizes
     m = b.m
     inputs = {m.W: values["W"], m.X: values["X"], m.g: values["g"], m.b: values["b"]}
     return inputs | b.norm.constants | t.values(params, dims_of(b, sizes))
+
+
+def counterexample_symbols(b: Built, t: Transformation, ce: Counterexample) -> dict:
+    """Symbol -> value of a counterexample, as :func:`bind_instance` binds them."""
+    sizes = {s: ce.sizes[s.name] for s in (*b.m.sizes, *b.size_symbols)}
+    return bind_instance(b, t, ce.values, ce.parameters, sizes)
 
 
 def random_instance(b: Built, t: Transformation, rng: random.Random, sizes: dict, unit_gain: bool = True):

@@ -31,7 +31,7 @@ def explain(cell: Cell, titles: dict[str, str], caveats=(), numeric=None) -> str
     if ce is not None:
         sizes = ", ".join(f"{k} = {v}" for k, v in ce.sizes.items())
         lines.append(f"counterexample (exact rationals, eps = 0, gain 1, bias 0; {sizes}):")
-        for k, v in ce.values.items():
+        for k, v in (ce.values | ce.parameters).items():
             lines.append(_wrap(f"{k} = {_fmt(v)}", "  "))
         at = ", ".join(f"{ax} {v}" for ax, v in ce.point.items())
         lines.append(_wrap(f"at {at}: h = {ce.output} but h' = {ce.transformed_output}", "  "))

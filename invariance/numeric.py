@@ -130,9 +130,8 @@ def _deviation(norm, W, X, g, b, Wt, Xt):
 def replay(norm: Normalizer, trans: Transformation, cell: Cell) -> tuple[float, bool]:
     """Run the exact counterexample through the NumPy layers: (deviation, differs)."""
     ce = cell.counterexample
-    m = norm.model
     as_float = lambda v: np.array(v, dtype=float)[None]  # noqa: E731
-    W, X, g, b = (as_float(ce.values[s]) for s in (m.W, m.X, m.g, m.b))
+    W, X, g, b = (as_float(ce.values[k]) for k in ("W", "X", "g", "b"))
     params = {k: (v if isinstance(v, int) else as_float(v)) for k, v in ce.parameters.items()}
     Wt, Xt = layers.transform(trans.id, W, X, params)
     dev, tol = _deviation(norm, W, X, g, b, Wt, Xt)

@@ -458,7 +458,7 @@ def exact_points(draw, norm: Normalizer, trans: Transformation, N=(2, 3), H=(2, 
     params = {}
     for key, value in trans.exact(random.Random(0), s).items():   # only the keys and shapes
         if key == "case":
-            params[key] = draw(st.integers(0, N - 1))
+            params[key] = draw(st.integers(1, N))
             continue
         elements = positive_rationals() if key.startswith("delta") else rationals()
         params[key] = _nested(draw, (len(value),), elements) if isinstance(value, list) else draw(elements)
