@@ -171,11 +171,16 @@ def replay(norm: Normalizer, trans: Transformation, cell: Cell) -> tuple[float, 
 
 def cross_check(norm: Normalizer, trans: Transformation, cell: Cell | None = None,
                 instances: int = 1000, seed: int = 0) -> NumericResult:
-    """Numeric verdict over ``instances`` random instances (seeded)."""
+    """Numeric verdict over exactly ``instances`` random instances (seeded by ``seed`` >= 0)."""
+    if isinstance(instances, bool) or not isinstance(instances, numbers.Integral) or instances < 1:
+        raise ValueError(f"instances must be a whole number >= 1, got {instances!r}")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed must be a whole number >= 0, got {seed!r}")
     rng = np.random.default_rng([seed, _stable_hash(norm.id), _stable_hash(trans.id)])
-    per_group = -(-instances // GROUPS_OF_SIZES)
+    groups = min(GROUPS_OF_SIZES, instances)
     devs, ratios, count = [], [], 0
-    for _ in range(GROUPS_OF_SIZES):
+    for k in range(groups):
+        per_group = instances // groups + (k < instances % groups)
         s = random_sizes(norm, rng)
         W, X, g, b = _draw(norm, rng, per_group, s)
         params = trans.sample(rng, per_group, s)
