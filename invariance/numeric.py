@@ -42,6 +42,26 @@ class NumericResult:
     def agrees(self, cell: Cell) -> bool:
         return self.verdict == cell.verdict and self.replay_differs in (None, True)
 
+    def disagreement(self, cell: Cell) -> str | None:
+        """How this result contradicts ``cell``, in words; None when it agrees."""
+        if self.agrees(cell):
+            return None
+        said = []
+        if self.verdict != cell.verdict and cell.verdict == INVARIANT:
+            said.append(f"proven invariant, but the NumPy layers changed the output in random instances "
+                        f"(max relative deviation {self.max_relative_deviation:.3g}, "
+                        f"{self.max_tolerance_ratio:.3g} times the float64 tolerance)")
+        elif self.verdict != cell.verdict and cell.verdict == NOT_INVARIANT:
+            said.append(f"refuted by an exact counterexample, but the NumPy layers left the output unchanged "
+                        f"in all {self.instances} random instances (max relative deviation "
+                        f"{self.max_relative_deviation:.3g}, within the float64 tolerance)")
+        elif self.verdict != cell.verdict:
+            said.append(f"no symbolic verdict, numerically {self.verdict}")
+        if self.replay_differs is False:
+            said.append(f"the exact counterexample, run through the NumPy layers in float64, does not "
+                        f"change the output (relative deviation {self.replay_deviation:.3g}, within the tolerance)")
+        return "; ".join(said)
+
     def to_json(self) -> dict:
         out = {"verdict": self.verdict, "max_relative_deviation": self.max_relative_deviation,
                "instances": self.instances, "seed": self.seed}
