@@ -19,7 +19,7 @@ import sympy as sp
 from .notation import plain, tex
 from .records import INVARIANT, Cell, Equation
 
-__all__ = ["FORMAT", "cell_json", "document", "equation_json", "to_json", "verify", "verify_path",
+__all__ = ["FORMAT", "cell_json", "document", "document_problem", "equation_json", "load", "to_json", "verify", "verify_path",
            "render_markdown", "write", "filename"]
 
 FORMAT = "invariance-certificate/2"
@@ -92,19 +92,27 @@ def load(text: str):
     return json.loads(text, object_pairs_hook=_strict_object, parse_constant=_no_constant)
 
 
+def document_problem(doc) -> str | None:
+    """Why ``doc`` (parsed JSON) is not a document of the schema; None if it is one."""
+    if isinstance(doc, dict) and doc.get("format") == "invariance-certificate/1":
+        return ("an invariance-certificate/1 file, which verify no longer trusts: "
+                "regenerate it with python -m invariance proofs")
+    if not (isinstance(doc, dict) and doc.get("schema") == FORMAT and isinstance(doc.get("cells"), list)
+            and set(doc) == {"schema", "cells"}):
+        what = "a JSON array" if isinstance(doc, list) else f"a JSON {type(doc).__name__}"
+        return f'{what}, not a certificate: expected {{"schema": "{FORMAT}", "cells": [...]}}'
+    if not doc["cells"]:
+        return "a certificate with no cells"
+    return None
+
+
 def verify(doc, titles: dict[str, str] | None = None, markdown: str | None = None) -> list[str]:
     """Problems found in one document (empty if every claim of every cell holds)."""
     from . import titles as all_titles
     from .checker import check_cell
-    if isinstance(doc, dict) and doc.get("format") == "invariance-certificate/1":
-        return ["an invariance-certificate/1 file, which verify no longer trusts: "
-                "regenerate it with python -m invariance proofs"]
-    if not (isinstance(doc, dict) and doc.get("schema") == FORMAT and isinstance(doc.get("cells"), list)
-            and set(doc) == {"schema", "cells"}):
-        what = "a JSON array" if isinstance(doc, list) else f"a JSON {type(doc).__name__}"
-        return [f"{what}, not a certificate: expected {{\"schema\": \"{FORMAT}\", \"cells\": [...]}}"]
-    if not doc["cells"]:
-        return ["no cells"]
+    why = document_problem(doc)
+    if why:
+        return [why]
     titles = titles or all_titles()
     problems = []
     for k, cell in enumerate(doc["cells"], 1):

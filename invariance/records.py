@@ -74,3 +74,43 @@ class Cell:
     counterexample: Counterexample | None = None
     definitions: tuple[Equation, ...] = ()
     laws: dict[str, sp.Expr] = field(default_factory=dict)   # how each statistic transforms
+
+    # Reading a cell: each delegates to the module that renders it (imported late, as they import this one).
+    def to_dict(self) -> dict:
+        """The cell as JSON-ready data, in the certificates' format (:func:`invariance.certificates.to_json`)."""
+        from .certificates import to_json
+        return to_json(self)
+
+    def explain(self, caveats: bool = False) -> str:
+        """What ``python -m invariance check`` prints: verdict, conditions, each proof step or the
+        counterexample.  With ``caveats``, also an invariant cell's caveats (a negative factor,
+        epsilon > 0, degenerate sizes), derived for the registered normalizer of this id."""
+        from .caveats import caveats as find
+        from .explain import explain
+        return explain(self, self._titles(), find(self) if caveats else ())
+
+    def __str__(self) -> str:
+        """One line: what was asked, the verdict, its evidence and its conditions.
+
+        >>> from invariance import derive
+        >>> print(derive("layer-norm", "weight-matrix-recentering"))
+        Layer norm under weight matrix re-centering: invariant (proof in 5 checked steps; given sigma[n] != 0)
+        """
+        from .notation import plain
+        titles = self._titles()
+        if self.verdict == INVARIANT:
+            evidence = f"proof in {len(self.proof.steps())} checked steps"
+        elif self.counterexample is not None:
+            sizes = ", ".join(f"{k} = {v}" for k, v in self.counterexample.sizes.items())
+            evidence = f"exact counterexample with {sizes}"
+        else:
+            evidence = "no proof and no counterexample found"
+        if self.conditions:
+            evidence += "; given " + ", ".join(plain(c) for c in self.conditions)
+        return (f"{titles[self.normalizer]} under {titles[self.transformation].lower()}: "
+                f"{self.verdict} ({evidence})")
+
+    def _titles(self) -> dict[str, str]:
+        """Registered titles; the id stands in for a normalizer that is not registered."""
+        from . import titles
+        return {self.normalizer: self.normalizer, self.transformation: self.transformation, **titles()}

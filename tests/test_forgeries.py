@@ -422,4 +422,4 @@ def test_a_malformed_file_is_one_problem_and_the_others_are_still_checked(tmp_pa
     captured = capsys.readouterr()
     err = captured.err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("a-bad.json: ") and reason in err[0]
-    assert "verified 1 cells: 1 problems" in captured.out
+    assert "verified 1 cell: 1 problem" in captured.out
