@@ -139,8 +139,18 @@ def verify_path(path: Path) -> tuple[int, list[str]]:
         except (OSError, ValueError, RecursionError) as err:
             problems.append(f"{f.name}: unreadable ({type(err).__name__}: {str(err)[:200]})")
             continue
-        md = f.with_suffix(".md")
-        found = verify(doc, markdown=md.read_text(encoding="utf-8") if md.is_file() else None)
+        md, markdown = f.with_suffix(".md"), None
+        if md.exists():
+            try:
+                markdown = md.read_text(encoding="utf-8")
+            except (OSError, ValueError) as err:
+                problems.append(f"{f.name}: the Markdown beside it is unreadable ({type(err).__name__}: "
+                                f"{str(err)[:200]})")
+            if isinstance(doc, dict) and isinstance(doc.get("cells"), list) and len(doc["cells"]) != 1:
+                problems.append(f"{f.name}: a Markdown rendering beside a document of "
+                                f"{len(doc['cells'])} cells (it renders one cell): remove it or split the document")
+                markdown = None
+        found = verify(doc, markdown=markdown)
         count += len(doc["cells"]) if isinstance(doc, dict) and isinstance(doc.get("cells"), list) else 0
         problems += [f"{f.name}: {p}" for p in found]
     return count, problems

@@ -24,15 +24,20 @@ Re-derived, never taken from the file:
   text; only the calls SymPy's ``srepr`` writes for the node types the toolkit
   uses are built, each by its own constructor, with literal arguments.  Symbols
   and indexed bases must be the registry's own for that cell (same name, same
-  assumptions); a summation index may be any integer symbol the sum binds.
-  No Float, no attribute, no other call: ``eval``/``sympify`` never see file text;
+  assumptions; a label is no scalar); a sum binds only an integer index, never
+  a size or epsilon (which a definition unfolded inside it would then capture).
+  No Float, no attribute, no other call: ``eval``/``sympify`` never see file text.
+  Resources are bounded: text length, parse-tree size, exponents (after SymPy
+  merges nested powers), an estimate of the terms ``expand`` makes, and the
+  terms the spot check adds up;
 - the definitions: the registry's for the cell (with a symbolic epsilon or
   epsilon = 0), compared by content when the file states them;
 - each proof step: its name is derived from its left-hand side, which must be
   a quantity of the transformed layer; it holds by unfolding only registry
   definitions and earlier checked steps; a step used as a rule has distinct
-  symbolic indices; it divides by nothing that may be zero; it also holds at
-  every entry of a random exact instance;
+  integer symbols as indices (not sizes, not literals); it divides by nothing
+  that may be zero; it also holds at every entry of a random exact instance
+  of size 3 along every axis, where every symbol must have a value;
 - the conclusion: the last step is the registry's ``h' = h``;
 - the conditions: from the registry (the transformation's, epsilon = 0 if the
   definitions set it, each statistic in h's denominator non-zero);
@@ -58,7 +63,7 @@ from fractions import Fraction
 import sympy as sp
 from sympy import Indexed, IndexedBase, Sum, Symbol
 
-from .algebra import Rule, evaluate, exact_nonzero, holds
+from .algebra import Rule, TooManyTerms, evaluate, exact_nonzero, holds
 from .definition import Built
 from .engine import (bind_definitions, bind_instance, conditions, definitions, evaluate_outputs, justify,
                      random_instance, refutation_conditions, shapes, step_name, with_groups)
@@ -74,6 +79,8 @@ MAX_INT = 10 ** 6        # an integer literal inside an expression
 MAX_DIGITS = 60          # digits of a counterexample value's numerator or denominator
 MAX_SIZE = 8             # a counterexample's size along one axis
 MAX_STEPS = 64
+MAX_TERMS = 20_000       # terms an expression may expand to (a power of a long sum would hang expand)
+MAX_SUM_TERMS = 100_000  # terms the spot check may add up in one step at sizes of 3
 ASSUMPTIONS = frozenset({"integer", "positive", "nonnegative", "negative", "nonpositive", "nonzero",
                          "real", "commutative"})
 ANNOTATIONS = frozenset({"numeric"})   # a measurement added by --numeric: not a claim with evidence
@@ -94,10 +101,30 @@ class Vocabulary:
 
     @classmethod
     def of(cls, eqs) -> "Vocabulary":
+        """Symbols as scalars (sizes, epsilon, indices, scale factors, constants; an
+        indexed base's label is no scalar), indexed bases, functions."""
         exprs = [x for e in eqs for x in (e.lhs, e.rhs)]
         funcs = {type(f).__name__: type(f) for x in exprs for f in x.atoms(sp.Function)}
-        return cls(frozenset().union(*(x.atoms(Symbol) for x in exprs)),
+        return cls(frozenset().union(*(set(_scalars(x)) for x in exprs)),
                    frozenset().union(*(x.atoms(IndexedBase) for x in exprs)), funcs)
+
+
+def _scalars(expr):
+    """Every Symbol of ``expr`` used as a scalar (not as an indexed base's label)."""
+    if isinstance(expr, Symbol):
+        yield expr
+    elif isinstance(expr, Indexed):
+        for i in expr.indices:
+            yield from _scalars(i)
+    else:
+        for a in expr.args:
+            yield from _scalars(a)
+
+
+def _is_index(s) -> bool:
+    """An integer symbol with no other assumption: what indices and summation
+    variables are.  A size (positive) is a parameter of the layer, never one."""
+    return isinstance(s, Symbol) and s == Symbol(s.name, integer=True)
 
 
 # --- the whitelist parser ------------------------------------------------------
@@ -220,15 +247,36 @@ def _int(args, count: int) -> list[int]:
 
 def _check_vocabulary(expr: sp.Expr, vocab: Vocabulary) -> None:
     bound = {v for s in expr.atoms(Sum) for v in s.variables}
-    for s in expr.atoms(Symbol):
-        if s in vocab.symbols:
-            continue
-        if s in bound and s == Symbol(s.name, integer=True) and s not in expr.free_symbols:
-            continue   # a summation index, bound where it occurs
+    for v in bound:   # binding a size (or epsilon) would capture it in a definition unfolded inside
+        if not _is_index(v):
+            raise CertificateError(f"a sum over {v.name!r}: only an integer index may be summed over")
+    free = expr.free_symbols
+    for s in set(_scalars(expr)):
+        if s in vocab.symbols or (s in bound and s not in free):
+            continue   # the registry's, or a summation index bound where it occurs
         raise CertificateError(f"symbol {s.name!r} (with its assumptions) is not one of this cell's")
     for b in expr.atoms(IndexedBase):
         if b not in vocab.bases:
             raise CertificateError(f"{b.label.name!r} is not an indexed quantity of this cell")
+    for p in expr.atoms(sp.Pow):   # SymPy merges nested powers: bound them after construction
+        if not (p.exp.is_Rational and abs(p.exp.p) <= 4 and p.exp.q <= 2):
+            raise CertificateError(f"a power with exponent {p.exp} (allowed: p/q with |p| <= 4, q <= 2)")
+    if _terms(expr) > MAX_TERMS:
+        raise CertificateError(f"an expression that expands to more than {MAX_TERMS} terms")
+
+
+def _terms(expr) -> int:
+    """An upper estimate of the number of terms ``expand`` makes of ``expr``."""
+    if isinstance(expr, sp.Add):
+        return sum(_terms(a) for a in expr.args)
+    if isinstance(expr, sp.Mul):
+        return sp.prod([_terms(a) for a in expr.args])
+    if isinstance(expr, sp.Pow):
+        base = _terms(expr.base)
+        return base ** abs(expr.exp.p) if expr.exp.q == 1 else base
+    if isinstance(expr, Sum):
+        return _terms(expr.function)
+    return 1
 
 
 # --- exact values ---------------------------------------------------------------
@@ -387,9 +435,9 @@ def _rule(e: Equation, trusted: bool) -> Rule:
     if not trusted:
         idx = e.lhs.indices
         bound = {v for s in e.rhs.atoms(Sum) for v in s.variables}
-        if not all(isinstance(i, Symbol) for i in idx) or len(set(idx)) != len(idx) or set(idx) & bound:
+        if not all(_is_index(i) for i in idx) or len(set(idx)) != len(idx) or set(idx) & bound:
             raise CertificateError(f"{e.name} is stated at {e.lhs}: a rule needs distinct symbolic indices "
-                                   "that its right-hand side does not bind")
+                                   "(integer symbols, not sizes) that its right-hand side does not bind")
     return Rule(e.lhs, e.rhs)
 
 
@@ -402,25 +450,35 @@ def _no_division_by_zero(lhs, rhs, where: str) -> None:
 
 
 def _spot_check(defs, earlier, step: Equation, b: Built, t) -> bool:
-    """Both sides of ``step`` at every entry of a random exact instance (sizes 2
-    to 3, epsilon = 1/7 where it is symbolic), evaluated from the definitions
+    """Both sides of ``step`` at every entry of a random exact instance (size 3
+    along every axis, so no statistic runs over only two values, whose outputs
+    are +-1; epsilon = 1/7 where it is symbolic), evaluated from the definitions
     alone: independent of the rewriting that :func:`holds` does.  False only if
     the two values certainly differ somewhere."""
     rng = random.Random(f"{b.norm.id}/{t.id}/{step.name}")
     m = b.m
-    sizes = with_groups(b, {ax.size: rng.randint(2, 3) for ax in (*m.axes, m.input)})
+    sizes = with_groups(b, {ax.size: 3 for ax in (*m.axes, m.input)})
     values, params = random_instance(b, t, rng, sizes, unit_gain=False)
     arrays, env = bind_definitions(defs, bind_instance(b, t, values, params, sizes),
                                    {**sizes, EPS: sp.Rational(1, 7)})
     for point in itertools.product(*[range(1, sizes[ax.size] + 1) for ax in m.axes]):
         at = {**env, **{ax.index: v for ax, v in zip(m.axes, point)}}
         try:
-            left, right = evaluate(step.lhs, arrays, at), evaluate(step.rhs, arrays, at)
+            left, right = (evaluate(x, arrays, at, max_terms=MAX_SUM_TERMS) for x in (step.lhs, step.rhs))
         except ZeroDivisionError:
             continue   # a statistic vanishes here: no evidence either way
         except IndexError:
             raise CertificateError(f"step {step.name} refers to an entry outside the layer at "
                                    f"{point} (sizes {sizes})") from None
+        except TypeError:   # e.g. a sum up to a free index: int() of a symbol
+            raise CertificateError(f"step {step.name} mentions a symbol with no value at a point of the layer") \
+                from None
+        except TooManyTerms:
+            raise CertificateError(f"step {step.name} adds up more than {MAX_SUM_TERMS} terms at sizes of 3: "
+                                   "not a sum over the layer") from None
+        if not (left.is_number and right.is_number):
+            raise CertificateError(f"step {step.name} mentions {', '.join(sorted(map(str, (left - right).free_symbols)))}, "
+                                   "which has no value at a point of the layer")
         if left.is_finite and right.is_finite and exact_nonzero(left - right):
             return False
     return True

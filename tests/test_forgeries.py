@@ -336,6 +336,93 @@ def test_reversed_sum_ranges_mean_the_same_to_the_rewriting_and_to_the_evaluator
     assert holds(s, sp.Integer(-1)) and evaluate(s, {}) == -1
 
 
+# --- captured sizes, size indices, expressions that would hang the checker ----------------------
+
+def _a_law(doc):
+    return next(s for s in doc["cells"][0]["proof"] if s["name"] == "a' law")
+
+
+def test_a_sum_over_a_size_cannot_capture_the_size_inside_a_definition():
+    """Sum_{D=1}^{1} a[n, i] would unfold a's definition with D = 1: a[n, i] read as
+    W[i, 1] X[n, 1].  A false a' law hidden behind it, times (D - 2)(D - 3), would
+    even pass a spot check at sizes 2 and 3."""
+    d = defs("layer-norm", "dataset-rescaling")
+    a, (n, i) = d["a"].lhs.base, d["a"].lhs.indices
+    D = sp.Symbol("D", integer=True, positive=True)
+    W, X = sp.IndexedBase("W"), sp.IndexedBase("X")
+    doc = genuine("layer-norm", "dataset-rescaling")
+    law = _a_law(doc)
+    junk = sp.Sum(a[n, i], (D, 1, 1)) - W[i, 1] * X[n, 1]
+    law["rhs"] = sp.srepr(sp.Symbol("delta", positive=True) * a[n, i] + (D - 2) * (D - 3) * junk)
+    rejected(doc, "a sum over 'D': only an integer index may be summed over")
+
+
+def test_a_size_is_no_rule_index():
+    """An a' law stated at unit H holds there; applied at every unit it would
+    replace the explicit H but not the H inside the definitions."""
+    d = defs("layer-norm", "weight-matrix-rescaling")
+    n = d["a"].lhs.indices[0]
+    H = sp.Symbol("H", integer=True, positive=True)
+    doc = genuine("layer-norm", "weight-matrix-rescaling")
+    law = _a_law(doc)
+    law["lhs"] = sp.srepr(d["a'"].lhs.base[n, H])
+    law["rhs"] = sp.srepr(sp.Symbol("delta", positive=True) * d["a"].lhs.base[n, H])
+    rejected(doc, "integer symbols, not sizes")
+
+
+def test_an_indexed_quantitys_label_is_no_scalar():
+    doc = genuine("layer-norm", "weight-matrix-rescaling")
+    law = _a_law(doc)
+    law["rhs"] = f"Add({law['rhs']}, Mul(Symbol('mu'), Symbol('D', integer=True, positive=True)))"
+    rejected(doc, "symbol 'mu' (with its assumptions) is not one of this cell's")
+
+
+def test_a_step_with_a_free_index_has_no_value_at_a_point_and_is_rejected():
+    """sum_{j=1}^{k} 1 - k is 0 for every k, but k is bound nowhere."""
+    d = defs("layer-norm", "weight-matrix-rescaling")
+    k, j = sp.Symbol("k", integer=True), sp.Symbol("j", integer=True)
+    doc = genuine("layer-norm", "weight-matrix-rescaling")
+    law = _a_law(doc)
+    law["rhs"] = sp.srepr(sp.Symbol("delta", positive=True) * d["a"].lhs + sp.Sum(1, (j, 1, k)) - k)
+    rejected(doc, "mentions a symbol with no value")
+
+
+_M = "Mul(Integer(1000000), Integer(1000000))"
+_K = "Symbol('k', integer=True)"
+_W = "Indexed(IndexedBase(Symbol('W')), Symbol('i', integer=True), Integer({}))"
+
+
+@pytest.mark.parametrize("extra, reason", [
+    # a true identity, sum_{k=1}^{M} (k + 1) - sum_{k=1}^{M} k - M = 0, whose spot check adds up 10^12 terms
+    (f"Add(Sum(Add({_K}, Integer(1)), Tuple({_K}, Integer(1), {_M})), "
+     f"Mul(Integer(-1), Sum({_K}, Tuple({_K}, Integer(1), {_M}))), Mul(Integer(-1), {_M}))", "adds up more than"),
+    # nested powers, each allowed alone, merge into (...)^1024
+    ("Pow(" * 5 + "Add(Symbol('H', integer=True, positive=True), Symbol('D', integer=True, positive=True))"
+     + ", Integer(4))" * 5, "a power with exponent"),
+    # a power of a long sum, which expand would multiply out into 30^4 terms
+    (f"Pow(Add({', '.join(_W.format(c) for c in range(1, 31))}), Integer(4))", "expands to more than"),
+])
+def test_an_expression_that_would_hang_the_checker_is_refused(extra, reason):
+    doc = genuine("layer-norm", "dataset-rescaling")
+    law = _a_law(doc)
+    law["rhs"] = f"Add({law['rhs']}, {extra})"
+    rejected(doc, reason)
+
+
+def test_a_markdown_file_that_is_unreadable_or_beside_several_cells_is_a_problem(tmp_path):
+    name = "layer-norm__dataset-rescaling"
+    doc = genuine("layer-norm", name.split("__")[1])
+    (tmp_path / "a.json").write_text(json.dumps(doc))
+    (tmp_path / "a.md").write_bytes(b"\xff\xfe not utf-8")
+    (tmp_path / "b.json").write_text(json.dumps({**doc, "cells": doc["cells"] * 2}))
+    (tmp_path / "b.md").write_text((PROOFS / f"{name}.md").read_text().replace("invariant.", "not-invariant."))
+    (tmp_path / "c.json").write_text(json.dumps(doc))
+    count, problems = verify_path(tmp_path)
+    assert count == 4
+    assert [p.split(":")[0] for p in problems] == ["a.json", "b.json"]
+    assert "unreadable" in problems[0] and "beside a document of 2 cells" in problems[1]
+
+
 # --- metadata --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("edit, reason", [
