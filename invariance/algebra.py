@@ -24,7 +24,7 @@ import sympy as sp
 from sympy import Indexed, IndexedBase, Sum
 
 __all__ = ["Rule", "sum_normal_form", "unfold", "holds", "evaluate", "exact_nonzero",
-           "random_rational"]
+           "random_rational", "TooManyTerms"]
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,15 @@ def holds(lhs: sp.Expr, rhs: sp.Expr, rules: Iterable[Rule] = ()) -> bool:
 Env = Mapping[sp.Basic, object]
 
 
-def evaluate(expr: sp.Expr, arrays: Mapping[IndexedBase, object], env: Env | None = None) -> sp.Expr:
+class TooManyTerms(ValueError):
+    """An evaluation would add up more terms than its budget allows."""
+
+
+_BUDGET = object()   # env key of the terms an evaluation may still add up
+
+
+def evaluate(expr: sp.Expr, arrays: Mapping[IndexedBase, object], env: Env | None = None,
+             max_terms: int | None = None) -> sp.Expr:
     """Evaluate ``expr`` exactly, with concrete sizes and arrays.
 
     ``arrays`` maps an IndexedBase to a nested list (indices are 1-based in the
@@ -146,8 +154,12 @@ def evaluate(expr: sp.Expr, arrays: Mapping[IndexedBase, object], env: Env | Non
     ``env`` maps plain symbols (sizes, scalars, free indices) to numbers.
     Rational arithmetic runs on Python ``Fraction`` (much faster than SymPy's
     numbers); anything else (a square root, tanh) is left to SymPy, exactly.
+    With ``max_terms``, more terms of sums than that raise :class:`TooManyTerms`
+    (a certificate may not make the checker add up 10^12 terms).
     """
     env = {k: _frac(v) for k, v in (env or {}).items()}
+    if max_terms is not None:
+        env[_BUDGET] = [max_terms]
     return _sym(_eval(expr, arrays, env))
 
 
@@ -157,6 +169,11 @@ def _doctest_nested_sums():
     >>> m, x = sp.Symbol('m', integer=True), sp.IndexedBase('x')
     >>> evaluate(sp.Sum(x[m] - sp.Sum(x[m], (m, 1, 2)), (m, 1, 2)), {x: [1, 2]})
     -3
+
+    A reversed range follows Karr's convention, as SymPy's algebra does:
+
+    >>> evaluate(sp.Sum(1, (m, 3, 1)), {}), sp.Sum(1, (m, 3, 1)).doit()
+    (-1, -1)
     """
 
 
@@ -208,6 +225,13 @@ def _eval(e, arrays, env):
 def _eval_sum(body, limits, arrays, env):
     *rest, (k, lo, hi) = limits   # the last limit is the outermost
     lo, hi = int(_eval(lo, arrays, env)), int(_eval(hi, arrays, env))
+    if hi < lo - 1:   # Karr's convention, as SymPy's (and so holds'): sum_{lo}^{hi} = -sum_{hi+1}^{lo-1}
+        return -_eval_sum(body, [*rest, (k, sp.Integer(hi + 1), sp.Integer(lo - 1))], arrays, env)
+    budget = env.get(_BUDGET)
+    if budget is not None:
+        budget[0] -= hi - lo + 1
+        if budget[0] < 0:
+            raise TooManyTerms("the sums add up more terms than allowed")
     total, outer = Fraction(0), env.get(k)   # an enclosing sum may bind k too: restore it
     for v in range(lo, hi + 1):
         env[k] = Fraction(v)

@@ -20,8 +20,8 @@ from .algebra import exact_nonzero
 from .engine import definitions
 from .notation import inline, pretty_form
 from .reasons import RULE, Eq, action, breaking_chain, built, chains, intermediates, reason
-from .records import INVARIANT, NOT_INVARIANT, Cell
-from .registry import TRANSFORMATIONS
+from .records import INVARIANT, NOT_INVARIANT, UNKNOWN, Cell
+from .registry import NORMALIZERS, TRANSFORMATIONS
 
 __all__ = ["explain", "supports_unicode"]
 
@@ -158,6 +158,11 @@ def explain(cell: Cell, titles: dict[str, str], caveats=(), numeric=None, width:
                f"{_VERDICT.get(cell.verdict, 'UNKNOWN (no proof and no counterexample found)')}"])
     if cell.verdict not in (INVARIANT, NOT_INVARIANT):
         return "\n".join(out.lines)
+    if NORMALIZERS.get(cell.normalizer) is None or cell.transformation not in TRANSFORMATIONS:
+        _unregistered(out, cell)   # the reasons read the registry's definitions: show the evidence only
+        for c in caveats:
+            out.words(["Caveat " + c.text()], indent="  ", first="")
+        return "\n".join(out.lines)
     out.blank()
     out.words(["Why: "] + list(reason(cell)), indent="  ", first="")
     out.words(["(The rule behind the whole table: "] + list(RULE) + [")"], indent="  ", first="")
@@ -193,7 +198,26 @@ def explain(cell: Cell, titles: dict[str, str], caveats=(), numeric=None, width:
                    + ("" if numeric.replay_differs is None else
                       f"; counterexample replayed in float64 {'differs' if numeric.replay_differs else 'DOES NOT differ'}"
                       f" (relative deviation {numeric.replay_deviation:.3g})")], indent="  ", first="")
+        if cell.verdict != UNKNOWN and not numeric.agrees(cell):
+            out.words(["DISAGREEMENT: " + numeric.disagreement(cell)], indent="  ", first="")
     return "\n".join(out.lines)
+
+
+def _unregistered(out: _Out, cell: Cell):
+    """A cell whose normalizer is not registered: its conditions, checked steps or counterexample."""
+    if cell.conditions:
+        out.words(["Conditions: ", *sum(([c, "; "] for c in cell.conditions), [])[:-1]], indent="  ", first="")
+    if cell.verdict == INVARIANT:
+        out.words([f"Proof ({len(cell.proof.steps())} steps, each checked by SymPy):"])
+        for e in cell.proof.steps():
+            out.equation(e.lhs, e.rhs)
+        return
+    ce = cell.counterexample
+    out.words([f"Counterexample (exact rationals; {', '.join(f'{k} = {v}' for k, v in ce.sizes.items())}):"])
+    for k, v in (ce.values | ce.parameters).items():
+        out.words([f"{k} = {_fmt(v)}"], indent="    ", first="  ")
+    at = ", ".join(f"{ax} {v}" for ax, v in ce.point.items())
+    out.words([f"At {at}: h = ", ce.output, " but h' = ", ce.transformed_output], indent="    ", first="  ")
 
 
 def _proof(out: _Out, cell: Cell):
@@ -227,8 +251,11 @@ def _counterexample(out: _Out, cell: Cell, b):
     ce = cell.counterexample
     sizes = ", ".join(f"{k} = {v}" for k, v in ce.sizes.items())
     out.words([f"Counterexample (exact rationals, epsilon = 0, gain g = 1, bias b = 0; {sizes}):"])
-    for k, v in ce.values.items():
+    for k, v in (ce.values | ce.parameters).items():
         name = str(k)
+        if name == "case":     # the re-scaled case of single-case re-scaling (1-based)
+            out.words([f"the re-scaled case: n = {v}"], indent="    ", first="  ")
+            continue
         if name in ("g", "b"):
             continue
         shown = _matrix(v)

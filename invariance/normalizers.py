@@ -88,6 +88,6 @@ NORMALIZERS = (
                layers.group_norm, numeric_kwargs={"groups": GROUPS}, groups=GROUPS, source="Wu and He 2018"),
     Normalizer("instance-norm", "Instance norm", CONV, standardize(("position",)),
                layers.instance_norm, source="Ulyanov et al. 2016"),
-    Normalizer("batch-norm-inference", "Batch norm (inference)", DENSE, running_stats(), _running_numeric,
+    Normalizer("batch-norm-inference", "Batch norm (eval)", DENSE, running_stats(), _running_numeric,
                source="Ioffe and Szegedy 2015, running statistics", constants=RUNNING),
 )

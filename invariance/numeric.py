@@ -11,17 +11,18 @@ float64 rounding and the instance's conditioning (see :func:`tolerance`).
 """
 from __future__ import annotations
 
+import numbers
 import zlib
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import layers
-from .definition import Normalizer
+from .definition import InvalidNormalizer, Normalizer
 from .records import INVARIANT, NOT_INVARIANT, Cell
 from .transformations import Transformation
 
-__all__ = ["NumericResult", "cross_check", "tolerance", "replay", "random_sizes"]
+__all__ = ["NumericResult", "cross_check", "tolerance", "replay", "random_sizes", "check_op"]
 
 U = np.finfo(np.float64).eps / 2   # unit roundoff of float64, 2**-53
 GROUPS_OF_SIZES = 10                # instances come in groups that share their sizes
@@ -40,6 +41,26 @@ class NumericResult:
 
     def agrees(self, cell: Cell) -> bool:
         return self.verdict == cell.verdict and self.replay_differs in (None, True)
+
+    def disagreement(self, cell: Cell) -> str | None:
+        """How this result contradicts ``cell``, in words; None when it agrees."""
+        if self.agrees(cell):
+            return None
+        said = []
+        if self.verdict != cell.verdict and cell.verdict == INVARIANT:
+            said.append(f"proven invariant, but the NumPy layers changed the output in random instances "
+                        f"(max relative deviation {self.max_relative_deviation:.3g}, "
+                        f"{self.max_tolerance_ratio:.3g} times the float64 tolerance)")
+        elif self.verdict != cell.verdict and cell.verdict == NOT_INVARIANT:
+            said.append(f"refuted by an exact counterexample, but the NumPy layers left the output unchanged "
+                        f"in all {self.instances} random instances (max relative deviation "
+                        f"{self.max_relative_deviation:.3g}, within the float64 tolerance)")
+        elif self.verdict != cell.verdict:
+            said.append(f"no symbolic verdict, numerically {self.verdict}")
+        if self.replay_differs is False:
+            said.append(f"the exact counterexample, run through the NumPy layers in float64, does not "
+                        f"change the output (relative deviation {self.replay_deviation:.3g}, within the tolerance)")
+        return "; ".join(said)
 
     def to_json(self) -> dict:
         out = {"verdict": self.verdict, "max_relative_deviation": self.max_relative_deviation,
@@ -68,6 +89,35 @@ def _draw(norm: Normalizer, rng: np.random.Generator, K: int, s: dict):
     g = rng.uniform(0.5, 2.0, size=(K, s["H"])) * rng.choice([-1.0, 1.0], size=(K, s["H"]))
     b = rng.normal(size=(K, s["H"]))
     return W, X, g, b
+
+
+def _checked(norm: Normalizer):
+    """``norm.numeric``, failing with a clear :class:`InvalidNormalizer` unless it returns finite
+    values of the summed inputs' shape (a user's op is called here first)."""
+    def op(a, W, eps=0.0, **kw):
+        try:
+            z = norm.numeric(a, W, eps, **kw)
+        except Exception as err:  # a user's function: name it, keep the cause chained
+            raise InvalidNormalizer(f"the NumPy op of normalizer {norm.id!r} raised {type(err).__name__}: "
+                                    f"{err} (on summed inputs of shape {np.shape(a)})") from err
+        if not isinstance(z, np.ndarray) or z.shape != np.shape(a):
+            got = f"an array of shape {z.shape}" if isinstance(z, np.ndarray) else type(z).__name__
+            raise InvalidNormalizer(f"the NumPy op of normalizer {norm.id!r} returned {got}; it must return "
+                                    f"an array of the summed inputs' shape {np.shape(a)}")
+        if z.dtype.kind != "f" or not np.all(np.isfinite(z)):
+            what = ("NaN" if z.dtype.kind == "f" and np.isnan(z).any() else
+                    "inf" if z.dtype.kind == "f" else f"values of dtype {z.dtype}")
+            raise InvalidNormalizer(f"the NumPy layer of normalizer {norm.id!r} produced {what} on finite "
+                                    f"summed inputs of shape {np.shape(a)}; its op must return finite floats")
+        return z
+    return op
+
+
+def check_op(norm: Normalizer, seed: int = 0) -> None:
+    """Run the NumPy op of ``norm`` on one small random batch; :class:`InvalidNormalizer` if it fails."""
+    rng = np.random.default_rng(seed)
+    W, X, _, _ = _draw(norm, rng, 2, random_sizes(norm, rng))
+    _checked(norm)(layers.summed_inputs(W, X), W, 0.0, **norm.numeric_kwargs)
 
 
 def _per_instance_max(x: np.ndarray) -> np.ndarray:
@@ -100,7 +150,7 @@ def tolerance(norm: Normalizer, W, X, g, b, h=None) -> np.ndarray:
       than float64) differs from the float64 result by the float64 error, to
       within 2**-11 of it; doubled.
     """
-    op, kw = norm.numeric, norm.numeric_kwargs
+    op, kw = _checked(norm), norm.numeric_kwargs
     a = layers.summed_inputs(W, X)
     M = a[0].size                      # no statistic sums more values than one instance has
     bound = (W.shape[-1] + M) * U * layers.summed_inputs(np.abs(W), np.abs(X))
@@ -120,7 +170,7 @@ def tolerance(norm: Normalizer, W, X, g, b, h=None) -> np.ndarray:
 
 def _deviation(norm, W, X, g, b, Wt, Xt):
     """Per instance: max |h' - h| / max |g|, and its tolerance."""
-    op, kw = norm.numeric, norm.numeric_kwargs
+    op, kw = _checked(norm), norm.numeric_kwargs
     h = layers.layer(W, X, g, b, op, **kw)
     ht = layers.layer(Wt, Xt, g, b, op, **kw)
     dev = _per_instance_max(ht - h) / _per_instance_max(g)
@@ -130,9 +180,8 @@ def _deviation(norm, W, X, g, b, Wt, Xt):
 def replay(norm: Normalizer, trans: Transformation, cell: Cell) -> tuple[float, bool]:
     """Run the exact counterexample through the NumPy layers: (deviation, differs)."""
     ce = cell.counterexample
-    m = norm.model
     as_float = lambda v: np.array(v, dtype=float)[None]  # noqa: E731
-    W, X, g, b = (as_float(ce.values[s]) for s in (m.W, m.X, m.g, m.b))
+    W, X, g, b = (as_float(ce.values[k]) for k in ("W", "X", "g", "b"))
     params = {k: (v if isinstance(v, int) else as_float(v)) for k, v in ce.parameters.items()}
     Wt, Xt = layers.transform(trans.id, W, X, params)
     dev, tol = _deviation(norm, W, X, g, b, Wt, Xt)
@@ -141,11 +190,16 @@ def replay(norm: Normalizer, trans: Transformation, cell: Cell) -> tuple[float, 
 
 def cross_check(norm: Normalizer, trans: Transformation, cell: Cell | None = None,
                 instances: int = 1000, seed: int = 0) -> NumericResult:
-    """Numeric verdict over ``instances`` random instances (seeded)."""
+    """Numeric verdict over exactly ``instances`` random instances (seeded by ``seed`` >= 0)."""
+    if isinstance(instances, bool) or not isinstance(instances, numbers.Integral) or instances < 1:
+        raise ValueError(f"instances must be a whole number >= 1, got {instances!r}")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed must be a whole number >= 0, got {seed!r}")
     rng = np.random.default_rng([seed, _stable_hash(norm.id), _stable_hash(trans.id)])
-    per_group = -(-instances // GROUPS_OF_SIZES)
+    groups = min(GROUPS_OF_SIZES, instances)
     devs, ratios, count = [], [], 0
-    for _ in range(GROUPS_OF_SIZES):
+    for k in range(groups):
+        per_group = instances // groups + (k < instances % groups)
         s = random_sizes(norm, rng)
         W, X, g, b = _draw(norm, rng, per_group, s)
         params = trans.sample(rng, per_group, s)

@@ -24,7 +24,7 @@ import sympy as sp
 
 from .algebra import Rule, holds, sum_normal_form, unfold
 from .definition import Built
-from .engine import affine_law, bind_definitions, definitions
+from .engine import affine_law, bind_definitions, counterexample_symbols, definitions
 from .model import Axis, prime
 from .records import INVARIANT, NOT_INVARIANT, Cell
 from .registry import NORMALIZERS, TRANSFORMATIONS
@@ -395,10 +395,7 @@ def intermediates(cell: Cell) -> list[tuple[str, sp.Expr, sp.Expr]]:
     eqs = definitions(b, t)
     names = {str(s): s for s in (*b.m.sizes, *b.size_symbols)}
     sizes = {names[k]: v for k, v in ce.sizes.items()}
-    symbols = {str(s): s for e in eqs for s in e.rhs.free_symbols}
-    symbols |= {str(s): s for e in eqs for s in e.lhs.atoms(sp.IndexedBase) | e.rhs.atoms(sp.IndexedBase)}
-    values = {symbols.get(str(k), k): v for k, v in ce.values.items()}
-    arrays, _ = bind_definitions(eqs, values, sizes)
+    arrays, _ = bind_definitions(eqs, counterexample_symbols(b, t, ce), sizes)
     byname = {e.name: e for e in eqs}
     point = {ax.index: ce.point[ax.name] for ax in b.m.axes}
     out = []

@@ -259,7 +259,7 @@ def test_the_notes_formula_is_verbatim_and_corrected(generated):
 def test_batch_norm_at_inference_loses_every_invariance(generated):
     row = session_cells.all_cells(["batch-norm-inference"])
     assert row and all(c.verdict == NOT_INVARIANT for c in row)
-    assert "Batch norm (inference).}" in generated.read_text()
+    assert "Batch norm (eval).}" in generated.read_text()   # inference, with running statistics
 
 
 def test_the_notes_are_cited_as_study_notes():

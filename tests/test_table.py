@@ -148,7 +148,8 @@ def _summed_inputs(cell):
     eqs = definitions(b, t)
     names = {str(s): s for s in (*b.m.sizes, *b.size_symbols)}
     sizes = {names[k]: v for k, v in cell.counterexample.sizes.items()}
-    arrays, _ = bind_definitions(eqs, cell.counterexample.values, sizes)
+    from invariance.engine import counterexample_symbols
+    arrays, _ = bind_definitions(eqs, counterexample_symbols(b, t, cell.counterexample), sizes)
     byname = {e.name: e.lhs.base for e in eqs}
     points = itertools.product(*[range(1, sizes[ax.size] + 1) for ax in b.m.axes])
     return [(arrays[byname["a"]](*p), arrays[byname["a'"]](*p)) for p in points], sizes[b.m.input.size]
