@@ -11,9 +11,16 @@ is.
 Two sources:
 
 - the Layer Normalization paper itself (Ba, Kiros, Hinton 2016), section 5.1;
-- a chat transcript in which an assistant explains the paper's Table 1 to a
-  student (the team's seed file ``004_da2f7254783905da.txt``).  Its quotes are
-  verbatim, Markdown asterisks included, so that they can be found in the file.
+- study notes: a chat transcript in which an assistant explains the paper's
+  Table 1 to a student (the team's seed file ``004_da2f7254783905da.txt``), not a
+  published source.  Its quotes are verbatim, Markdown asterisks included, so
+  that they can be found in the file.
+
+A claim may also state its argument (:attr:`Claim.argument`); where the
+argument is one the toolkit can check (the summed inputs stay constant), a
+right conclusion reached by a wrong argument is told apart
+(:func:`argument_holds`).  The paper's Table 1 itself is recorded too
+(:data:`PAPER_TABLE_CLAIMS`), so that its prose can be compared with it.
 """
 from __future__ import annotations
 
@@ -22,12 +29,18 @@ from dataclasses import dataclass
 
 from .records import INVARIANT, NOT_INVARIANT, Cell
 
-__all__ = ["Claim", "PAPER", "TRANSCRIPT", "TRANSCRIPT_FILE", "PAPER_CLAIMS", "TRANSCRIPT_CLAIMS",
-           "CLAIMS", "assess", "normalize_space", "quote_occurs"]
+__all__ = ["Claim", "PAPER", "PAPER_TABLE", "TRANSCRIPT", "TRANSCRIPT_FILE", "PAPER_CLAIMS",
+           "PAPER_TABLE_CLAIMS", "TRANSCRIPT_CLAIMS", "CLAIMS", "NOTES_FORMULA", "SUMMED_INPUTS_UNCHANGED",
+           "assess", "argument_holds", "contradicting", "normalize_space", "quote_occurs"]
 
 PAPER = "Ba, Kiros and Hinton (2016), Layer Normalization, arXiv:1607.06450, section 5.1"
 TRANSCRIPT_FILE = "004_da2f7254783905da.txt"
-TRANSCRIPT = f"chat transcript explaining the paper's Table 1 (seed file {TRANSCRIPT_FILE})"
+PAPER_TABLE = "Ba, Kiros and Hinton (2016), Layer Normalization, arXiv:1607.06450, Table 1"
+TRANSCRIPT = (f"study notes, a chat transcript explaining the paper's Table 1 (seed file {TRANSCRIPT_FILE}); "
+              "not a published source")
+
+#: An argument the toolkit checks: the transformation leaves the summed inputs a unchanged.
+SUMMED_INPUTS_UNCHANGED = "the summed inputs stay constant"
 
 
 @dataclass(frozen=True)
@@ -40,10 +53,12 @@ class Claim:
     normalizer: str
     transformation: str
     claimed_verdict: str
+    argument: str = ""      # e.g. SUMMED_INPUTS_UNCHANGED, when the quote argues that way
 
 
-def _each(source: str, quote: str, normalizers, transformation: str, verdict: str) -> tuple[Claim, ...]:
-    return tuple(Claim(source, quote, n, transformation, verdict) for n in normalizers)
+def _each(source: str, quote: str, normalizers, transformation: str, verdict: str,
+          argument: str = "") -> tuple[Claim, ...]:
+    return tuple(Claim(source, quote, n, transformation, verdict, argument) for n in normalizers)
 
 
 _TABLE1 = ("batch-norm", "weight-norm", "layer-norm")
@@ -55,7 +70,7 @@ _TABLE1 = ("batch-norm", "weight-norm", "layer-norm")
 PAPER_CLAIMS: tuple[Claim, ...] = (
     *_each(PAPER, "We can show that all the normalization methods are invariant to re-scaling the dataset "
                   "by verifying that the summed inputs of neurons stays constant under the changes.",
-           _TABLE1, "dataset-rescaling", INVARIANT),
+           _TABLE1, "dataset-rescaling", INVARIANT, SUMMED_INPUTS_UNCHANGED),
     Claim(PAPER, "Furthermore, layer normalization is invariant to re-scaling of individual training cases, "
                  "because the normalization scalars \u00b5 and \u03c3 in Eq. (3) only depend on the current "
                  "input data.",
@@ -64,6 +79,24 @@ PAPER_CLAIMS: tuple[Claim, ...] = (
                  "that batch normalization is invariant to re-centering of the dataset.",
           "batch-norm", "dataset-recentering", INVARIANT),
 )
+
+#: The paper's Table 1, cell by cell, in its words ("Invariant" or "No").
+_TABLE1_COLUMNS = ("weight-matrix-rescaling", "weight-matrix-recentering", "weight-vector-rescaling",
+                   "dataset-rescaling", "dataset-recentering", "single-case-rescaling")
+_TABLE1_ROWS = {"batch-norm": "Invariant No Invariant Invariant Invariant No",
+                "weight-norm": "Invariant No Invariant No No No",
+                "layer-norm": "Invariant Invariant No Invariant No Invariant"}
+PAPER_TABLE_CLAIMS: tuple[Claim, ...] = tuple(
+    Claim(PAPER_TABLE, word, n, t, INVARIANT if word == "Invariant" else NOT_INVARIANT)
+    for n, row in _TABLE1_ROWS.items() for t, word in zip(_TABLE1_COLUMNS, row.split()))
+
+#: The notes' formula for layer norm after weight-matrix re-centering (verbatim LaTeX), which
+#: the errata correct: its numerator keeps a shift that cancels, its denominator adds a
+#: variance that is not there.
+NOTES_FORMULA = Claim(
+    TRANSCRIPT, r"\text{LN}(x') = \gamma \frac{w^T x - \mu_x + c^T (x - 1)}{\sqrt{\sigma_x^2 + "
+                r"(c^T (x - 1))^2}} + \beta",
+    "layer-norm", "weight-matrix-recentering", NOT_INVARIANT)
 
 #: The transcript's walk through the six columns of Table 1, then its
 #: derivation for layer norm under weight-matrix re-centering.
@@ -127,6 +160,28 @@ def assess(claim: Claim, cells: dict | None = None) -> tuple[Cell, bool]:
         from . import derive
         cell = derive(claim.normalizer, claim.transformation)
     return cell, cell.verdict == claim.claimed_verdict
+
+
+def argument_holds(claim: Claim) -> bool | None:
+    """Whether the claim's argument is right (derived), or None if it states none the toolkit checks.
+
+    ``SUMMED_INPUTS_UNCHANGED``: the transformation acts on the summed inputs as
+    a' = alpha a + beta (derived); the argument holds only if alpha = 1 and beta = 0.
+    """
+    if claim.argument != SUMMED_INPUTS_UNCHANGED:
+        return None
+    from .engine import affine_law, definitions
+    from .registry import NORMALIZERS, TRANSFORMATIONS
+    b = NORMALIZERS[claim.normalizer].build()
+    alpha, beta = affine_law(b, {e.name: e for e in definitions(b, TRANSFORMATIONS[claim.transformation])})
+    return (alpha, beta) == (1, 0)
+
+
+def contradicting(claims, others) -> list[tuple[Claim, Claim]]:
+    """Pairs (claim, other) about the same cell with opposite verdicts: a source against itself."""
+    return [(c, o) for c in claims for o in others
+            if (c.normalizer, c.transformation) == (o.normalizer, o.transformation)
+            and c.claimed_verdict != o.claimed_verdict]
 
 
 def normalize_space(text: str) -> str:

@@ -6,6 +6,7 @@ Adding one is adding an entry here (or passing one to
 """
 from __future__ import annotations
 
+import numpy as np
 import sympy as sp
 
 from . import layers
@@ -40,6 +41,22 @@ def rms(over) -> tuple[Statistic, ...]:
     )
 
 
+#: Running statistics of batch norm at inference (one exact value each, used by counterexamples):
+#: estimated on training batches, then frozen, so they follow no transformation.
+RUNNING_MEAN, RUNNING_VAR = sp.Symbol("m", real=True), sp.Symbol("v", positive=True)
+RUNNING = {RUNNING_MEAN: sp.Rational(1, 2), RUNNING_VAR: sp.Integer(2)}
+
+
+def running_stats() -> tuple[Statistic, ...]:
+    """Batch norm at inference: :math:`\\mu = m`, :math:`\\sigma = \\sqrt{v + \\epsilon}`, fixed."""
+    return (Statistic("mu", lambda c, at: RUNNING_MEAN),
+            Statistic("sigma", lambda c, at: sp.sqrt(RUNNING_VAR + c.eps)))
+
+
+def _running_numeric(a, W, eps=0.0):
+    return (a - float(RUNNING[RUNNING_MEAN])) / np.sqrt(float(RUNNING[RUNNING_VAR]) + eps)
+
+
 def weight_norm_stats(m: Model) -> tuple[Statistic, ...]:
     """No centring; :math:`\\sigma_i = \\lVert w_i \\rVert = \\sqrt{\\sum_j W_{i,j}^2 + \\epsilon}`."""
     j = m.input.index
@@ -71,4 +88,6 @@ NORMALIZERS = (
                layers.group_norm, numeric_kwargs={"groups": GROUPS}, groups=GROUPS, source="Wu and He 2018"),
     Normalizer("instance-norm", "Instance norm", CONV, standardize(("position",)),
                layers.instance_norm, source="Ulyanov et al. 2016"),
+    Normalizer("batch-norm-inference", "Batch norm (eval)", DENSE, running_stats(), _running_numeric,
+               source="Ioffe and Szegedy 2015, running statistics", constants=RUNNING),
 )

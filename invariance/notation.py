@@ -20,7 +20,35 @@ def _name(name: str) -> str:
 
 
 class _Printer(LatexPrinter):
-    """A power of a symbol that already carries an exponent (sigma^2) gets parentheses."""
+    """The paper's subscripts: :math:`\\sigma_n^2`, :math:`\\lVert w_i \\rVert^2`; a power of a
+    symbol that already carries an exponent (sigma^2) gets parentheses."""
+
+    def _print_Mul(self, expr):
+        """A mean as the paper writes it: (1/N) sum, not a fraction over the sum."""
+        num, den = expr.as_numer_denom()
+        if (den != 1 and num.has(sp.Sum) and not den.is_number
+                and all(s.is_integer and s.is_positive for s in den.free_symbols)):
+            return r"\frac{1}{%s} %s" % (self._print(den), self.parenthesize(num, 50) if num.is_Add
+                                         else self._print(num))
+        # the paper's g / sigma (a - mu): the centred factor after the fraction
+        centred = [f for f in sp.Mul.make_args(num) if f.is_Add]
+        if den != 1 and len(centred) == 1 and not expr.has(sp.Sum) and not den.is_number:
+            rest = num / centred[0]
+            return r"\frac{%s}{%s} \left(%s\right)" % (self._print(rest), self._print(den),
+                                                        self._print(centred[0]))
+        return super()._print_Mul(expr)
+
+    def _print_Indexed(self, expr):
+        name = expr.base.label.name
+        sub = ",".join(self._print(i) for i in expr.indices)
+        primed = "'" if name.endswith("'") else ""
+        stem, _, power = name.rstrip("'").partition("^")
+        if stem == "norm":
+            return r"\lVert w_{%s} \rVert%s%s" % (sub, primed, f"^{{{power}}}" if power else "")
+        if power:
+            body = "\\" + stem if stem in _GREEK else stem
+            return ("{%s%s}_{%s}^{%s}" if primed else "%s%s_{%s}^{%s}") % (body, primed, sub, power)
+        return super()._print_Indexed(expr)
 
     def _print_Pow(self, expr):
         base = expr.base
@@ -34,9 +62,9 @@ def tex(expr: sp.Basic) -> str:
     """LaTeX of ``expr`` with the toolkit's names.
 
     >>> tex(sp.IndexedBase("sigma^2'")[sp.Symbol('n')])
-    "{\\\\sigma'^{2}}_{n}"
+    "{\\\\sigma'}_{n}^{2}"
     >>> tex(sp.IndexedBase("sigma^2")[sp.Symbol('n')] ** sp.Rational(3, 2))
-    '\\\\left({\\\\sigma^{2}}_{n}\\\\right)^{\\\\frac{3}{2}}'
+    '\\\\left(\\\\sigma_{n}^{2}\\\\right)^{\\\\frac{3}{2}}'
     """
     names = {s: _name(s.name) for s in expr.atoms(sp.Symbol)
              if s.name.endswith("'") or "^" in s.name or s.name in _SPECIAL}
@@ -74,3 +102,76 @@ def plain(expr: sp.Basic) -> str:
         if isinstance(expr, rel):
             return f"{_sstr(expr.lhs)} {op} {_sstr(expr.rhs)}"
     return _sstr(expr)
+
+
+# --- the terminal: SymPy's pretty printer with the paper's names --------------------
+
+_GREEK_UNICODE = {"mu": "\u03bc", "sigma": "\u03c3", "nu": "\u03bd", "gamma": "\u03b3", "delta": "\u03b4",
+                  "epsilon": "\u03b5", "alpha": "\u03b1", "beta": "\u03b2"}
+_SUB = dict(zip("0123456789aehijklmnoprstuvx", "\u2080\u2081\u2082\u2083\u2084\u2085\u2086\u2087\u2088\u2089"
+                "\u2090\u2091\u2095\u1d62\u2c7c\u2096\u2097\u2098\u2099\u2092\u209a\u1d63\u209b\u209c\u1d64"
+                "\u1d65\u2093"))
+_SUP2 = "\u00b2"
+
+
+def _display_name(name: str, indices, unicode: bool) -> str:
+    """``sigma^2'`` with indices (n,) -> ``σ'²ₙ`` (unicode) or ``sigma'^2_n``; ``norm^2`` -> ``‖wᵢ‖²``."""
+    primed = "'" if name.endswith("'") else ""
+    stem, _, power = name.rstrip("'").partition("^")
+    sub = "".join(str(i) for i in indices)
+    if unicode:
+        subs = "".join(_SUB.get(ch, "") for ch in sub)
+        subs = subs if len(subs) == len(sub) else ("_" + sub if sub else "")
+        sup = _SUP2 if power == "2" else ("^" + power if power else "")
+        if stem == "norm":
+            return f"\u2016w{subs}\u2016{primed}{sup}"
+        return _GREEK_UNICODE.get(stem, stem) + primed + sup + subs
+    sup = "^" + power if power else ""
+    if stem == "norm":
+        return f"|w{'_' + sub if sub else ''}|{primed}{sup}"
+    return stem + primed + sup + ("_" + sub if sub else "")
+
+
+def for_display(expr: sp.Basic, unicode: bool) -> sp.Basic:
+    """``expr`` with every indexed symbol and toolkit name replaced by a symbol
+    whose name is what a reader writes (a_nk, σ'²ₙ), for the pretty printer."""
+    if not isinstance(expr, sp.Basic):
+        return expr
+    names = {e: sp.Symbol(_display_name(e.base.label.name, e.indices, unicode),
+                          **({"positive": True} if e.base.label.is_positive else {}))
+             for e in expr.atoms(sp.Indexed)}
+    labels = {e.base.label for e in names}
+    names |= {s: sp.Symbol(_display_name(s.name, (), unicode)) for s in expr.atoms(sp.Symbol) - labels
+              if "^" in s.name or s.name.endswith("'") or (unicode and s.name in _GREEK_UNICODE)}
+    return _rebuild(expr, names)
+
+
+def _rebuild(e, names):
+    """xreplace that keeps the order and grouping of sums and products the caller chose."""
+    if e in names:
+        return names[e]
+    if not e.args or isinstance(e, sp.Indexed):
+        return e
+    args = [_rebuild(a, names) for a in e.args]
+    if isinstance(e, (sp.Add, sp.Mul, sp.Pow, sp.core.relational.Relational)):
+        return e.func(*args, evaluate=False)
+    return e.func(*args)
+
+
+def pretty_form(expr: sp.Basic, unicode: bool):
+    """A :class:`sympy.printing.pretty.stringpict.prettyForm` of ``expr`` (terms in the given order)."""
+    from sympy.printing.pretty.pretty import PrettyPrinter
+    from sympy.printing.pretty.pretty_symbology import pretty_use_unicode
+    before = pretty_use_unicode(unicode)    # symbol names read the global flag
+    try:
+        return PrettyPrinter({"use_unicode": unicode})._print(for_display(expr, unicode))
+    finally:
+        pretty_use_unicode(before)
+
+
+def inline(expr: sp.Basic, unicode: bool) -> str:
+    """One line of maths for a sentence: ``σ' = δ⋅σ``, ``a'_ni - mu'_n``."""
+    form = pretty_form(expr, unicode)
+    if form.height() == 1:
+        return form.render(wrap_line=False)
+    return _sstr(for_display(expr, unicode))

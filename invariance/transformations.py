@@ -18,7 +18,7 @@ from sympy import IndexedBase, Symbol
 from .algebra import random_rational
 from .model import DENSE, Model
 
-__all__ = ["Parameter", "Transformation", "TRANSFORMATIONS"]
+__all__ = ["Parameter", "Transformation", "TRANSFORMATIONS", "COMBINED"]
 
 _n, _i = DENSE.point["case"], DENSE.point["unit"]
 delta = Symbol("delta", positive=True)
@@ -125,3 +125,17 @@ TRANSFORMATIONS = (
         conditions=(sp.Gt(delta_case[_n], 0, evaluate=False),),
         parameters=(Parameter("delta"), Parameter("case", index_of="N"))),
 )
+
+#: The paper's Eq. 6, both weight-matrix transformations at once: W' = delta W + 1 gamma^T.
+#: Not a column of Table 1 (so not in the registry); the errata check it.
+COMBINED = Transformation(
+    "weight-matrix-rescaling-and-recentering", "Weight matrix re-scaling and re-centering (Eq. 6)",
+    "W re-scale+center", r"W \to \delta W + \mathbf{1}\gamma^T",
+    w=lambda m, i, j: delta * m.W[i, j] + gamma[j], x=_same_x,
+    exact=lambda rng, s: {"delta": _scale(rng),
+                          "gamma": [random_rational(rng, nonzero=True) for _ in range(s["D"])]},
+    sample=lambda rng, K, s: {"delta": _log_uniform(rng, K), "gamma": rng.normal(size=(K, s["D"]))},
+    numeric=lambda o: (o.scalar("delta", "W") * o.W + o.param("gamma", "W", (o.D,))[..., None, :], o.X),
+    values=lambda p, s: {delta: p["delta"], gamma: p["gamma"]},
+    conditions=(sp.Gt(delta, 0, evaluate=False),),
+    parameters=(Parameter("delta"), Parameter("gamma", ("D",))))

@@ -186,7 +186,8 @@ def _statistics(norm: Normalizer, W, X, eps: float) -> dict:
     b = built(norm, EPS)
     m = b.m
     a = layers.summed_inputs(W, X)
-    env = {**symbol_sizes(norm, s), EPS: float(eps)}
+    # the normalizer's constants too (e.g. batch norm's running statistics at inference)
+    env = {**symbol_sizes(norm, s), EPS: float(eps), **{k: float(v) for k, v in norm.constants.items()}}
     by_index = index_sizes(norm, s)
     H = s["H"]
     out = evaluate_definitions(b.stat_rules, {m.a: a, m.W: W}, env, by_index)

@@ -137,3 +137,46 @@ def test_no_proof_and_no_counterexample_is_unknown_not_a_guess():
     assert cell.verdict == UNKNOWN
     assert cell.proof is None and cell.counterexample is None
     assert derive(cube, "dataset-recentering").verdict == NOT_INVARIANT
+
+
+def _summed_inputs(cell):
+    """a and a' of the cell's counterexample at every point, exactly, from the definitions."""
+    import itertools
+    from invariance.engine import bind_definitions, definitions
+    b = invariance.NORMALIZERS[cell.normalizer].build(sp.S.Zero)
+    t = invariance.TRANSFORMATIONS[cell.transformation]
+    eqs = definitions(b, t)
+    names = {str(s): s for s in (*b.m.sizes, *b.size_symbols)}
+    sizes = {names[k]: v for k, v in cell.counterexample.sizes.items()}
+    from invariance.engine import counterexample_symbols
+    arrays, _ = bind_definitions(eqs, counterexample_symbols(b, t, cell.counterexample), sizes)
+    byname = {e.name: e.lhs.base for e in eqs}
+    points = itertools.product(*[range(1, sizes[ax.size] + 1) for ax in b.m.axes])
+    return [(arrays[byname["a"]](*p), arrays[byname["a'"]](*p)) for p in points], sizes[b.m.input.size]
+
+
+def test_no_counterexample_looks_like_the_sign_flip_caveat(all_cells):
+    """At the reported point h' is none of h, -h, 2b - h: a reader cannot dismiss the
+    counterexample as the negative-scale caveat of an invariant cell (gain 1, bias 0)."""
+    for cell in all_cells.values():
+        ce = cell.counterexample
+        if ce is None:
+            continue
+        h, h_t = ce.output, ce.transformed_output
+        for other in (h, -h):
+            assert exact_nonzero(h_t - other), (cell.normalizer, cell.transformation, h, h_t)
+
+
+def test_no_counterexample_is_a_negative_rescaling_in_disguise(all_cells):
+    """With one input (D = 1) every transformation re-scales the summed inputs, a' = (a'/a) a:
+    a counterexample there must have every such factor positive."""
+    checked = 0
+    for cell in all_cells.values():
+        if cell.counterexample is None:
+            continue
+        pairs, D = _summed_inputs(cell)
+        if D == 1:
+            checked += 1
+            assert all(a != 0 and (a_t / a).is_positive for a, a_t in pairs), \
+                (cell.normalizer, cell.transformation, pairs)
+    assert checked  # some counterexamples do have D = 1 (weight norm's, for one)
