@@ -117,6 +117,8 @@ def _table(args) -> int:
                 notes.append(f"numeric {cell.normalizer} x {cell.transformation}: {r.verdict}, "
                              f"max relative deviation {r.max_relative_deviation:.2e} over {r.instances} "
                              f"instances" + ("" if r.replay_differs is None else ", counterexample replayed"))
+    if args.numeric:
+        status = max(status, _values(rows, notes, args.format))
     if args.caveats:
         from .caveats import caveats
         for cell in cells:
@@ -130,6 +132,22 @@ def _table(args) -> int:
     if notes:
         stream = sys.stdout if args.format == "markdown" else sys.stderr
         print(("\n" if stream is sys.stdout else "") + "\n".join(notes), file=stream)
+    return status
+
+
+def _values(rows, notes: list, fmt: str) -> int:
+    """Each row's numeric op against its definition, exactly evaluated (invariance.values)."""
+    from .values import compare_values
+    status = EXIT_OK
+    for n in rows:
+        v = compare_values(NORMALIZERS[n])
+        if not v.agrees:
+            status = EXIT_FAIL
+            notes.append(f"DISAGREEMENT {n} values: the numeric op differs from the definition by "
+                         f"{v.max_deviation:.3g} ({v.max_tolerance_ratio:.3g} x tolerance) at {v.worst}")
+        elif fmt == "markdown":
+            notes.append(f"values {n}: numeric op = definition at {v.points} exact rational instances, "
+                         f"max deviation {v.max_deviation:.2e} ({v.max_tolerance_ratio:.2f} x tolerance)")
     return status
 
 

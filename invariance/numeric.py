@@ -74,7 +74,7 @@ def _per_instance_max(x: np.ndarray) -> np.ndarray:
     return np.abs(x).reshape(x.shape[0], -1).max(axis=1)
 
 
-def tolerance(norm: Normalizer, W, X, g, b, h=None) -> np.ndarray:
+def tolerance(norm: Normalizer, W, X, g, b, h=None, eps: float = 0.0) -> np.ndarray:
     """Per instance, a bound on the float64 rounding error of one layer output h.
 
     Two parts, added:
@@ -105,16 +105,16 @@ def tolerance(norm: Normalizer, W, X, g, b, h=None) -> np.ndarray:
     M = a[0].size                      # no statistic sums more values than one instance has
     bound = (W.shape[-1] + M) * U * layers.summed_inputs(np.abs(W), np.abs(X))
     rng, lift = np.random.default_rng(0), 2.0 ** 20
-    z = op(a, W, 0.0, **kw)
+    z = op(a, W, eps, **kw)
     propagated = np.max([_per_instance_max(op(a + lift * bound * rng.choice([-1.0, 1.0], size=a.shape),
-                                              W, 0.0, **kw) - z) / lift for _ in range(3)], axis=0)
+                                              W, eps, **kw) - z) / lift for _ in range(3)], axis=0)
     division = M * U * (1 + _per_instance_max(z))
     scale = _per_instance_max(g)
     measured = 0.0
     if EXTENDED:
         ext = [np.asarray(v, dtype=np.longdouble) for v in (W, X, g, b)]
-        h = layers.layer(W, X, g, b, op, **kw) if h is None else h
-        measured = _per_instance_max(layers.layer(*ext, op, **kw) - h).astype(float) / scale
+        h = layers.layer(W, X, g, b, op, eps, **kw) if h is None else h
+        measured = _per_instance_max(layers.layer(*ext, op, eps, **kw) - h).astype(float) / scale
     return 4 * (np.sqrt(M) * propagated + division) + 2 * measured
 
 
