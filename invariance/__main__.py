@@ -40,6 +40,25 @@ def _load(files) -> None:
         runpy.run_path(str(f), run_name="invariance_plugin")
 
 
+def _numeric_options(p: argparse.ArgumentParser) -> None:
+    from .numeric import BACKENDS, DTYPES
+    p.add_argument("--backend", default="numpy", metavar="NAME",
+                   help=f"layers of the numeric cross-check: {' or '.join(BACKENDS)} (default numpy; "
+                        "torch needs the [torch] extra)")
+    p.add_argument("--dtype", default="float64", metavar="DTYPE", help=f"{' or '.join(DTYPES)} (default float64)")
+    p.add_argument("--eps", default="0", metavar="EPS",
+                   help="epsilon of the numeric layers: 0, default (PyTorch's, per layer) or a number (default 0)")
+    p.add_argument("--device", default="cpu", metavar="DEV", help="cpu or cuda (torch backend; default cpu)")
+
+
+def _setup(args):
+    from .numeric import Setup
+    try:
+        return Setup(args.backend, args.dtype, args.eps, args.device)
+    except ValueError as err:
+        raise UnknownId(str(err)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     norms, trans = ", ".join(NORMALIZERS), ", ".join(TRANSFORMATIONS)
     p = _Parser(prog="python -m invariance", description=(
@@ -61,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0, help="seed of the random instances (default 0)")
     t.add_argument("--caveats", action="store_true",
                    help="for each invariant cell: negative scale, eps > 0, degenerate sigma = 0")
+    _numeric_options(t)
     _load_option(t)
 
     c = sub.add_parser("check", help="one cell: verdict, conditions, proof or counterexample",
@@ -96,6 +116,7 @@ def _table(args) -> int:
     if args.instances < 1:
         raise UnknownId(f"--instances must be at least 1, got {args.instances}")
     rows = list(NORMALIZERS) if args.all else _ids(args.normalizers) if args.normalizers else list(TABLE1)
+    setup = _setup(args)
     cells = table(rows)
     extra, notes, status = {}, [], EXIT_OK
     if any(c.verdict == UNKNOWN for c in cells):
@@ -103,10 +124,12 @@ def _table(args) -> int:
         notes += [f"unknown: {c.normalizer} x {c.transformation} (no proof and no counterexample found)"
                   for c in cells if c.verdict == UNKNOWN]
     if args.numeric:
-        from .numeric import cross_check
+        from .numeric import cross_check, margins
+        results = []
         for cell in cells:
             r = cross_check(NORMALIZERS[cell.normalizer], TRANSFORMATIONS[cell.transformation], cell,
-                            instances=args.instances, seed=args.seed)
+                            instances=args.instances, seed=args.seed, setup=setup)
+            results.append((cell, r))
             extra.setdefault((cell.normalizer, cell.transformation), {})["numeric"] = r.to_json()
             if not r.agrees(cell):
                 status = EXIT_FAIL
@@ -118,7 +141,8 @@ def _table(args) -> int:
                              f"max relative deviation {r.max_relative_deviation:.2e} over {r.instances} "
                              f"instances" + ("" if r.replay_differs is None else ", counterexample replayed"))
     if args.numeric:
-        status = max(status, _values(rows, notes, args.format))
+        notes.append(margins(results))
+        status = max(status, _values(rows, notes, args.format, setup))
     if args.caveats:
         from .caveats import caveats
         for cell in cells:
@@ -135,18 +159,18 @@ def _table(args) -> int:
     return status
 
 
-def _values(rows, notes: list, fmt: str) -> int:
+def _values(rows, notes: list, fmt: str, setup) -> int:
     """Each row's numeric op against its definition, exactly evaluated (invariance.values)."""
     from .values import compare_values
     status = EXIT_OK
     for n in rows:
-        v = compare_values(NORMALIZERS[n])
+        v = compare_values(NORMALIZERS[n], backend=setup.backend, device=setup.device)
         if not v.agrees:
             status = EXIT_FAIL
             notes.append(f"DISAGREEMENT {n} values: the numeric op differs from the definition by "
                          f"{v.max_deviation:.3g} ({v.max_tolerance_ratio:.3g} x tolerance) at {v.worst}")
         elif fmt == "markdown":
-            notes.append(f"values {n}: numeric op = definition at {v.points} exact rational instances, "
+            notes.append(f"values {n} ({setup.backend}): numeric op = definition at {v.points} exact rational instances, "
                          f"max deviation {v.max_deviation:.2e} ({v.max_tolerance_ratio:.2f} x tolerance)")
     return status
 

@@ -81,11 +81,20 @@ def exact_layer(norm: Normalizer, rng: random.Random, eps: sp.Expr = sp.Integer(
 
 
 def compare_values(norm: Normalizer, draws: int = 4, seed: int = 0, op=None,
-                   epsilons=EPSILONS) -> ValueCheck:
+                   epsilons=EPSILONS, backend: str = "numpy", device: str = "cpu") -> ValueCheck:
     """``draws`` rational instances at each epsilon of :data:`EPSILONS`: the
-    numeric op (``op`` or the entry's own) against the exact definition."""
+    numeric op (``op``, else the entry's NumPy op or, with ``backend="torch"``,
+    its PyTorch counterpart, in float64) against the exact definition.
+
+    A PyTorch counterpart without an epsilon (weight norm) is compared at 0 only.
+    """
     from .numeric import tolerance
     rng = random.Random(seed)
+    if op is None and backend == "torch":
+        from . import torch_backend
+        op = lambda W, X, g, b, eps: torch_backend.layer(  # noqa: E731
+            norm, W[None], X[None], g[None], b[None], eps, "float64", device)[0]
+        epsilons = epsilons if norm.torch is None or norm.torch.has_eps else epsilons[:1]
     op = op or (lambda W, X, g, b, eps: layers.layer(W, X, g, b, norm.numeric, eps, **norm.numeric_kwargs))
     worst, ratio_max, dev_max, count = {}, 0.0, 0.0, 0
     for eps in epsilons:

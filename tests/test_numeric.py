@@ -88,3 +88,59 @@ def test_counterexample_replay_detects_a_wrong_counterexample(cells):
     fake = dataclasses.replace(cell, counterexample=ce)
     _, differs = replay(NORMALIZERS["weight-norm"], TRANSFORMATIONS["dataset-rescaling"], fake)
     assert not differs
+
+
+# ------------------------------------------------------ dtypes, epsilon, backends
+from invariance.numeric import EPS_DEPENDENT, Setup, measured_tolerance  # noqa: E402
+
+
+@pytest.mark.parametrize("norm, trans", CELLS)
+def test_numpy_float32_verdict_agrees_with_the_symbolic_one(cells, norm, trans):
+    cell = cells[norm, trans]
+    r = cross_check(NORMALIZERS[norm], TRANSFORMATIONS[trans], cell, setup=Setup("numpy", "float32"))
+    assert r.verdict == cell.verdict and r.agrees(cell)
+
+
+def test_measured_tolerance_is_the_triangle_inequality_plus_the_wide_types_share():
+    """Doubling the measured errors and adding M u: zero errors leave only M u."""
+    err = np.array([0.0, 1e-7])
+    tol = measured_tolerance(err, err, 10, "float32")
+    assert tol[0] == 10 * np.finfo(np.float32).eps / 2 and tol[1] == pytest.approx(4e-7 + tol[0])
+
+
+def test_float32_tolerance_is_not_the_float64_one(cells):
+    """float32 rounding is ~2**29 times float64's; a float64 tolerance would call float32 noise a change."""
+    n, t = NORMALIZERS["layer-norm"], TRANSFORMATIONS["weight-matrix-rescaling"]
+    r32 = cross_check(n, t, setup=Setup("numpy", "float32"))
+    r64 = cross_check(n, t)
+    assert r32.verdict == r64.verdict == "invariant"
+    assert r32.max_relative_deviation > 1e6 * r64.max_relative_deviation
+
+
+def test_an_eps_zero_invariance_run_with_eps_is_not_called_invariant(cells):
+    """Layer norm x weight-matrix re-scaling needs eps = 0; with eps > 0 h' != h beyond rounding."""
+    cell = cells["layer-norm", "weight-matrix-rescaling"]
+    r = cross_check(NORMALIZERS["layer-norm"], TRANSFORMATIONS["weight-matrix-rescaling"], cell,
+                    setup=Setup(eps="0.01"))
+    assert r.verdict == EPS_DEPENDENT and r.max_tolerance_ratio > 1
+    # re-centering holds for every eps: still checked, still invariant
+    cell = cells["layer-norm", "weight-matrix-recentering"]
+    r = cross_check(NORMALIZERS["layer-norm"], TRANSFORMATIONS["weight-matrix-recentering"], cell,
+                    setup=Setup(eps="0.01"))
+    assert r.verdict == "invariant" and r.agrees(cell)
+
+
+@pytest.mark.parametrize("kw, word", [({"backend": "jax"}, "valid: numpy, torch"),
+                                      ({"dtype": "float16"}, "valid: float32, float64"),
+                                      ({"eps": "-1"}, "0, default or a finite number"),
+                                      ({"device": "cuda"}, "needs --backend torch")])
+def test_bad_setup_names_what_is_valid(kw, word):
+    with pytest.raises(ValueError, match=word):
+        Setup(**kw)
+
+
+def test_torch_backend_without_torch_says_how_to_install_it(monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "torch", None)     # import torch now raises ImportError
+    with pytest.raises(ValueError, match=r"pip install 'invariance\[torch\]'"):
+        Setup("torch")
