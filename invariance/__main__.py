@@ -139,7 +139,9 @@ def _table(args) -> int:
             elif args.format == "markdown":
                 notes.append(f"numeric {cell.normalizer} x {cell.transformation}: {r.verdict}, "
                              f"max relative deviation {r.max_relative_deviation:.2e} over {r.instances} "
-                             f"instances" + ("" if r.replay_differs is None else ", counterexample replayed"))
+                             f"instances" + ("" if r.replay_differs is None else ", counterexample replayed")
+                             + ("" if r.eps_bound_ratio is None else ", deviation/eps bound median "
+                                f"{r.eps_bound_ratio[0]:.4g}, max {r.eps_bound_ratio[1]:.4g}"))
     if args.numeric:
         notes.append(margins(results))
         status = max(status, _values(rows, notes, args.format, setup))

@@ -26,13 +26,15 @@ from .model import EPS
 from .records import INVARIANT, NOT_INVARIANT, Cell
 from .transformations import Transformation
 
-__all__ = ["NumericResult", "Setup", "cross_check", "margins", "EPS_DEPENDENT", "tolerance", "measured_tolerance", "replay",
+__all__ = ["NumericResult", "Setup", "cross_check", "margins", "EPS_DEPENDENT", "WITHIN_EPS_BOUND",
+           "eps_bound_function", "tolerance", "measured_tolerance", "replay",
            "random_sizes", "resolve_eps", "BACKENDS", "DTYPES"]
 
 U = np.finfo(np.float64).eps / 2   # unit roundoff of float64, 2**-53
 GROUPS_OF_SIZES = 10                # instances come in groups that share their sizes
 EXTENDED = np.finfo(np.longdouble).eps < np.finfo(np.float64).eps / 2**10  # longdouble is wider
-EPS_DEPENDENT = "eps-dependent"   # invariant only at eps = 0, run with eps > 0: not compared
+EPS_DEPENDENT = "eps-dependent"   # invariant only at eps = 0, run with eps > 0, no bound to check
+WITHIN_EPS_BOUND = "within-eps-bound"   # h' != h beyond rounding, but within the proven eps bound
 BACKENDS = ("numpy", "torch")
 DTYPES = {"float32": np.float32, "float64": np.float64}
 
@@ -93,15 +95,21 @@ class NumericResult:
     setup: Setup = Setup()
     eps: float = 0.0
 
+    eps_bound_ratio: tuple[float, float] | None = None   # deviation / eps bound: median, max
+
     def agrees(self, cell: Cell) -> bool:
         if self.verdict == EPS_DEPENDENT:
             return True
+        if self.eps > 0 and cell.verdict == INVARIANT and sp.Eq(EPS, 0) in cell.conditions:
+            return self.verdict in (INVARIANT, WITHIN_EPS_BOUND)   # within rounding, or the bound
         return self.verdict == cell.verdict and self.replay_differs in (None, True)
 
     def to_json(self) -> dict:
         out = {"verdict": self.verdict, "max_relative_deviation": self.max_relative_deviation,
                "max_tolerance_ratio": self.max_tolerance_ratio,
                "instances": self.instances, "seed": self.seed, **self.setup.to_json(), "eps_value": self.eps}
+        if self.eps_bound_ratio is not None:
+            out["eps_bound_ratio"] = {"median": self.eps_bound_ratio[0], "max": self.eps_bound_ratio[1]}
         if self.replay_differs is not None:
             out["counterexample_replay"] = {"differs": self.replay_differs,
                                             "relative_deviation": self.replay_deviation}
@@ -229,14 +237,14 @@ def _deviation(norm, setup: Setup, eps: float, W, X, g, b, trans_id: str, params
     scale = _per_instance_max(g).astype(float)
     dev = _per_instance_max(ht - h).astype(float) / scale
     if setup.backend == "numpy" and setup.dtype == "float64":
-        return dev, tolerance(norm, W, X, g, b, h, eps) + tolerance(norm, Wt, Xt, g, b, ht, eps)
+        return dev, tolerance(norm, W, X, g, b, h, eps) + tolerance(norm, Wt, Xt, g, b, ht, eps), (h, ht)
     wide = np.float64 if setup.dtype == "float32" else (np.longdouble if EXTENDED else np.float64)
     Ww, Xw = W.astype(wide), X.astype(wide)
     Wtw, Xtw = layers.transform(trans_id, Ww, Xw, params)
     err = _per_instance_max(h - _reference(norm, setup, Ww, Xw, g, b, eps)).astype(float) / scale
     err_t = _per_instance_max(ht - _reference(norm, setup, Wtw, Xtw, g, b, eps)).astype(float) / scale
     M = int(np.prod(h.shape[1:]))
-    return dev, measured_tolerance(err, err_t, M, setup.dtype)
+    return dev, measured_tolerance(err, err_t, M, setup.dtype), (h, ht)
 
 
 def replay(norm: Normalizer, trans: Transformation, cell: Cell, setup: Setup = Setup()) -> tuple[float, bool]:
@@ -249,33 +257,108 @@ def replay(norm: Normalizer, trans: Transformation, cell: Cell, setup: Setup = S
     as_float = lambda v: np.array(v, dtype=float)[None]  # noqa: E731
     W, X, g, b = (as_float(ce.values[s]) for s in (m.W, m.X, m.g, m.b))
     params = {k: (v if isinstance(v, int) else as_float(v)) for k, v in ce.parameters.items()}
-    dev, tol = _deviation(norm, setup, 0.0, W, X, g, b, trans.id, params)
+    dev, tol, _ = _deviation(norm, setup, 0.0, W, X, g, b, trans.id, params)
     return float(dev[0]), bool(dev[0] > tol[0])
 
 
 def cross_check(norm: Normalizer, trans: Transformation, cell: Cell | None = None,
                 instances: int = 1000, seed: int = 0, setup: Setup = Setup()) -> NumericResult:
-    """Numeric verdict over ``instances`` random instances (seeded), on ``setup``'s layers."""
+    """Numeric verdict over ``instances`` random instances (seeded), on ``setup``'s layers.
+
+    With eps > 0 on a cell whose proof needed eps = 0, the verdict is one of
+    three: invariant (within rounding), within the proven eps bound of
+    :func:`invariance.caveats.eps_bound`, or not invariant.
+    """
     rng = np.random.default_rng([seed, _stable_hash(norm.id), _stable_hash(trans.id)])
     eps = resolve_eps(norm, setup)
+    bound = None
+    if eps > 0 and cell is not None and cell.verdict == INVARIANT and sp.Eq(EPS, 0) in cell.conditions:
+        bound = eps_bound_function(cell)
     per_group = -(-instances // GROUPS_OF_SIZES)
-    devs, ratios, count = [], [], 0
+    devs, ratios, count, beyond, bound_ratios = [], [], 0, False, []
     for _ in range(GROUPS_OF_SIZES):
         s = random_sizes(norm, rng)
         W, X, g, b = _draw(norm, rng, per_group, s)
         params = trans.sample(rng, per_group, s)
-        dev, tol = _deviation(norm, setup, eps, W, X, g, b, trans.id, params)
+        dev, tol, (h, ht) = _deviation(norm, setup, eps, W, X, g, b, trans.id, params)
         devs.append(dev.max())
         ratios.append((dev / tol).max())
         count += per_group
+        if bound is not None:
+            within, r = _within_bound(bound, norm, setup, eps, W, X, g, trans.id, params, h, ht, tol)
+            beyond |= not within.all()
+            bound_ratios.append(r)
     verdict = INVARIANT if max(ratios) <= 1 else NOT_INVARIANT
+    eps_ratio = None
     if eps > 0 and cell is not None and cell.verdict == INVARIANT and sp.Eq(EPS, 0) in cell.conditions:
-        verdict = EPS_DEPENDENT   # the proof needed eps = 0; its eps > 0 bound is not checked here
+        if bound is None:
+            verdict = EPS_DEPENDENT   # the proof needed eps = 0 and no bound was derived
+        elif verdict == NOT_INVARIANT and not beyond:
+            verdict = WITHIN_EPS_BOUND
+        r = np.concatenate(bound_ratios) if bound_ratios else np.array([])
+        r = r[np.isfinite(r)]
+        eps_ratio = (float(np.median(r)), float(r.max())) if r.size else None
     replay_dev = replay_ok = None
     if cell is not None and cell.counterexample is not None:
         replay_dev, replay_ok = replay(norm, trans, cell, setup)
     return NumericResult(verdict, float(max(devs)), float(max(ratios)), count, seed, replay_dev, replay_ok,
-                         setup, eps)
+                         setup, eps, eps_ratio)
+
+
+def eps_bound_function(cell: Cell):
+    """The proven bound on |h' - h| for eps > 0 (:func:`invariance.caveats.eps_bound`)
+    as a NumPy function ``f(c, s, alpha, g, eps)``, where h = g c / sqrt(s + eps) + b
+    and the summed inputs scale by alpha; None if no bound was proven."""
+    from .caveats import _scale_parts, eps_bound
+    from .engine import derive_laws
+    found = eps_bound(cell)
+    if found is None or found.expr == 0:
+        return None
+    b = NORMALIZERS_OF(cell).build(EPS)
+    state = derive_laws(b, TRANSFORMATIONS_OF(cell))
+    s_expr, c_expr = _scale_parts(state, b)
+    C, S, A, G = sp.symbols("c s alpha g")
+    m = b.m
+    expr = found.expr.xreplace({c_expr: C}).xreplace({s_expr: S, state.alpha: A, m.g[m.point["unit"]]: G})
+    if not expr.free_symbols <= {C, S, A, G, EPS}:
+        return None
+    return sp.lambdify((C, S, A, G, EPS), expr, "numpy")
+
+
+def _within_bound(bound, norm, setup: Setup, eps: float, W, X, g, trans_id, params, h, ht, tol):
+    """Per instance: is every |h' - h| within the bound plus rounding, and the largest
+    (deviation - rounding tolerance) / bound among entries that moved beyond rounding
+    (<= 1 exactly when within).
+
+    c and s come from the NumPy op in a wider type (float64, or longdouble for
+    float64 runs): with z(e) = c / sqrt(s + e), s = eps z(eps)^2 / (z(0)^2 - z(eps)^2)
+    and c = z(0) sqrt(s); alpha = sqrt(s' / s), the law s' = alpha^2 s of the proof.
+    """
+    wide = np.float64 if setup.dtype == "float32" else (np.longdouble if EXTENDED else np.float64)
+    Ww, Xw = np.asarray(W, dtype=DTYPES[setup.dtype]).astype(wide), np.asarray(X, dtype=DTYPES[setup.dtype]).astype(wide)
+    Wtw, Xtw = layers.transform(trans_id, Ww, Xw, params)
+
+    def parts(Wv, Xv):
+        a = layers.summed_inputs(Wv, Xv)
+        z0 = norm.numeric(a, Wv, 0.0, **norm.numeric_kwargs)
+        z1 = norm.numeric(a, Wv, eps, **norm.numeric_kwargs)
+        gap = z0 * z0 - z1 * z1
+        ok = gap > 0                                  # c = 0 (or lost to rounding): bound 0 there
+        s = np.where(ok, eps * z1 * z1 / np.where(ok, gap, 1), 1)
+        return np.where(ok, z0 * np.sqrt(s), 0), s
+    c, s = parts(Ww, Xw)
+    _, s_t = parts(Wtw, Xtw)
+    conv = np.ndim(X) == np.ndim(W) + 1
+    gb = np.asarray(g, dtype=float)[:, None, :, None] if conv else np.asarray(g, dtype=float)[:, None, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bnd = np.asarray(bound(c.astype(float), s.astype(float), np.sqrt(s_t / s).astype(float), gb, eps), dtype=float)
+    scale = _per_instance_max(np.asarray(g, dtype=float))
+    slack = (tol * scale).reshape((-1,) + (1,) * (h.ndim - 1))
+    d = np.abs(np.asarray(ht, dtype=float) - np.asarray(h, dtype=float))
+    within = (d <= bnd + slack).reshape(len(d), -1).all(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.where(d > slack, (d - slack) / bnd, np.nan).reshape(len(d), -1)   # rounding set aside
+    return within, np.nanmax(np.where(np.isnan(r), -np.inf, r), axis=1)
 
 
 def margins(results) -> str:
@@ -293,6 +376,16 @@ def margins(results) -> str:
         r, c = min(ref, key=lambda x: x[0])
         parts.append(f"refuted cells >= {r:.3g} ({c.normalizer} x {c.transformation})")
     return " ".join(parts)
+
+
+def NORMALIZERS_OF(cell: Cell) -> Normalizer:  # noqa: N802 - the registry's entry for a cell
+    from .registry import normalizer
+    return normalizer(cell.normalizer)
+
+
+def TRANSFORMATIONS_OF(cell: Cell) -> Transformation:  # noqa: N802
+    from .registry import transformation
+    return transformation(cell.transformation)
 
 
 def _stable_hash(text: str) -> int:

@@ -5,9 +5,11 @@ import dataclasses
 
 import numpy as np
 import pytest
+import sympy as sp
 
 import derived
 from invariance import NORMALIZERS, TRANSFORMATIONS
+from invariance.model import EPS
 from invariance.numeric import cross_check, replay
 
 CELLS = [(n, t) for n in NORMALIZERS for t in TRANSFORMATIONS]
@@ -91,7 +93,7 @@ def test_counterexample_replay_detects_a_wrong_counterexample(cells):
 
 
 # ------------------------------------------------------ dtypes, epsilon, backends
-from invariance.numeric import EPS_DEPENDENT, Setup, measured_tolerance  # noqa: E402
+from invariance.numeric import WITHIN_EPS_BOUND, Setup, measured_tolerance  # noqa: E402
 
 
 @pytest.mark.parametrize("norm, trans", CELLS)
@@ -117,17 +119,47 @@ def test_float32_tolerance_is_not_the_float64_one(cells):
     assert r32.max_relative_deviation > 1e6 * r64.max_relative_deviation
 
 
-def test_an_eps_zero_invariance_run_with_eps_is_not_called_invariant(cells):
-    """Layer norm x weight-matrix re-scaling needs eps = 0; with eps > 0 h' != h beyond rounding."""
-    cell = cells["layer-norm", "weight-matrix-rescaling"]
-    r = cross_check(NORMALIZERS["layer-norm"], TRANSFORMATIONS["weight-matrix-rescaling"], cell,
-                    setup=Setup(eps="0.01"))
-    assert r.verdict == EPS_DEPENDENT and r.max_tolerance_ratio > 1
-    # re-centering holds for every eps: still checked, still invariant
+EPS_CELLS = [(n, t) for n, t in CELLS if derived.cell_of(n, t).verdict == "invariant"
+             and sp.Eq(EPS, 0) in derived.cell_of(n, t).conditions]   # proofs that needed eps = 0
+
+
+@pytest.mark.parametrize("norm, trans", EPS_CELLS)
+def test_with_eps_an_eps_zero_invariance_stays_within_its_proven_bound(cells, norm, trans):
+    """eps = 0.01 << sigma^2 ~ 1: h' != h beyond rounding, within the mean-value bound, which is
+    tight to first order in eps / sigma^2 (its derivative is taken at e = 0): median ratio near 1."""
+    cell = cells[norm, trans]
+    r = cross_check(NORMALIZERS[norm], TRANSFORMATIONS[trans], cell, setup=Setup(eps="0.01"))
+    assert r.verdict == WITHIN_EPS_BOUND and r.agrees(cell)
+    median, worst = r.eps_bound_ratio
+    assert 0.9 < median <= worst <= 1 + 1e-9
+
+
+def test_cells_proven_for_every_eps_stay_invariant_with_eps(cells):
     cell = cells["layer-norm", "weight-matrix-recentering"]
     r = cross_check(NORMALIZERS["layer-norm"], TRANSFORMATIONS["weight-matrix-recentering"], cell,
                     setup=Setup(eps="0.01"))
-    assert r.verdict == "invariant" and r.agrees(cell)
+    assert r.verdict == "invariant" and r.agrees(cell) and r.eps_bound_ratio is None
+
+
+def _layer_norm_leaking_eps(a, W, eps=0.0):
+    """Exact at eps = 0, but eps > 0 adds eps * a, which re-scales with the weights."""
+    d = a - a.mean(-1, keepdims=True)
+    return d / np.sqrt((d * d).mean(-1, keepdims=True) + eps) + eps * a
+
+
+def test_an_eps_effect_beyond_the_proven_bound_is_not_invariant(cells):
+    """Register the broken op (the bound is looked up by id), run at eps > 0: beyond the bound."""
+    from invariance import register
+    broken = register(dataclasses.replace(NORMALIZERS["layer-norm"], id="leaky-layer-norm",
+                                          numeric=_layer_norm_leaking_eps))
+    try:
+        t = TRANSFORMATIONS["weight-matrix-rescaling"]
+        cell = dataclasses.replace(cells["layer-norm", t.id], normalizer=broken.id)
+        assert cross_check(broken, t, cell).agrees(cell)              # eps = 0: nothing to see
+        r = cross_check(broken, t, cell, setup=Setup(eps="0.01"))
+        assert r.verdict == "not-invariant" and not r.agrees(cell)
+    finally:
+        NORMALIZERS.pop("leaky-layer-norm", None)
 
 
 @pytest.mark.parametrize("kw, word", [({"backend": "jax"}, "valid: numpy, torch"),

@@ -156,3 +156,12 @@ def test_cuda_without_a_device_is_a_one_line_usage_error(capsys):
     assert main(["table", "--numeric", "--backend", "torch", "--device", "cuda"]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "no CUDA device" in err
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_torch_with_pytorchs_default_eps_stays_within_the_proven_bounds(dtype, capsys):
+    from invariance.__main__ import main
+    assert main(["table", "--all", "--numeric", "--backend", "torch", "--dtype", dtype, "--eps", "default",
+                 "--instances", "200"]) == 0
+    out = capsys.readouterr().out
+    assert "within-eps-bound" in out and "DISAGREEMENT" not in out
