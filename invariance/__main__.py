@@ -104,6 +104,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a certificate or a directory of them (default proofs)")
     _load_option(v)
 
+    pb = sub.add_parser("probe", help="your own layer's row, numerically (torch.nn.Module or NumPy function)",
+                        description="MODULE:FACTORY, where FACTORY() returns a torch.nn.Module taking X or a "
+                                    "pair (fn, W) with fn(X, W) a NumPy function; see the README.")
+    pb.add_argument("spec", metavar="MODULE:FACTORY")
+    pb.add_argument("--against", metavar="NORMALIZER", help=f"compare with a registered row, from: {norms}")
+    pb.add_argument("--weight", metavar="NAME", help="the module's weight parameter (default: the first "
+                                                     "nn.Linear or nn.Conv2d's)")
+    pb.add_argument("--instances", type=int, default=200, help="random instances per column (default 200)")
+    pb.add_argument("--seed", type=int, default=0)
+
     d = sub.add_parser("docs", help="write the LaTeX document (and with --pdf compile it)")
     d.add_argument("--out", default="docs", type=Path, help="directory (default docs)")
     d.add_argument("--pdf", action="store_true", help="compile docs/invariance.pdf with latexmk or pdflatex")
@@ -225,6 +235,22 @@ def _verify(args) -> int:
     return EXIT_FAIL if problems else EXIT_OK
 
 
+def _probe(args) -> int:
+    from .probing import load, probe
+    if args.against is not None:
+        normalizer(args.against)
+    if args.instances < 1:
+        raise UnknownId(f"--instances must be at least 1, got {args.instances}")
+    try:
+        made = load(args.spec)
+        layer, weight = made if isinstance(made, tuple) else (made, args.weight)
+        result = probe(layer, weight, against=args.against, instances=args.instances, seed=args.seed)
+    except ValueError as err:
+        raise UnknownId(str(err)) from None
+    print(result.table())
+    return EXIT_FAIL if result.disagreements else EXIT_OK
+
+
 def _docs(args) -> int:
     from .docs import build
     return build(args.out, pdf=args.pdf)
@@ -247,7 +273,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return {"table": _table, "check": _check, "proofs": _proofs, "verify": _verify,
-                "docs": _docs}[args.command](args)
+                "docs": _docs, "probe": _probe}[args.command](args)
     except UnknownId as err:
         print(f"python -m invariance {args.command}: {err}", file=sys.stderr)
         return EXIT_USAGE
