@@ -134,11 +134,12 @@ def _table(args) -> int:
         notes += [f"unknown: {c.normalizer} x {c.transformation} (no proof and no counterexample found)"
                   for c in cells if c.verdict == UNKNOWN]
     if args.numeric:
-        from .numeric import cross_check, margins
-        results = []
+        from .numeric import cross_check, margins, progress_bar
+        results, bar = [], progress_bar(len(cells) * args.instances, f"numeric ({setup.backend}, {setup.dtype})")
         for cell in cells:
             r = cross_check(NORMALIZERS[cell.normalizer], TRANSFORMATIONS[cell.transformation], cell,
-                            instances=args.instances, seed=args.seed, setup=setup)
+                            instances=args.instances, seed=args.seed, setup=setup,
+                            progress=bar.update if bar else None)
             results.append((cell, r))
             extra.setdefault((cell.normalizer, cell.transformation), {})["numeric"] = r.to_json()
             if not r.agrees(cell):
@@ -153,6 +154,8 @@ def _table(args) -> int:
                              + ("" if r.eps_bound_ratio is None else ", deviation/eps bound median "
                                 f"{r.eps_bound_ratio[0]:.4g}, max {r.eps_bound_ratio[1]:.4g}"))
     if args.numeric:
+        if bar:
+            bar.close()
         notes.append(margins(results))
         status = max(status, _values(rows, notes, args.format, setup))
     if args.caveats:

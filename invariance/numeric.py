@@ -14,6 +14,7 @@ error measured against the same layer in a wider type
 """
 from __future__ import annotations
 
+import sys
 import zlib
 from dataclasses import dataclass
 
@@ -26,12 +27,14 @@ from .model import EPS
 from .records import INVARIANT, NOT_INVARIANT, Cell
 from .transformations import Transformation
 
-__all__ = ["NumericResult", "Setup", "cross_check", "margins", "EPS_DEPENDENT", "WITHIN_EPS_BOUND",
+__all__ = ["NumericResult", "Setup", "cross_check", "chunk_size", "progress_bar", "margins", "EPS_DEPENDENT", "WITHIN_EPS_BOUND",
            "eps_bound_function", "tolerance", "measured_tolerance", "replay",
            "random_sizes", "resolve_eps", "BACKENDS", "DTYPES"]
 
 U = np.finfo(np.float64).eps / 2   # unit roundoff of float64, 2**-53
 GROUPS_OF_SIZES = 10                # instances come in groups that share their sizes
+MEMORY_BUDGET = 256 * 2**20         # bytes of arrays one batched call may hold
+LIVE_COPIES = 32                    # arrays of an instance's size alive at once, generously
 EXTENDED = np.finfo(np.longdouble).eps < np.finfo(np.float64).eps / 2**10  # longdouble is wider
 EPS_DEPENDENT = "eps-dependent"   # invariant only at eps = 0, run with eps > 0, no bound to check
 WITHIN_EPS_BOUND = "within-eps-bound"   # h' != h beyond rounding, but within the proven eps bound
@@ -261,9 +264,26 @@ def replay(norm: Normalizer, trans: Transformation, cell: Cell, setup: Setup = S
     return float(dev[0]), bool(dev[0] > tol[0])
 
 
+def chunk_size(sizes: dict) -> int:
+    """Instances per batched call such that the arrays alive at once fit MEMORY_BUDGET.
+
+    Per instance, W, X and the summed inputs (hence h) hold H D + N D P + N H P
+    values; the cross-check keeps about LIVE_COPIES arrays of that size at once
+    (h and h' in two precisions, the perturbed runs of the tolerance, the
+    transformed operands), of at most 16 bytes a value (longdouble).
+    """
+    P = sizes.get("P", 1)
+    values = sizes["H"] * sizes["D"] + sizes["N"] * sizes["D"] * P + sizes["N"] * sizes["H"] * P
+    return max(1, MEMORY_BUDGET // (16 * LIVE_COPIES * values))
+
+
 def cross_check(norm: Normalizer, trans: Transformation, cell: Cell | None = None,
-                instances: int = 1000, seed: int = 0, setup: Setup = Setup()) -> NumericResult:
+                instances: int = 1000, seed: int = 0, setup: Setup = Setup(),
+                progress=None) -> NumericResult:
     """Numeric verdict over ``instances`` random instances (seeded), on ``setup``'s layers.
+
+    The instances run in chunks (:func:`chunk_size`), so any number fits in
+    memory; ``progress(k)`` is called after each chunk of k instances.
 
     With eps > 0 on a cell whose proof needed eps = 0, the verdict is one of
     three: invariant (within rounding), within the proven eps bound of
@@ -278,16 +298,21 @@ def cross_check(norm: Normalizer, trans: Transformation, cell: Cell | None = Non
     devs, ratios, count, beyond, bound_ratios = [], [], 0, False, []
     for _ in range(GROUPS_OF_SIZES):
         s = random_sizes(norm, rng)
-        W, X, g, b = _draw(norm, rng, per_group, s)
-        params = trans.sample(rng, per_group, s)
-        dev, tol, (h, ht) = _deviation(norm, setup, eps, W, X, g, b, trans.id, params)
-        devs.append(dev.max())
-        ratios.append((dev / tol).max())
-        count += per_group
-        if bound is not None:
-            within, r = _within_bound(bound, norm, setup, eps, W, X, g, trans.id, params, h, ht, tol)
-            beyond |= not within.all()
-            bound_ratios.append(r)
+        left = per_group
+        while left:                       # in chunks that fit MEMORY_BUDGET, whatever --instances is
+            K = min(left, chunk_size(s))
+            W, X, g, b = _draw(norm, rng, K, s)
+            params = trans.sample(rng, K, s)
+            dev, tol, (h, ht) = _deviation(norm, setup, eps, W, X, g, b, trans.id, params)
+            devs.append(dev.max())
+            ratios.append((dev / tol).max())
+            count, left = count + K, left - K
+            if bound is not None:
+                within, r = _within_bound(bound, norm, setup, eps, W, X, g, trans.id, params, h, ht, tol)
+                beyond |= not within.all()
+                bound_ratios.append(r)
+            if progress is not None:
+                progress(K)
     verdict = INVARIANT if max(ratios) <= 1 else NOT_INVARIANT
     eps_ratio = None
     if eps > 0 and cell is not None and cell.verdict == INVARIANT and sp.Eq(EPS, 0) in cell.conditions:
@@ -359,6 +384,19 @@ def _within_bound(bound, norm, setup: Setup, eps: float, W, X, g, trans_id, para
     with np.errstate(divide="ignore", invalid="ignore"):
         r = np.where(d > slack, (d - slack) / bnd, np.nan).reshape(len(d), -1)   # rounding set aside
     return within, np.nanmax(np.where(np.isnan(r), -np.inf, r), axis=1)
+
+
+def progress_bar(total: int, desc: str):
+    """A tqdm bar on stderr (shown on a terminal only), or None without tqdm.
+
+    Returns an object with ``update(k)`` and ``close()``.
+    """
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, desc=desc, unit="inst", unit_scale=True, leave=False, disable=None,
+                file=sys.stderr)
 
 
 def margins(results) -> str:

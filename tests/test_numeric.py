@@ -176,3 +176,25 @@ def test_torch_backend_without_torch_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)     # import torch now raises ImportError
     with pytest.raises(ValueError, match=r"pip install 'invariance\[torch\]'"):
         Setup("torch")
+
+
+def test_instances_run_in_chunks_that_fit_the_memory_budget(monkeypatch, cells):
+    """A budget of a few instances a call: same verdict, every instance counted, progress per chunk."""
+    import invariance.numeric as numeric
+    n, t = NORMALIZERS["layer-norm"], TRANSFORMATIONS["dataset-rescaling"]
+    sizes = numeric.random_sizes(n, np.random.default_rng(0))
+    monkeypatch.setattr(numeric, "MEMORY_BUDGET", 3 * 16 * numeric.LIVE_COPIES * (6 * 5 + 5 * 5 + 5 * 6))
+    assert numeric.chunk_size({"N": 5, "H": 6, "D": 5}) < 10 and numeric.chunk_size(sizes) >= 1
+    done = []
+    r = cross_check(n, t, cells["layer-norm", t.id], instances=200, progress=done.append)
+    assert r.instances == sum(done) == 200 and len(done) > numeric.GROUPS_OF_SIZES
+    assert r.verdict == "invariant"
+
+
+def test_progress_bar_writes_to_stderr_only_on_a_terminal(capsys):
+    from invariance.numeric import progress_bar
+    bar = progress_bar(10, "numeric")
+    bar.update(10)
+    bar.close()
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""      # pytest's stderr is not a terminal
