@@ -80,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0, help="seed of the random instances (default 0)")
     t.add_argument("--caveats", action="store_true",
                    help="for each invariant cell: negative scale, eps > 0, degenerate sigma = 0")
+    t.add_argument("--linear-bias", action="store_true",
+                   help="the dense rows with a bias in the linear map, a = W x + c (nn.Linear's default), "
+                        "derived afresh")
     _numeric_options(t)
     _load_option(t)
 
@@ -127,6 +130,14 @@ def _table(args) -> int:
         raise UnknownId(f"--instances must be at least 1, got {args.instances}")
     rows = list(NORMALIZERS) if args.all else _ids(args.normalizers) if args.normalizers else list(TABLE1)
     setup = _setup(args)
+    if args.linear_bias:
+        rows = _linear_bias_rows(rows, args.all)
+    if args.numeric:
+        from .numeric import check_backend
+        try:
+            check_backend(setup, [NORMALIZERS[n] for n in rows])
+        except ValueError as err:
+            raise UnknownId(str(err)) from None
     cells = table(rows)
     extra, notes, status = {}, [], EXIT_OK
     if any(c.verdict == UNKNOWN for c in cells):
@@ -172,6 +183,18 @@ def _table(args) -> int:
         stream = sys.stdout if args.format == "markdown" else sys.stderr
         print(("\n" if stream is sys.stdout else "") + "\n".join(notes), file=stream)
     return status
+
+
+def _linear_bias_rows(rows, everything: bool) -> list[str]:
+    from .model import DENSE
+    from .normalizers import with_linear_bias
+    from .registry import register
+    if everything:
+        rows = [n for n in rows if NORMALIZERS[n].model is DENSE]
+    try:
+        return [register(with_linear_bias(NORMALIZERS[n])).id for n in rows]
+    except ValueError as err:
+        raise UnknownId(str(err)) from None
 
 
 def _values(rows, notes: list, fmt: str, setup) -> int:

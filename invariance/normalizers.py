@@ -11,9 +11,9 @@ import sympy as sp
 
 from . import layers
 from .definition import Normalizer, Statistic, TorchOp
-from .model import CONV, DENSE, Group, Model
+from .model import CONV, DENSE, DENSE_BIAS, Group, Model
 
-__all__ = ["standardize", "rms", "weight_norm_stats", "NORMALIZERS"]
+__all__ = ["standardize", "rms", "weight_norm_stats", "NORMALIZERS", "with_linear_bias", "LINEAR_BIAS"]
 
 
 def standardize(over) -> tuple[Statistic, ...]:
@@ -143,3 +143,57 @@ NORMALIZERS = (
                              lambda W, X, g, b, eps: _F().instance_norm(
                                  _conv1x1(W, X), None, None, g, b, use_input_stats=True, eps=eps))),
 )
+
+
+# -- the dense layer with a bias in its linear map: a = W x + c (nn.Linear's default) ----
+# The bias c is a parameter of the layer that no transformation touches.  Counterexamples,
+# the values check and the numeric cross-check all use this one c (its first H entries), as
+# they use one alpha for Dynamic Tanh; the engine derives every verdict from the definitions.
+LINEAR_BIAS = (sp.Rational(1, 2), sp.Integer(-1), sp.Rational(3, 2), sp.Integer(2),
+               sp.Rational(-3, 4), sp.Integer(1), sp.Integer(-2), sp.Rational(5, 4))
+_C = np.array([float(v) for v in LINEAR_BIAS])
+
+
+def _biased_op(op):
+    def with_bias(a, W, eps=0.0, **kw):
+        if a.shape[-1] > len(_C):
+            raise ValueError(f"the linear bias has {len(_C)} entries; H = {a.shape[-1]} is too many")
+        return op(a + _C[:a.shape[-1]].astype(a.dtype), W, eps, **kw)
+    return with_bias
+
+
+def _biased_torch(op: TorchOp) -> TorchOp:
+    """nn.Linear(D, H) with bias c: computed as W~ x~ with x~ = (x, 1) and W~ = (W, c)."""
+    def layer(W, X, g, b, eps):
+        import torch
+        c = torch.as_tensor(_C[:W.shape[0]], dtype=W.dtype, device=W.device)
+        ones = torch.ones(X.shape[:-1] + (1,), dtype=X.dtype, device=X.device)
+        return op.layer(torch.cat([W, c[:, None]], -1), torch.cat([X, ones], -1), g, b, eps)
+    return TorchOp(op.name, op.parameters.replace("nn.Linear(D, H)", "nn.Linear(D, H, bias=c)")
+                   + "; the linear map is nn.Linear(D, H) with its bias c", layer, op.default_eps,
+                   op.has_eps, op.vmap, op.semantics)
+
+
+_VARIANTS: dict[str, Normalizer] = {}
+
+
+def with_linear_bias(norm: Normalizer) -> Normalizer:
+    """``norm`` on the dense layer with a bias in the linear map, id ``<id>-linear-bias``.
+
+    .. math:: a_{n,i} = \\textstyle\\sum_j W_{i,j} x_{n,j} + c_i
+
+    Only dense normalizers written with the model's helpers (so their statistics
+    follow the model) have this variant; the same object is returned each time.
+    """
+    if norm.model is not DENSE:
+        raise ValueError(f"--linear-bias: {norm.id} is not a dense-layer normalizer; the variant "
+                         "exists for the dense rows (batch-norm, weight-norm, layer-norm, rms-norm)")
+    if norm.id not in _VARIANTS:
+        # PyTorch's weight-normed nn.Linear adds its bias after the normalization, i.e. it is
+        # our output bias b, not c: that variant has no PyTorch counterpart
+        torch = None if norm.torch is None or not norm.torch.vmap else _biased_torch(norm.torch)
+        _VARIANTS[norm.id] = Normalizer(
+            f"{norm.id}-linear-bias", f"{norm.title}, linear bias", DENSE_BIAS, norm.stats,
+            _biased_op(norm.numeric), norm.output, norm.numeric_kwargs, norm.source, norm.groups,
+            {**norm.constants, DENSE_BIAS.c: list(LINEAR_BIAS)}, torch)
+    return _VARIANTS[norm.id]

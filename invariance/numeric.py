@@ -27,7 +27,7 @@ from .model import EPS
 from .records import INVARIANT, NOT_INVARIANT, Cell
 from .transformations import Transformation
 
-__all__ = ["NumericResult", "Setup", "cross_check", "chunk_size", "progress_bar", "margins", "EPS_DEPENDENT", "WITHIN_EPS_BOUND",
+__all__ = ["NumericResult", "Setup", "cross_check", "check_backend", "chunk_size", "progress_bar", "margins", "EPS_DEPENDENT", "WITHIN_EPS_BOUND",
            "eps_bound_function", "tolerance", "measured_tolerance", "replay",
            "random_sizes", "resolve_eps", "BACKENDS", "DTYPES"]
 
@@ -71,6 +71,14 @@ class Setup:
 
     def to_json(self) -> dict:
         return {"backend": self.backend, "dtype": self.dtype, "eps": self.eps, "device": self.device}
+
+
+def check_backend(setup: Setup, norms) -> None:
+    """ValueError (one line) if a normalizer cannot run on the setup's backend."""
+    if setup.backend == "torch":
+        missing = [n.id for n in norms if n.torch is None]
+        if missing:
+            raise ValueError(f"no PyTorch counterpart for {', '.join(missing)}; use --backend numpy for it")
 
 
 def resolve_eps(norm: Normalizer, setup: Setup) -> float:
