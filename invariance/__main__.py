@@ -274,7 +274,7 @@ def _probe(args) -> int:
     except ValueError as err:
         raise UnknownId(str(err)) from None
     print(result.table())
-    return EXIT_FAIL if result.disagreements else EXIT_OK
+    return EXIT_OK if result.agrees else EXIT_FAIL
 
 
 def _docs(args) -> int:

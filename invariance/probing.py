@@ -39,6 +39,11 @@ class ProbeResult:
     instances: int
     against: str | None = None
     derived: dict[str, str] = field(default_factory=dict)   # the registered row, if asked
+    values: object = None             # invariance.values.ValueCheck against the registered definition
+
+    @property
+    def agrees(self) -> bool:
+        return not self.disagreements and (self.values is None or self.values.agrees)
 
     @property
     def disagreements(self) -> list[str]:
@@ -65,6 +70,11 @@ class ProbeResult:
         out.append(self.margins() + f" ({self.instances} instances a column)")
         out += [f"DISAGREEMENT {self.name} x {t}: probe {self.verdicts[t]}, {self.against} derived "
                 f"{self.derived[t]}" for t in self.disagreements]
+        if self.values is not None:
+            v = self.values
+            out.append(("values" if v.agrees else f"DISAGREEMENT {self.name} values") + f": against "
+                       f"{self.against}'s definition (gain 1, bias 0, eps 0) at {v.points} exact rational "
+                       f"instances, max deviation {v.max_deviation:.3g} ({v.max_tolerance_ratio:.3g} x tolerance)")
         return "\n".join(out)
 
 
@@ -166,13 +176,24 @@ def probe(layer, weight=None, against: str | None = None, instances: int = 200, 
                                      h.size, "float32")
             worst = max(worst, float(np.abs(ht.astype(float) - h).max() / scale / tol))
         verdicts[t.id], ratios[t.id] = (INVARIANT if worst <= 1 else NOT_INVARIANT), worst
-    derived = {}
+    derived, values = {}, None
     if against is not None:
         from . import derive
-        derived = {t: derive(against, t).verdict for t in TRANSFORMATIONS}
+        from .registry import normalizer
+        from .values import EPSILONS, compare_values
+        norm = normalizer(against)
+        derived = {t: derive(norm, t).verdict for t in TRANSFORMATIONS}
+        # values too, at the layer's own sizes, in float64; the layer's gain and bias are taken
+        # to be 1 and 0 (a fresh module's), so a layer initialised otherwise shows as different
+        if norm.model.id.startswith("dense") != run.conv:
+            values = compare_values(
+                norm, op=lambda W, X, g, b, eps: run(W, X, "float64").reshape(X.shape[0], *W.shape[:1],
+                                                                              *X.shape[2:]),
+                epsilons=EPSILONS[:1], unit_gain=True, seed=seed,
+                fixed={"unit": run.H, "input": run.D})
     if name is None:
         name = type(layer).__name__ if isinstance(run, _Module) else getattr(layer, "__name__", "layer")
-    return ProbeResult(name, verdicts, ratios, instances, against, derived)
+    return ProbeResult(name, verdicts, ratios, instances, against, derived, values)
 
 
 def load(spec: str):

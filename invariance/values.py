@@ -53,18 +53,21 @@ class ValueCheck:
                 "worst": self.worst}
 
 
-def exact_layer(norm: Normalizer, rng: random.Random, eps: sp.Expr = sp.Integer(0)):
+def exact_layer(norm: Normalizer, rng: random.Random, eps: sp.Expr = sp.Integer(0),
+                unit_gain: bool = False, fixed: dict | None = None):
     """One exact random instance and its exact output, all as float64 arrays.
 
     Returns ``(W, X, g, b, h)`` (h of shape (N, H) or (N, C, P), evaluated from
     the definitions, rounded once at the end), or None when a statistic in a
-    denominator is exactly zero at that instance.
+    denominator is exactly zero at that instance.  ``unit_gain``: g = 1, b = 0;
+    ``fixed``: sizes by axis name (e.g. ``{"unit": 6, "input": 4}``) kept as given.
     """
     from .registry import TRANSFORMATIONS   # any transformation: only h is read, never h'
     b = norm.build(EPS)
     m = b.m
-    sizes = with_groups(b, {ax.size: rng.randint(2, 3) for ax in (*m.axes, m.input)})
-    _, values, _ = random_instance(b, next(iter(TRANSFORMATIONS.values())), rng, sizes, unit_gain=False)
+    fixed = fixed or {}
+    sizes = with_groups(b, {ax.size: fixed.get(ax.name) or rng.randint(2, 3) for ax in (*m.axes, m.input)})
+    _, values, _ = random_instance(b, next(iter(TRANSFORMATIONS.values())), rng, sizes, unit_gain=unit_gain)
     eqs = definitions(b, next(iter(TRANSFORMATIONS.values())))
     arrays, _ = bind_definitions(eqs, values, {**sizes, EPS: eps})
     h_base = next(e for e in eqs if e.name == "h").lhs.base
@@ -81,7 +84,8 @@ def exact_layer(norm: Normalizer, rng: random.Random, eps: sp.Expr = sp.Integer(
 
 
 def compare_values(norm: Normalizer, draws: int = 4, seed: int = 0, op=None,
-                   epsilons=EPSILONS, backend: str = "numpy", device: str = "cpu") -> ValueCheck:
+                   epsilons=EPSILONS, backend: str = "numpy", device: str = "cpu",
+                   unit_gain: bool = False, fixed: dict | None = None) -> ValueCheck:
     """``draws`` rational instances at each epsilon of :data:`EPSILONS`: the
     numeric op (``op``, else the entry's NumPy op or, with ``backend="torch"``,
     its PyTorch counterpart, in float64) against the exact definition.
@@ -102,7 +106,7 @@ def compare_values(norm: Normalizer, draws: int = 4, seed: int = 0, op=None,
         for _ in range(20 * draws):          # a zero statistic is rare; give up after many
             if done == draws:
                 break
-            found = exact_layer(norm, rng, eps)
+            found = exact_layer(norm, rng, eps, unit_gain, fixed)
             if found is None:
                 continue
             W, X, g, b, h = found

@@ -32,7 +32,7 @@ def _layer_norm_over_the_cases(X, W):
 
 def test_a_numpy_layer_norm_probes_as_layer_norm():
     r = probe(_layer_norm, weight=np.ones((5, 3)), against="layer-norm")
-    assert r.disagreements == [] and set(r.verdicts) == set(TRANSFORMATIONS)
+    assert r.agrees and r.values.points > 0 and set(r.verdicts) == set(TRANSFORMATIONS)
     assert "margins: invariant columns" in r.table()
 
 
@@ -60,20 +60,30 @@ def test_readme_probe_example_catches_layer_norm_over_the_wrong_axis(capsys):
     out = capsys.readouterr().out
     wrong = _differs("batch-norm", "layer-norm")
     assert namespace["result"].disagreements == wrong
+    assert not namespace["result"].values.agrees and "DISAGREEMENT MyLayerNorm values" in out
     assert [f"DISAGREEMENT MyLayerNorm x {t}:" in out for t in wrong] == [True] * len(wrong)
 
 
 def test_pytorch_layer_norm_with_eps_0_probes_as_layer_norm():
     torch = _torch()
     layer = torch.nn.Sequential(torch.nn.Linear(4, 6, bias=False), torch.nn.LayerNorm(6, eps=0.0))
-    assert probe(layer, against="layer-norm").disagreements == []
+    assert probe(layer, against="layer-norm").agrees
+    # PyTorch's default eps = 1e-5: verdicts of re-scaling and values both move off the definition
+    default = probe(torch.nn.Sequential(torch.nn.Linear(4, 6, bias=False), torch.nn.LayerNorm(6)),
+                    against="layer-norm")
+    assert not default.values.agrees and "weight-matrix-rescaling" in default.disagreements
 
 
 def test_weight_norm_module_is_probed_through_original1():
     torch = _torch()
     from torch.nn.utils.parametrizations import weight_norm
-    r = probe(weight_norm(torch.nn.Linear(3, 4)), against="weight-norm")
-    assert r.disagreements == []
+    layer = weight_norm(torch.nn.Linear(3, 4))
+    r = probe(layer, against="weight-norm")
+    assert r.disagreements == [] and not r.values.agrees     # g = ||W_init||, a random bias: not g = 1, b = 0
+    with torch.no_grad():
+        layer.parametrizations.weight.original0.fill_(1.0)
+        layer.bias.zero_()
+    assert probe(layer, against="weight-norm").agrees
 
 
 def test_cli_probe_exits_1_on_the_examples_bug_and_2_on_bad_input(capsys):
