@@ -347,8 +347,8 @@ def eps_bound_function(cell: Cell):
     found = eps_bound(cell)
     if found is None or found.expr == 0:
         return None
-    b = NORMALIZERS_OF(cell).build(EPS)
-    state = derive_laws(b, TRANSFORMATIONS_OF(cell))
+    b = _normalizer_of(cell).build(EPS)
+    state = derive_laws(b, _transformation_of(cell))
     s_expr, c_expr = _scale_parts(state, b)
     C, S, A, G = sp.symbols("c s alpha g")
     m = b.m
@@ -424,12 +424,12 @@ def margins(results) -> str:
     return " ".join(parts)
 
 
-def NORMALIZERS_OF(cell: Cell) -> Normalizer:  # noqa: N802 - the registry's entry for a cell
+def _normalizer_of(cell: Cell) -> Normalizer:
     from .registry import normalizer
     return normalizer(cell.normalizer)
 
 
-def TRANSFORMATIONS_OF(cell: Cell) -> Transformation:  # noqa: N802
+def _transformation_of(cell: Cell) -> Transformation:
     from .registry import transformation
     return transformation(cell.transformation)
 
