@@ -6,6 +6,9 @@ Prints, each the best of REPEATS fresh processes (Python start-up included):
   cross-check adds <= 1 s),
 - every registered normalizer with the numeric cross-check (`table --all
   --numeric`; target <= 6 s),
+- `verify proofs/`, every committed certificate re-checked (target <= 7.2 s,
+  twice round 1's 3.6 s, now that the checker also parses, spot-checks and
+  regenerates every display field and Markdown file),
 and, in process, the slowest Table 1 cell and the numeric cross-check alone.
 """
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 REPEATS = 3
 
@@ -37,6 +41,10 @@ def main() -> None:
     print(f"table --numeric (Table 1):                {table_numeric:6.2f} s   "
           f"cross-check adds {table_numeric - table:5.2f} s, target <= 1 s")
     print(f"table --all --numeric ({len(invariance.NORMALIZERS)} rows):          {everything:6.2f} s   target <= 6 s")
+    proofs = Path(__file__).resolve().parent.parent / "proofs"
+    verify = wall(["verify", str(proofs)])
+    print(f"verify proofs/ ({len(list(proofs.glob('*.json')))} certificates):         {verify:6.2f} s   "
+          "target <= 7.2 s")
 
     times, cells = [], []
     for n in invariance.TABLE1:

@@ -11,7 +11,7 @@ import sympy as sp
 import invariance
 
 ALPHA = sp.Symbol("alpha", positive=True)   # DyT's learnable scalar; proofs hold for every alpha
-ALPHA_VALUE = sp.Rational(1, 2)             # the value counterexamples and the NumPy side use
+ALPHA_VALUE = sp.Rational(1, 2)             # its value, stated once: counterexamples and NumPy use it
 
 
 def dyt_output(c, at):
@@ -19,9 +19,9 @@ def dyt_output(c, at):
     return c.g(at) * sp.tanh(ALPHA * c.a(at)) + c.b(at)
 
 
-def dyt_numeric(a, W, eps=0.0, alpha=float(ALPHA_VALUE)):
+def dyt_numeric(a, W, eps=0.0):
     """The NumPy side: tanh(alpha a) (layers.layer applies gain and bias)."""
-    return np.tanh(alpha * a)
+    return np.tanh(float(ALPHA_VALUE) * a)
 
 
 DYNAMIC_TANH = invariance.register(invariance.Normalizer(

@@ -8,7 +8,7 @@
 """
 from __future__ import annotations
 
-from .definition import Normalizer, Statistic, general_form
+from .definition import InvalidNormalizer, Normalizer, Statistic, general_form
 from .engine import derive, derive_row
 from .model import CONV, DENSE, Group
 from .normalizers import rms, standardize, weight_norm_stats
@@ -18,7 +18,7 @@ from .registry import NORMALIZERS, TABLE1, TRANSFORMATIONS, UnknownId, register
 __all__ = ["derive", "derive_row", "table", "titles", "Normalizer", "Statistic", "general_form",
            "standardize", "rms", "weight_norm_stats", "Group", "DENSE", "CONV", "register",
            "NORMALIZERS", "TRANSFORMATIONS", "TABLE1", "Cell", "INVARIANT", "NOT_INVARIANT", "UNKNOWN",
-           "UnknownId", "probe"]
+           "UnknownId", "InvalidNormalizer", "probe"]
 
 
 def probe(layer, weight=None, against=None, instances: int = 200, seed: int = 0, name=None):

@@ -157,6 +157,11 @@ def _doctest_nested_sums():
     >>> m, x = sp.Symbol('m', integer=True), sp.IndexedBase('x')
     >>> evaluate(sp.Sum(x[m] - sp.Sum(x[m], (m, 1, 2)), (m, 1, 2)), {x: [1, 2]})
     -3
+
+    A reversed range follows Karr's convention, as SymPy's algebra does:
+
+    >>> evaluate(sp.Sum(1, (m, 3, 1)), {}), sp.Sum(1, (m, 3, 1)).doit()
+    (-1, -1)
     """
 
 
@@ -208,6 +213,8 @@ def _eval(e, arrays, env):
 def _eval_sum(body, limits, arrays, env):
     *rest, (k, lo, hi) = limits   # the last limit is the outermost
     lo, hi = int(_eval(lo, arrays, env)), int(_eval(hi, arrays, env))
+    if hi < lo - 1:   # Karr's convention, as SymPy's (and so holds'): sum_{lo}^{hi} = -sum_{hi+1}^{lo-1}
+        return -_eval_sum(body, [*rest, (k, sp.Integer(hi + 1), sp.Integer(lo - 1))], arrays, env)
     total, outer = Fraction(0), env.get(k)   # an enclosing sum may bind k too: restore it
     for v in range(lo, hi + 1):
         env[k] = Fraction(v)

@@ -22,7 +22,11 @@ from sympy import IndexedBase
 from .algebra import Rule
 from .model import EPS, Model, prime
 
-__all__ = ["Statistic", "Normalizer", "TorchOp", "Context", "Built", "general_form"]
+__all__ = ["Statistic", "Normalizer", "TorchOp", "Context", "Built", "general_form", "InvalidNormalizer"]
+
+
+class InvalidNormalizer(ValueError):
+    """A normalizer whose definition cannot be used: the message says what failed and why."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +84,15 @@ class Normalizer:
 
 
 class Context:
-    """The symbols one instance of the layer is written with (original or primed)."""
+    """The symbols one instance of the layer is written with (original or primed).
+
+    A normalizer's statistics and output are functions ``(c, at)`` of a context
+    ``c`` and a point ``at`` of the summed inputs, a dict from axis name to
+    index (``{"case": n, "unit": i}`` on the dense model, plus ``"position"``
+    on the conv model).  The same functions are called twice, with the
+    original and with the transformed (primed) symbols, so they must build
+    their expressions from ``c`` alone.
+    """
 
     def __init__(self, m: Model, primed: bool, kept: dict[str, tuple[str, ...]], eps):
         p = prime if primed else (lambda base: base)
@@ -89,31 +101,69 @@ class Context:
         self._p = p
 
     def has(self, name: str) -> bool:
+        """Whether a statistic called ``name`` is defined (so far: statistics are defined in order)."""
         return name in self.kept
 
     def base(self, name: str) -> IndexedBase:
+        """The symbol ``name`` of this instance (primed for the transformed layer)."""
         return self._p(IndexedBase(name))
 
     def a(self, at):
+        """The summed input :math:`a_{n,i}` (conv: :math:`a_{n,i,p}`) at ``at``."""
         return self.m.at(self.A, at)
 
     def W(self, i, j):
+        """The weight :math:`W_{i,j}` from input ``j`` to unit ``i`` (row ``i`` is :math:`w_i`)."""
         return self.Wb[i, j]
 
     def g(self, at):
+        """The gain :math:`g_i` of the unit at ``at`` (not transformed)."""
         return self.m.g[at["unit"]]
 
     def b(self, at):
+        """The bias :math:`b_i` of the unit at ``at`` (not transformed)."""
         return self.m.b[at["unit"]]
 
     def stat(self, name: str, at):
+        """The statistic ``name`` at ``at``, as a symbol indexed by the axes it keeps (e.g. ``mu[n]``).
+
+        Only statistics defined earlier in ``stats`` can be used; the proofs
+        unfold the symbol into its definition.
+        """
+        if name not in self.kept:
+            raise InvalidNormalizer(f"the statistic {name!r} is used but not defined (defined before it: "
+                                    f"{', '.join(self.kept) or 'none'}); define it in stats, or give an output=")
         return self.base(name)[tuple(at[ax] for ax in self.kept[name])]
 
     def mean(self, f, at, over):
+        """:math:`\\frac{1}{|over|} \\sum_{over} f`: the mean of ``f(t)`` over the axes ``over``.
+
+        ``over`` is a tuple of axis names (``"case"``, ``"unit"``,
+        ``"position"``) or :class:`~invariance.model.Group`; ``f`` receives the
+        point ``t`` with those axes bound, e.g. layer norm's mean is
+        ``c.mean(lambda t: c.a(t), at, ("unit",))``.
+        """
         return self.m.mean(f, at, over)
 
     def total(self, f, at, over):
+        """:math:`\\sum_{over} f`: like :meth:`mean`, without dividing by the count."""
         return self.m.total(f, at, over)
+
+
+def _call(norm, what: str, f, c, at) -> sp.Expr:
+    """Call a user's definition; a failure names the normalizer, the definition and the reason."""
+    try:
+        value = f(c, at)
+    except InvalidNormalizer as err:
+        raise InvalidNormalizer(f"normalizer {norm.id!r}: {what}: {err}") from err
+    except Exception as err:  # a user's function: say which one failed, keep the cause chained
+        raise InvalidNormalizer(f"normalizer {norm.id!r}: {what} raised {type(err).__name__}: {err}") from err
+    if isinstance(value, sp.Expr):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return sp.sympify(value)
+    got = "None" if value is None else f"{type(value).__name__} {value!r:.60}"
+    raise InvalidNormalizer(f"normalizer {norm.id!r}: {what} returned {got}; it must return a SymPy expression")
 
 
 class Built:
@@ -126,17 +176,19 @@ class Built:
         self.stat_rules: list[Rule] = []
         c = Context(m, False, kept, eps)
         for s in norm.stats:
-            expr = s.define(c, pt)
+            expr = _call(norm, f"the statistic {s.name!r}", s.define, c, pt)
             free = expr.free_symbols
             kept[s.name] = tuple(ax.name for ax in m.axes if ax.index in free) or ("unit",)
             self.stat_rules.append(Rule(c.stat(s.name, pt), expr))
         self.kept = kept
         self.orig, self.primed = c, Context(m, True, kept, eps)
-        self.primed_stat_rules = [Rule(self.primed.stat(s.name, pt), s.define(self.primed, pt))
+        self.primed_stat_rules = [Rule(self.primed.stat(s.name, pt),
+                                       _call(norm, f"the statistic {s.name!r}", s.define, self.primed, pt))
                                   for s in norm.stats]
         self.out, self.out_p = IndexedBase("h"), IndexedBase("h'")
-        self.out_rule = Rule(m.at(self.out, pt), norm.output(c, pt))
-        self.out_rule_p = Rule(m.at(self.out_p, pt), norm.output(self.primed, pt))
+        what = "the default output g (a - mu) / sigma + b" if norm.output is general_form else "the output"
+        self.out_rule = Rule(m.at(self.out, pt), _call(norm, what, norm.output, c, pt))
+        self.out_rule_p = Rule(m.at(self.out_p, pt), _call(norm, what, norm.output, self.primed, pt))
 
     def stat_rule(self, name: str) -> Rule | None:
         """The definition of the statistic called ``name`` (e.g. ``sigma``), if any."""

@@ -27,7 +27,7 @@ from .algebra import Rule, unfold
 from .caveats import caveats as derive_caveats
 from .claims import PAPER_CLAIMS, TRANSCRIPT_CLAIMS, TRANSCRIPT_FILE, Claim, assess
 from .definition import Normalizer, general_form
-from .engine import affine_law, definitions, derive, derive_laws
+from .engine import affine_law, counterexample_symbols, definitions, derive, derive_laws
 from .model import CONV, DENSE, EPS, Model, prime
 from .normalizers import NORMALIZERS as BUILTIN
 from .notation import tex
@@ -458,9 +458,7 @@ def _definitions_of(cell: Cell, defs: Definitions):
     """
     norm = NORMALIZERS[cell.normalizer]
     labels, local, differing = {}, [], []
-    for e in cell.proof.equations:
-        if not e.is_definition:
-            continue
+    for e in cell.definitions:
         if e.name in ("W'", "X'"):
             labels[e.name] = _label("eq", cell.normalizer, cell.transformation, e.name)
             local.append(e)
@@ -481,8 +479,7 @@ def _definitions_of(cell: Cell, defs: Definitions):
 def _definitions_tex(cell: Cell, labels: dict, local, differing) -> list[str]:
     out = [f"The transformation ({esc(TRANSFORMATIONS[cell.transformation].title.lower())}):"]
     out.append(equations([(e.lhs, e.rhs, labels[e.name]) for e in local]))
-    names = [e.name for e in cell.proof.equations
-             if e.is_definition and e.name not in ("W'", "X'") and not e.name.endswith("'")]
+    names = [e.name for e in cell.definitions if e.name not in ("W'", "X'") and not e.name.endswith("'")]
     refs = ", ".join(f"${_symbol(n)}$~\\eqref{{{labels[n]}}}" for n in names)
     out.append(f"The definitions used: {refs}, and their primed twins for the transformed layer.")
     if differing:
@@ -548,7 +545,8 @@ def counterexample_tex(cell: Cell) -> list[str]:
     ce = cell.counterexample
     m = NORMALIZERS[cell.normalizer].model
     sizes = ", ".join(f"${k} = {v}$" for k, v in ce.sizes.items())
-    items = [x for k, v in ce.values.items() for x in _value_tex(k, v)]
+    symbols = counterexample_symbols(NORMALIZERS[cell.normalizer].build(), TRANSFORMATIONS[cell.transformation], ce)
+    items = [x for k, v in symbols.items() for x in _value_tex(k, v)]
     lines, current, width = [], [], 0.0
     for maths, w in items:
         if current and width + w > _LINE:

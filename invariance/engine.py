@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import itertools
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import sympy as sp
+from sympy import IndexedBase
 
 from .algebra import Rule, evaluate, exact_nonzero, holds, random_rational, sum_normal_form, unfold
 from .definition import Built, Normalizer
@@ -29,7 +30,8 @@ from .registry import TRANSFORMATIONS, normalizer as _normalizer, transformation
 from .transformations import Transformation
 
 __all__ = ["derive", "derive_row", "definitions", "affine_law", "try_proof", "find_counterexample",
-           "evaluate_outputs", "bind_definitions", "random_instance", "with_groups"]
+           "evaluate_outputs", "bind_definitions", "bind_instance", "random_instance", "with_groups",
+           "shapes", "dims_of", "counterexample_symbols", "justify", "step_name", "conditions", "refutation_conditions"]
 
 
 def definitions(b: Built, t: Transformation) -> tuple[Equation, ...]:
@@ -115,8 +117,8 @@ def derive_laws(b: Built, t: Transformation, substitute: dict | None = None) -> 
         return None
     state = Laws(eqs, *law)
     step = Equation("a' law", byname["a'"].lhs, state.alpha * m.at(m.a, m.point) + state.beta,
-                    "substitute W' and X' into a'; linearity of the sum over the inputs j",
-                    ("a'", "W'", "X'", "a"))
+                    "", ("a'", "W'", "X'", "a"))
+    step = replace(step, justification=justify(step, eqs))
     if not state.check(step):
         return None
     eqs.append(step)
@@ -126,7 +128,8 @@ def derive_laws(b: Built, t: Transformation, substitute: dict | None = None) -> 
         uses = (name + "'", "a' law", *state.law_names, "W'", "X'", name)
         for cand in _candidates(orig.lhs, state.alpha.xreplace(at), state.beta.xreplace(at),
                                 negative=bool(substitute)):
-            eq = Equation(name + "' law", byname[name + "'"].lhs, cand, _justify(name, cand, orig.lhs), uses)
+            eq = Equation(name + "' law", byname[name + "'"].lhs, cand, "", uses)
+            eq = replace(eq, justification=justify(eq, state.eqs))
             if state.check(eq):
                 eqs.append(eq)
                 state.laws[name] = cand
@@ -150,26 +153,42 @@ def try_proof(b: Built, t: Transformation, substitute: dict | None = None,
     m, byname = b.m, {e.name: e for e in state.eqs}
     h, bias = byname["h"].lhs, m.b[m.point["unit"]]
     for target in (targets(h, bias) if targets else (h,)):
-        final = Equation("invariance" if target == h else "relation", byname["h'"].lhs, target,
-                         "substitute the a' law and the laws of the statistics into h'; "
-                         + ("alpha and beta cancel" if (state.alpha, state.beta) != (1, 0)
-                            else "nothing changes"),
+        final = Equation("invariance" if target == h else "relation", byname["h'"].lhs, target, "",
                          ("h'", "a' law", *state.law_names, "h"))
+        final = replace(final, justification=justify(final, state.eqs))
         if state.check(final):
             return Proof(tuple(state.eqs) + (final,)), state.laws, state.alpha
     return None
 
 
-def _justify(name: str, law: sp.Expr, s: sp.Expr) -> str:
-    if law == s:
+def step_name(lhs: sp.Indexed) -> str:
+    """A step's name, derived from what it states: ``mu' law`` for mu', ``invariance`` for h'."""
+    label = lhs.base.label.name
+    return "invariance" if label == "h'" else f"{label} law"
+
+
+def justify(step: Equation, earlier) -> str:
+    """The words beside a step, derived from the step and the steps before it
+    (never stored apart from them, so a checker can regenerate them)."""
+    label = step.lhs.base.label.name
+    if label == "a'":
+        return "substitute W' and X' into a'; linearity of the sum over the inputs j"
+    if label == "h'":
+        a_law = next((e for e in earlier if e.uses and e.lhs.base.label.name == "a'"), None)
+        same = a_law is not None and a_law.rhs == a_law.lhs.xreplace({a_law.lhs.base: IndexedBase("a")})
+        return "substitute the a' law and the laws of the statistics into h'; " + \
+            ("nothing changes" if same else "alpha and beta cancel")
+    name = label.removesuffix("'")
+    if step.rhs == step.lhs.xreplace({step.lhs.base: IndexedBase(name)}):
         return f"definition of {name}, substitute the earlier laws: {name} does not change"
     return f"definition of {name}, substitute the a' law and the earlier laws; linearity of the sum"
 
 
-def conditions(b: Built, t: Transformation, alpha: sp.Expr, eps_zero: bool) -> tuple[sp.Basic, ...]:
-    """The assumptions a proof used: the scale's sign if it scales, eps = 0 if
-    it needed it, and the statistics in the output's denominator non-zero."""
-    out = list(t.conditions) if alpha != 1 else []
+def conditions(b: Built, t: Transformation, eps_zero: bool) -> tuple[sp.Basic, ...]:
+    """The assumptions a proof rests on: the transformation's (its factors
+    positive), eps = 0 if the proof needed it, and the statistics in the
+    output's denominator non-zero."""
+    out = list(t.conditions)
     if eps_zero:
         out.append(sp.Eq(EPS, 0))
     denom = sp.fraction(sp.together(b.out_rule.rhs))[1]
@@ -244,19 +263,42 @@ def _array(rng, shape):
     return [_array(rng, shape[1:]) for _ in range(shape[0])]
 
 
-def random_instance(b: Built, t: Transformation, rng: random.Random, sizes: dict, unit_gain: bool = True):
-    """Exact random W and X, gain and bias (1 and 0 if ``unit_gain``), the
-    normalizer's constants and the transformation's parameters at ``sizes``:
-    (dims by name, values by symbol, parameters)."""
+def shapes(b: Built, sizes: dict) -> dict[str, tuple[int, ...]]:
+    """The shape of each input of the layer (W, X, g, b) at ``sizes`` (symbol -> int)."""
     m = b.m
-    dims = {str(k): v for k, v in sizes.items()} | {"H": sizes[m.axis("unit").size]}
-    H, D, N = dims["H"], dims["D"], dims["N"]
-    values = {m.W: _array(rng, (H, D)), m.X: _array(rng, (N, D, *[sizes[ax.size] for ax in m.axes[2:]]))}
-    values |= ({m.g: [sp.Integer(1)] * H, m.b: [sp.Integer(0)] * H} if unit_gain
-               else {m.g: _array(rng, (H,)), m.b: _array(rng, (H,))})
-    values |= b.norm.constants
-    params = t.exact(rng, {"D": D, "H": H, "N": N})
-    return dims, values | t.values(params, dims), params
+    H, D, N = (sizes[m.axis(ax).size] for ax in ("unit", "input", "case"))
+    return {"W": (H, D), "X": (N, D, *[sizes[ax.size] for ax in m.axes[2:]]), "g": (H,), "b": (H,)}
+
+
+def dims_of(b: Built, sizes: dict) -> dict[str, int]:
+    """Sizes by name, with ``H`` for the unit axis whatever the model calls it."""
+    return {str(k): v for k, v in sizes.items()} | {"H": sizes[b.m.axis("unit").size]}
+
+
+def bind_instance(b: Built, t: Transformation, values: dict, params: dict, sizes: dict) -> dict:
+    """Symbol -> value for one instance: the layer's inputs by name (W, X, g, b),
+    the normalizer's registered constants, and the symbols the transformation
+    derives from its parameters.  The only place an instance meets the symbols."""
+    m = b.m
+    inputs = {m.W: values["W"], m.X: values["X"], m.g: values["g"], m.b: values["b"]}
+    return inputs | b.norm.constants | t.values(params, dims_of(b, sizes))
+
+
+def counterexample_symbols(b: Built, t: Transformation, ce: Counterexample) -> dict:
+    """Symbol -> value of a counterexample, as :func:`bind_instance` binds them."""
+    sizes = {s: ce.sizes[s.name] for s in (*b.m.sizes, *b.size_symbols)}
+    return bind_instance(b, t, ce.values, ce.parameters, sizes)
+
+
+def random_instance(b: Built, t: Transformation, rng: random.Random, sizes: dict, unit_gain: bool = True):
+    """Exact random W and X, gain and bias (1 and 0 if ``unit_gain``) and the
+    transformation's parameters at ``sizes``: (inputs by name, parameters)."""
+    shape = shapes(b, sizes)
+    H = shape["g"][0]
+    values = {k: _array(rng, shape[k]) for k in ("W", "X")}
+    values |= ({"g": [sp.Integer(1)] * H, "b": [sp.Integer(0)] * H} if unit_gain
+               else {"g": _array(rng, (H,)), "b": _array(rng, (H,))})
+    return values, t.exact(rng, dims_of(b, sizes))
 
 
 def find_counterexample(b: Built, t: Transformation, seed: int = 0, draws: int = 3) -> Counterexample | None:
@@ -273,8 +315,8 @@ def find_counterexample(b: Built, t: Transformation, seed: int = 0, draws: int =
         points = list(itertools.product(*[range(1, sizes[ax.size] + 1) for ax in m.axes]))
         flip = None
         for _ in range(draws):
-            dims, values, params = random_instance(b, t, rng, sizes)
-            out = evaluate_outputs(eqs, values, sizes, points)
+            values, params = random_instance(b, t, rng, sizes)
+            out = evaluate_outputs(eqs, bind_instance(b, t, values, params, sizes), sizes, points)
             if not all(v.is_finite for h in out.values() for v in h.values()):
                 continue  # a statistic is zero here: no evidence either way
             for idx in points:
@@ -313,13 +355,13 @@ def derive(norm: Normalizer | str, trans: Transformation | str) -> Cell:
         found = try_proof(b, trans)
     if found:
         proof, laws, alpha = found
-        return Cell(norm.id, trans.id, INVARIANT, conditions(b, trans, alpha, b.eps == 0),
-                    proof=proof, laws=laws)
+        return Cell(norm.id, trans.id, INVARIANT, conditions(b, trans, b.eps == 0),
+                    proof=proof, laws=laws, definitions=definitions(b, trans))
     b = b if b.eps == 0 else norm.build(sp.S.Zero)
     ce = find_counterexample(b, trans)
     if ce is not None:
         return Cell(norm.id, trans.id, NOT_INVARIANT, refutation_conditions(norm),
-                    proof=Proof(definitions(b, trans)), counterexample=ce)
+                    counterexample=ce, definitions=definitions(b, trans))
     return Cell(norm.id, trans.id, UNKNOWN)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import textwrap
 
 from .notation import plain
-from .records import INVARIANT, NOT_INVARIANT, Cell
+from .records import INVARIANT, NOT_INVARIANT, UNKNOWN, Cell
 
 __all__ = ["explain"]
 
@@ -31,7 +31,7 @@ def explain(cell: Cell, titles: dict[str, str], caveats=(), numeric=None) -> str
     if ce is not None:
         sizes = ", ".join(f"{k} = {v}" for k, v in ce.sizes.items())
         lines.append(f"counterexample (exact rationals, eps = 0, gain 1, bias 0; {sizes}):")
-        for k, v in ce.values.items():
+        for k, v in (ce.values | ce.parameters).items():
             lines.append(_wrap(f"{k} = {_fmt(v)}", "  "))
         at = ", ".join(f"{ax} {v}" for ax, v in ce.point.items())
         lines.append(_wrap(f"at {at}: h = {ce.output} but h' = {ce.transformed_output}", "  "))
@@ -43,6 +43,8 @@ def explain(cell: Cell, titles: dict[str, str], caveats=(), numeric=None) -> str
                      + ("" if numeric.replay_differs is None else
                         f"; counterexample replayed in float64 {'differs' if numeric.replay_differs else 'DOES NOT differ'}"
                         f" (relative deviation {numeric.replay_deviation:.3g})"))
+        if cell.verdict != UNKNOWN and not numeric.agrees(cell):
+            lines.append(_wrap("DISAGREEMENT: " + numeric.disagreement(cell), ""))
     return "\n".join(lines)
 
 

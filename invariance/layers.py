@@ -288,18 +288,20 @@ class Operands:
         return self.param(key, on)[(...,) + (None,) * extra]
 
     def case(self):
-        m = self.params.get("case", 0)
-        if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or not -self.N <= m < self.N:
-            raise ValueError(f"{self.name}: case must be an int in [-{self.N}, {self.N}), got {m!r}")
-        return (np.arange(self.N) == m % self.N).reshape((self.N,) + (1,) * (1 + self.conv))
+        """A mask of the re-scaled case ``params["case"]``, 1-based as in the paper."""
+        m = self.params.get("case", 1)
+        if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or not 1 <= m <= self.N:
+            raise ValueError(f"{self.name}: case must be an int from 1 to {self.N}, got {m!r}")
+        return (np.arange(1, self.N + 1) == m).reshape((self.N,) + (1,) * (1 + self.conv))
 
 
 def transform(name, W, X, params):
     """Apply a transformation of section 5.1 to (W, X); returns (W', X').
 
     ``name`` is a transformation id of :mod:`invariance.registry`; ``params`` a
-    dict: ``delta`` (a scalar per instance), ``gamma`` (a vector over the
-    inputs), ``deltas`` (a vector over the units), ``case`` (an int).
+    dict: ``delta`` (a scalar per instance, or a vector over the units for weight
+    vector re-scaling), ``gamma`` (a vector over the inputs), ``case`` (the
+    re-scaled case, 1-based as in the paper).
     """
     from .registry import transformation  # the registry imports this module
     try:

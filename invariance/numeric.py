@@ -14,6 +14,7 @@ error measured against the same layer in a wider type
 """
 from __future__ import annotations
 
+import numbers
 import sys
 import zlib
 from dataclasses import dataclass
@@ -22,14 +23,14 @@ import numpy as np
 import sympy as sp
 
 from . import layers
-from .definition import Normalizer
+from .definition import InvalidNormalizer, Normalizer
 from .model import EPS
 from .records import INVARIANT, NOT_INVARIANT, Cell
 from .transformations import Transformation
 
 __all__ = ["NumericResult", "Setup", "cross_check", "check_backend", "chunk_size", "progress_bar", "margins", "EPS_DEPENDENT", "WITHIN_EPS_BOUND",
            "eps_bound_function", "tolerance", "measured_tolerance", "replay",
-           "random_sizes", "resolve_eps", "BACKENDS", "DTYPES"]
+           "random_sizes", "resolve_eps", "BACKENDS", "DTYPES", "check_op"]
 
 U = np.finfo(np.float64).eps / 2   # unit roundoff of float64, 2**-53
 GROUPS_OF_SIZES = 10                # instances come in groups that share their sizes
@@ -78,7 +79,8 @@ def check_backend(setup: Setup, norms) -> None:
     if setup.backend == "torch":
         missing = [n.id for n in norms if n.torch is None]
         if missing:
-            raise ValueError(f"no PyTorch counterpart for {', '.join(missing)}; use --backend numpy for it")
+            raise ValueError(f"no PyTorch counterpart for {', '.join(missing)}; leave it out (--normalizers) "
+                             "or use --backend numpy")
 
 
 def resolve_eps(norm: Normalizer, setup: Setup) -> float:
@@ -115,6 +117,27 @@ class NumericResult:
             return self.verdict in (INVARIANT, WITHIN_EPS_BOUND)   # within rounding, or the bound
         return self.verdict == cell.verdict and self.replay_differs in (None, True)
 
+    def disagreement(self, cell: Cell) -> str | None:
+        """How this result contradicts ``cell``, in words; None when it agrees."""
+        if self.agrees(cell):
+            return None
+        said, dtype = [], self.setup.dtype
+        layers_ = "the " + {"numpy": "NumPy", "torch": "PyTorch"}[self.setup.backend] + " layers"
+        if self.verdict != cell.verdict and cell.verdict == INVARIANT:
+            said.append(f"proven invariant, but {layers_} changed the output in random instances "
+                        f"(max relative deviation {self.max_relative_deviation:.3g}, "
+                        f"{self.max_tolerance_ratio:.3g} times the {dtype} tolerance)")
+        elif self.verdict != cell.verdict and cell.verdict == NOT_INVARIANT:
+            said.append(f"refuted by an exact counterexample, but {layers_} left the output unchanged "
+                        f"in all {self.instances} random instances (max relative deviation "
+                        f"{self.max_relative_deviation:.3g}, within the {dtype} tolerance)")
+        elif self.verdict != cell.verdict:
+            said.append(f"no symbolic verdict, numerically {self.verdict}")
+        if self.replay_differs is False:
+            said.append(f"the exact counterexample, run through {layers_} in {dtype}, does not "
+                        f"change the output (relative deviation {self.replay_deviation:.3g}, within the tolerance)")
+        return "; ".join(said)
+
     def to_json(self) -> dict:
         out = {"verdict": self.verdict, "max_relative_deviation": self.max_relative_deviation,
                "max_tolerance_ratio": self.max_tolerance_ratio,
@@ -147,6 +170,35 @@ def _draw(norm: Normalizer, rng: np.random.Generator, K: int, s: dict):
     return W, X, g, b
 
 
+def _checked(norm: Normalizer):
+    """``norm.numeric``, failing with a clear :class:`InvalidNormalizer` unless it returns finite
+    values of the summed inputs' shape (a user's op is called here first)."""
+    def op(a, W, eps=0.0, **kw):
+        try:
+            z = norm.numeric(a, W, eps, **kw)
+        except Exception as err:  # a user's function: name it, keep the cause chained
+            raise InvalidNormalizer(f"the NumPy op of normalizer {norm.id!r} raised {type(err).__name__}: "
+                                    f"{err} (on summed inputs of shape {np.shape(a)})") from err
+        if not isinstance(z, np.ndarray) or z.shape != np.shape(a):
+            got = f"an array of shape {z.shape}" if isinstance(z, np.ndarray) else type(z).__name__
+            raise InvalidNormalizer(f"the NumPy op of normalizer {norm.id!r} returned {got}; it must return "
+                                    f"an array of the summed inputs' shape {np.shape(a)}")
+        if z.dtype.kind != "f" or not np.all(np.isfinite(z)):
+            what = ("NaN" if z.dtype.kind == "f" and np.isnan(z).any() else
+                    "inf" if z.dtype.kind == "f" else f"values of dtype {z.dtype}")
+            raise InvalidNormalizer(f"the NumPy layer of normalizer {norm.id!r} produced {what} on finite "
+                                    f"summed inputs of shape {np.shape(a)}; its op must return finite floats")
+        return z
+    return op
+
+
+def check_op(norm: Normalizer, seed: int = 0) -> None:
+    """Run the NumPy op of ``norm`` on one small random batch; :class:`InvalidNormalizer` if it fails."""
+    rng = np.random.default_rng(seed)
+    W, X, _, _ = _draw(norm, rng, 2, random_sizes(norm, rng))
+    _checked(norm)(layers.summed_inputs(W, X), W, 0.0, **norm.numeric_kwargs)
+
+
 def _per_instance_max(x: np.ndarray) -> np.ndarray:
     return np.abs(x).reshape(x.shape[0], -1).max(axis=1)
 
@@ -177,7 +229,7 @@ def tolerance(norm: Normalizer, W, X, g, b, h=None, eps: float = 0.0) -> np.ndar
       than float64) differs from the float64 result by the float64 error, to
       within 2**-11 of it; doubled.
     """
-    op, kw = norm.numeric, norm.numeric_kwargs
+    op, kw = _checked(norm), norm.numeric_kwargs
     a = layers.summed_inputs(W, X)
     M = a[0].size                      # no statistic sums more values than one instance has
     bound = (W.shape[-1] + M) * U * layers.summed_inputs(np.abs(W), np.abs(X))
@@ -202,7 +254,7 @@ def _run(norm: Normalizer, setup: Setup, W, X, g, b, eps: float, dtype=None) -> 
         from . import torch_backend
         return torch_backend.layer(norm, W, X, g, b, eps, dtype, setup.device)
     dt = DTYPES[dtype]
-    return layers.layer(*(np.asarray(v, dtype=dt) for v in (W, X, g, b)), norm.numeric, eps,
+    return layers.layer(*(np.asarray(v, dtype=dt) for v in (W, X, g, b)), _checked(norm), eps,
                         **norm.numeric_kwargs)
 
 
@@ -214,7 +266,7 @@ def _reference(norm: Normalizer, setup: Setup, W, X, g, b, eps: float) -> np.nda
     if setup.dtype == "float32":
         return _run(norm, setup, W, X, g, b, eps, "float64")
     wide = np.longdouble if EXTENDED else np.float64
-    return layers.layer(*(np.asarray(v, dtype=wide) for v in (W, X, g, b)), norm.numeric, eps,
+    return layers.layer(*(np.asarray(v, dtype=wide) for v in (W, X, g, b)), _checked(norm), eps,
                         **norm.numeric_kwargs)
 
 
@@ -264,9 +316,8 @@ def replay(norm: Normalizer, trans: Transformation, cell: Cell, setup: Setup = S
     Counterexamples are exact at epsilon = 0, so they are replayed at 0.
     """
     ce = cell.counterexample
-    m = norm.model
     as_float = lambda v: np.array(v, dtype=float)[None]  # noqa: E731
-    W, X, g, b = (as_float(ce.values[s]) for s in (m.W, m.X, m.g, m.b))
+    W, X, g, b = (as_float(ce.values[k]) for k in ("W", "X", "g", "b"))
     params = {k: (v if isinstance(v, int) else as_float(v)) for k, v in ce.parameters.items()}
     dev, tol, _ = _deviation(norm, setup, 0.0, W, X, g, b, trans.id, params)
     return float(dev[0]), bool(dev[0] > tol[0])
@@ -288,7 +339,8 @@ def chunk_size(sizes: dict) -> int:
 def cross_check(norm: Normalizer, trans: Transformation, cell: Cell | None = None,
                 instances: int = 1000, seed: int = 0, setup: Setup = Setup(),
                 progress=None) -> NumericResult:
-    """Numeric verdict over ``instances`` random instances (seeded), on ``setup``'s layers.
+    """Numeric verdict over exactly ``instances`` random instances (seeded by ``seed`` >= 0),
+    on ``setup``'s layers.
 
     The instances run in chunks (:func:`chunk_size`), so any number fits in
     memory; ``progress(k)`` is called after each chunk of k instances.
@@ -297,16 +349,20 @@ def cross_check(norm: Normalizer, trans: Transformation, cell: Cell | None = Non
     three: invariant (within rounding), within the proven eps bound of
     :func:`invariance.caveats.eps_bound`, or not invariant.
     """
+    if isinstance(instances, bool) or not isinstance(instances, numbers.Integral) or instances < 1:
+        raise ValueError(f"instances must be a whole number >= 1, got {instances!r}")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed must be a whole number >= 0, got {seed!r}")
     rng = np.random.default_rng([seed, _stable_hash(norm.id), _stable_hash(trans.id)])
     eps = resolve_eps(norm, setup)
     bound = None
     if eps > 0 and cell is not None and cell.verdict == INVARIANT and sp.Eq(EPS, 0) in cell.conditions:
         bound = eps_bound_function(cell)
-    per_group = -(-instances // GROUPS_OF_SIZES)
+    groups = min(GROUPS_OF_SIZES, instances)
     devs, ratios, count, beyond, bound_ratios = [], [], 0, False, []
-    for _ in range(GROUPS_OF_SIZES):
+    for k in range(groups):                 # exactly `instances` in all
         s = random_sizes(norm, rng)
-        left = per_group
+        left = instances // groups + (k < instances % groups)
         while left:                       # in chunks that fit MEMORY_BUDGET, whatever --instances is
             K = min(left, chunk_size(s))
             W, X, g, b = _draw(norm, rng, K, s)

@@ -32,6 +32,8 @@ class Equation:
 
 @dataclass(frozen=True)
 class Proof:
+    """The definitions a proof unfolds, then its checked steps, in order."""
+
     equations: tuple[Equation, ...]
 
     def steps(self) -> tuple[Equation, ...]:
@@ -40,11 +42,16 @@ class Proof:
 
 @dataclass(frozen=True)
 class Counterexample:
-    """Concrete exact values for which the two outputs differ."""
+    """Concrete exact values for which the two outputs differ.
+
+    ``values`` holds the layer's inputs by name (``W``, ``X``, ``g``, ``b``) as
+    nested lists of SymPy rationals; ``parameters`` the transformation's, by
+    the names it declares (``delta``, ``gamma``, ``case``); indices are 1-based.
+    """
 
     sizes: dict[str, int]
-    values: dict[str, object]          # name -> exact value(s), as SymPy numbers
-    parameters: dict[str, object]      # the transformation's parameters
+    values: dict[str, object]          # "W", "X", "g", "b" -> exact nested lists
+    parameters: dict[str, object]      # the transformation's parameters, by name
     point: dict[str, int]              # the output entry that differs (1-based)
     output: sp.Expr
     transformed_output: sp.Expr
@@ -52,7 +59,12 @@ class Counterexample:
 
 @dataclass(frozen=True)
 class Cell:
-    """One cell of the table: a verdict and its evidence."""
+    """One cell of the table: a verdict and its evidence.
+
+    ``definitions`` are the registry's equations the evidence rests on (W', X',
+    a, a', the statistics, h, h'); ``proof`` holds the checked steps of an
+    invariant cell (None otherwise); ``counterexample`` refutes a non-invariant one.
+    """
 
     normalizer: str
     transformation: str
@@ -60,4 +72,45 @@ class Cell:
     conditions: tuple[sp.Basic, ...] = ()   # relationals, e.g. delta > 0
     proof: Proof | None = None
     counterexample: Counterexample | None = None
+    definitions: tuple[Equation, ...] = ()
     laws: dict[str, sp.Expr] = field(default_factory=dict)   # how each statistic transforms
+
+    # Reading a cell: each delegates to the module that renders it (imported late, as they import this one).
+    def to_dict(self) -> dict:
+        """The cell as JSON-ready data, in the certificates' format (:func:`invariance.certificates.to_json`)."""
+        from .certificates import to_json
+        return to_json(self)
+
+    def explain(self, caveats: bool = False) -> str:
+        """What ``python -m invariance check`` prints: verdict, conditions, each proof step or the
+        counterexample.  With ``caveats``, also an invariant cell's caveats (a negative factor,
+        epsilon > 0, degenerate sizes), derived for the registered normalizer of this id."""
+        from .caveats import caveats as find
+        from .explain import explain
+        return explain(self, self._titles(), find(self) if caveats else ())
+
+    def __str__(self) -> str:
+        """One line: what was asked, the verdict, its evidence and its conditions.
+
+        >>> from invariance import derive
+        >>> print(derive("layer-norm", "weight-matrix-recentering"))
+        Layer norm under weight matrix re-centering: invariant (proof in 5 checked steps; given sigma[n] != 0)
+        """
+        from .notation import plain
+        titles = self._titles()
+        if self.verdict == INVARIANT:
+            evidence = f"proof in {len(self.proof.steps())} checked steps"
+        elif self.counterexample is not None:
+            sizes = ", ".join(f"{k} = {v}" for k, v in self.counterexample.sizes.items())
+            evidence = f"exact counterexample with {sizes}"
+        else:
+            evidence = "no proof and no counterexample found"
+        if self.conditions:
+            evidence += "; given " + ", ".join(plain(c) for c in self.conditions)
+        return (f"{titles[self.normalizer]} under {titles[self.transformation].lower()}: "
+                f"{self.verdict} ({evidence})")
+
+    def _titles(self) -> dict[str, str]:
+        """Registered titles; the id stands in for a normalizer that is not registered."""
+        from . import titles
+        return {self.normalizer: self.normalizer, self.transformation: self.transformation, **titles()}

@@ -4,12 +4,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import shutil
 import sys
-import textwrap
 
-from .certificates import to_json
+from .certificates import document
 from .records import INVARIANT, NOT_INVARIANT, Cell
 
 __all__ = ["FORMATS", "render_table", "cell_word", "verdict_word"]
@@ -50,15 +48,28 @@ def _markdown(cells, titles, short, width):
 
     body = [[titles[r]] + [cell_word(at[r, c]) for c in cols] for r in rows]
     compact = [[titles[r]] + [_COMPACT.get(at[r, c].verdict, "?") for c in cols] for r in rows]
-    legend = ["", "Inv = Invariant; columns: " + "; ".join(f"{k} = {titles[c]}" for k, c in enumerate(cols, 1))]
+    legend = ["Inv = Invariant", *(("columns: " if k == 1 else "") + f"{k} = {titles[c]}"
+                                   for k, c in enumerate(cols, 1))]
     layouts = [table([""] + [titles[c] for c in cols], body),
                table([""] + [short[c] for c in cols], body),
-               table([""] + [str(k) for k in range(1, len(cols) + 1)], compact) + legend]
+               table([""] + [str(k) for k in range(1, len(cols) + 1)], compact)]
     fitting = [t for t in layouts if max(len(x) for x in t[:len(rows) + 2]) <= width]
     best = fitting[0] if fitting else layouts[-1]
-    if best is layouts[-1]:  # wrap the legend to the width too
-        best = best[:-1] + textwrap.wrap(best[-1], width=max(int(min(width, 100)), 40), break_on_hyphens=False)
+    if best is layouts[-1]:  # wrap the legend to the width too, never inside an entry
+        best = best + [""] + _pack(legend, max(int(min(width, 100)), 40))
     return "\n".join(best)
+
+
+def _pack(entries: list[str], width: int) -> list[str]:
+    """Lines of ``"; "``-separated entries, each line within ``width`` unless one entry is wider."""
+    lines = [entries[0]]
+    for e in entries[1:]:
+        if len(lines[-1]) + 2 + len(e) + 1 <= width:
+            lines[-1] += "; " + e
+        else:
+            lines[-1] += ";"
+            lines.append(e)
+    return lines
 
 
 def _latex(cells, titles):
@@ -81,8 +92,8 @@ def _csv(cells, titles):
 
 
 def _terminal_width() -> float:
-    """The terminal's width; unlimited when piped (unless COLUMNS says otherwise)."""
-    if os.environ.get("COLUMNS", "").isdigit() or sys.stdout.isatty():
+    """The terminal's width (``COLUMNS`` if set); unlimited when piped, so files get the paper's layout."""
+    if sys.stdout.isatty():
         return shutil.get_terminal_size().columns
     return float("inf")
 
@@ -96,12 +107,6 @@ def render_table(cells: list[Cell], fmt: str, titles: dict[str, str], short: dic
         return _latex(cells, titles)
     if fmt == "csv":
         return _csv(cells, titles)
-    if fmt == "json":
-        items = []
-        for c in cells:
-            d = to_json(c)
-            d.pop("equations", None)
-            d.update((extra or {}).get((c.normalizer, c.transformation), {}))
-            items.append(d)
-        return json.dumps(items, indent=1, ensure_ascii=False)
+    if fmt == "json":   # the certificate schema, without the registry's definitions
+        return json.dumps(document(cells, definitions=False, annotations=extra), indent=1, ensure_ascii=False)
     raise ValueError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")

@@ -18,7 +18,7 @@ from sympy import IndexedBase, Symbol
 from .algebra import random_rational
 from .model import DENSE, Model
 
-__all__ = ["Transformation", "TRANSFORMATIONS"]
+__all__ = ["Parameter", "Transformation", "TRANSFORMATIONS"]
 
 _n, _i = DENSE.point["case"], DENSE.point["unit"]
 delta = Symbol("delta", positive=True)
@@ -38,6 +38,16 @@ def _log_uniform(rng: np.random.Generator, shape) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class Parameter:
+    """A parameter of a transformation: its shape (sizes by name) and, for an
+    index, the size it counts up to (1-based)."""
+
+    name: str
+    shape: tuple[str, ...] = ()
+    index_of: str | None = None
+
+
+@dataclass(frozen=True)
 class Transformation:
     """``W -> W'`` and ``X -> X'``, written entrywise."""
 
@@ -52,6 +62,7 @@ class Transformation:
     values: Callable[[dict, dict], dict]                     # parameters, sizes -> symbol values
     numeric: Callable                                        # layers.Operands -> (W', X'), NumPy
     conditions: tuple[sp.Basic, ...] = field(default=())     # assumptions the symbols carry
+    parameters: tuple[Parameter, ...] = ()                   # what a counterexample may set
 
 
 def _same_w(m, i, j):
@@ -70,22 +81,22 @@ TRANSFORMATIONS = (
         sample=lambda rng, K, s: {"delta": _log_uniform(rng, K)},
         numeric=lambda o: (o.scalar("delta", "W") * o.W, o.X),
         values=lambda p, s: {delta: p["delta"]},
-        conditions=(sp.Gt(delta, 0, evaluate=False),)),
+        conditions=(sp.Gt(delta, 0, evaluate=False),), parameters=(Parameter("delta"),)),
     Transformation(
         "weight-matrix-recentering", "Weight matrix re-centering", "W re-center", r"W \to W + \mathbf{1}\gamma^T",
         w=lambda m, i, j: m.W[i, j] + gamma[j], x=_same_x,
         exact=lambda rng, s: {"gamma": [random_rational(rng, nonzero=True) for _ in range(s["D"])]},
         sample=lambda rng, K, s: {"gamma": rng.normal(size=(K, s["D"]))},
         numeric=lambda o: (o.W + o.param("gamma", "W", (o.D,))[..., None, :], o.X),
-        values=lambda p, s: {gamma: p["gamma"]}),
+        values=lambda p, s: {gamma: p["gamma"]}, parameters=(Parameter("gamma", ("D",)),)),
     Transformation(
         "weight-vector-rescaling", "Weight vector re-scaling", "w_i re-scale", r"w_i \to \delta_i w_i",
         w=lambda m, i, j: delta_unit[i] * m.W[i, j], x=_same_x,
-        exact=lambda rng, s: {"deltas": [sp.Integer(1)] * (s["H"] - 1) + [_scale(rng)]},
-        sample=lambda rng, K, s: {"deltas": _log_uniform(rng, (K, s["H"]))},
-        numeric=lambda o: (o.param("deltas", "W", (o.H,))[..., :, None] * o.W, o.X),
-        values=lambda p, s: {delta_unit: p["deltas"]},
-        conditions=(sp.Gt(delta_unit[_i], 0, evaluate=False),)),
+        exact=lambda rng, s: {"delta": [sp.Integer(1)] * (s["H"] - 1) + [_scale(rng)]},
+        sample=lambda rng, K, s: {"delta": _log_uniform(rng, (K, s["H"]))},
+        numeric=lambda o: (o.param("delta", "W", (o.H,))[..., :, None] * o.W, o.X),
+        values=lambda p, s: {delta_unit: p["delta"]},
+        conditions=(sp.Gt(delta_unit[_i], 0, evaluate=False),), parameters=(Parameter("delta", ("H",)),)),
     Transformation(
         "dataset-rescaling", "Dataset re-scaling", "data re-scale", r"x_n \to \delta x_n",
         w=_same_w, x=lambda m, n, j, rest: delta * m.X[(n, j, *rest)],
@@ -93,23 +104,24 @@ TRANSFORMATIONS = (
         sample=lambda rng, K, s: {"delta": _log_uniform(rng, K)},
         numeric=lambda o: (o.W, o.scalar("delta", "X") * o.X),
         values=lambda p, s: {delta: p["delta"]},
-        conditions=(sp.Gt(delta, 0, evaluate=False),)),
+        conditions=(sp.Gt(delta, 0, evaluate=False),), parameters=(Parameter("delta"),)),
     Transformation(
         "dataset-recentering", "Dataset re-centering", "data re-center", r"x_n \to x_n + \gamma",
         w=_same_w, x=lambda m, n, j, rest: m.X[(n, j, *rest)] + gamma[j],
         exact=lambda rng, s: {"gamma": [random_rational(rng, nonzero=True) for _ in range(s["D"])]},
         sample=lambda rng, K, s: {"gamma": rng.normal(size=(K, s["D"]))},
         numeric=lambda o: (o.W, o.X + o.param("gamma", "X", (o.D,))[(..., None, slice(None)) + (None,) * o.conv]),
-        values=lambda p, s: {gamma: p["gamma"]}),
+        values=lambda p, s: {gamma: p["gamma"]}, parameters=(Parameter("gamma", ("D",)),)),
     Transformation(
         "single-case-rescaling", "Single training case re-scaling", "case re-scale", r"x_m \to \delta x_m",
         # Proved for a positive factor delta_n per case; the paper's transformation
         # is the special case delta_m = delta, delta_n = 1 for n != m.
         w=_same_w, x=lambda m, n, j, rest: delta_case[n] * m.X[(n, j, *rest)],
-        exact=lambda rng, s: {"delta": _scale(rng), "case": 0},
-        sample=lambda rng, K, s: {"delta": _log_uniform(rng, K), "case": int(rng.integers(s["N"]))},
+        exact=lambda rng, s: {"delta": _scale(rng), "case": 1},
+        sample=lambda rng, K, s: {"delta": _log_uniform(rng, K), "case": int(rng.integers(1, s["N"] + 1))},
         numeric=lambda o: (o.W, np.where(o.case(), o.scalar("delta", "X") * o.X, o.X)),
         values=lambda p, s: {delta_case: [p["delta"] if n == p["case"] else sp.Integer(1)
-                                           for n in range(s["N"])]},
-        conditions=(sp.Gt(delta_case[_n], 0, evaluate=False),)),
+                                           for n in range(1, s["N"] + 1)]},
+        conditions=(sp.Gt(delta_case[_n], 0, evaluate=False),),
+        parameters=(Parameter("delta"), Parameter("case", index_of="N"))),
 )

@@ -25,7 +25,7 @@ import sympy as sp
 
 from . import layers
 from .definition import Normalizer
-from .engine import bind_definitions, definitions, random_instance, with_groups
+from .engine import bind_definitions, bind_instance, definitions, random_instance, with_groups
 from .model import EPS
 
 __all__ = ["ValueCheck", "compare_values", "exact_layer", "EPSILONS"]
@@ -67,9 +67,10 @@ def exact_layer(norm: Normalizer, rng: random.Random, eps: sp.Expr = sp.Integer(
     m = b.m
     fixed = fixed or {}
     sizes = with_groups(b, {ax.size: fixed.get(ax.name) or rng.randint(2, 3) for ax in (*m.axes, m.input)})
-    _, values, _ = random_instance(b, next(iter(TRANSFORMATIONS.values())), rng, sizes, unit_gain=unit_gain)
-    eqs = definitions(b, next(iter(TRANSFORMATIONS.values())))
-    arrays, _ = bind_definitions(eqs, values, {**sizes, EPS: eps})
+    t = next(iter(TRANSFORMATIONS.values()))
+    values, params = random_instance(b, t, rng, sizes, unit_gain=unit_gain)
+    eqs = definitions(b, t)
+    arrays, _ = bind_definitions(eqs, bind_instance(b, t, values, params, sizes), {**sizes, EPS: eps})
     h_base = next(e for e in eqs if e.name == "h").lhs.base
     shape = [sizes[ax.size] for ax in m.axes]
     try:
@@ -79,8 +80,8 @@ def exact_layer(norm: Normalizer, rng: random.Random, eps: sp.Expr = sp.Integer(
         return None
     if not all(np.isfinite(h)):
         return None
-    as_array = lambda s: np.array(values[s], dtype=float)  # noqa: E731
-    return as_array(m.W), as_array(m.X), as_array(m.g), as_array(m.b), np.reshape(h, shape)
+    as_array = lambda k: np.array(values[k], dtype=float)  # noqa: E731
+    return as_array("W"), as_array("X"), as_array("g"), as_array("b"), np.reshape(h, shape)
 
 
 def compare_values(norm: Normalizer, draws: int = 4, seed: int = 0, op=None,

@@ -360,13 +360,13 @@ def transformation_params(trans: Transformation, s: dict) -> st.SearchStrategy[d
     """Parameters in the format of ``layers.transform``; keys and shapes from ``trans.sample``.
 
     ``delta*`` keys are scale factors (a scalar, or one per unit), ``gamma``
-    a shift vector, ``case`` the index of the re-scaled case.
+    a shift vector, ``case`` the index (1-based) of the re-scaled case.
     """
     template = trans.sample(np.random.default_rng(0), 1, s)
     parts = {}
     for key, value in template.items():
         if key == "case":
-            parts[key] = st.integers(0, s["N"] - 1)
+            parts[key] = st.integers(1, s["N"])
             continue
         shape = np.shape(value)[1:]          # drop the instance axis (K = 1)
         elements = scale_factors() if key.startswith("delta") else shifts()
@@ -458,7 +458,7 @@ def exact_points(draw, norm: Normalizer, trans: Transformation, N=(2, 3), H=(2, 
     params = {}
     for key, value in trans.exact(random.Random(0), s).items():   # only the keys and shapes
         if key == "case":
-            params[key] = draw(st.integers(0, N - 1))
+            params[key] = draw(st.integers(1, N))
             continue
         elements = positive_rationals() if key.startswith("delta") else rationals()
         params[key] = _nested(draw, (len(value),), elements) if isinstance(value, list) else draw(elements)

@@ -311,7 +311,7 @@ def test_weight_transformations():
     assert np.array_equal(W, [[2, 4], [6, 8], [10, 12]]) and X is X0
     W, _ = transform("weight-matrix-recentering", W0, X0, {"gamma": [10.0, -1.0]})
     assert np.array_equal(W, [[11, 1], [13, 3], [15, 5]])
-    W, _ = transform("weight-vector-rescaling", W0, X0, {"deltas": [1.0, 0.5, -1.0]})
+    W, _ = transform("weight-vector-rescaling", W0, X0, {"delta": [1.0, 0.5, -1.0]})
     assert np.array_equal(W, [[1, 2], [1.5, 2], [-5, -6]])
 
 
@@ -320,9 +320,9 @@ def test_dataset_transformations():
     assert np.array_equal(X, [[3, -3], [6, 1.5]])
     _, X = transform("dataset-recentering", W0, X0, {"gamma": [1.0, 2.0]})
     assert np.array_equal(X, [[2, 1], [3, 2.5]])
-    _, X = transform("single-case-rescaling", W0, X0, {"delta": -2.0, "case": 1})
+    _, X = transform("single-case-rescaling", W0, X0, {"delta": -2.0, "case": 2})   # 1-based, as the paper
     assert np.array_equal(X, [[1, -1], [-4, -1]])
-    _, X = transform("single-case-rescaling", W0, X0, {"delta": 4.0})  # case defaults to 0
+    _, X = transform("single-case-rescaling", W0, X0, {"delta": 4.0})  # case defaults to 1
     assert np.array_equal(X, [[4, -4], [2, 0.5]])
 
 
@@ -330,7 +330,7 @@ def test_conv_dataset_transformations():
     Xc = np.arange(8.0).reshape(2, 2, 2)  # N = 2, D = 2, P = 2
     _, X = transform("dataset-recentering", W0, Xc, {"gamma": [10.0, 20.0]})
     assert np.array_equal(X, [[[10, 11], [22, 23]], [[14, 15], [26, 27]]])  # same at every p
-    _, X = transform("single-case-rescaling", W0, Xc, {"delta": 2.0, "case": 1})
+    _, X = transform("single-case-rescaling", W0, Xc, {"delta": 2.0, "case": 2})
     assert np.array_equal(X, [[[0, 1], [2, 3]], [[8, 10], [12, 14]]])
 
 
@@ -340,7 +340,7 @@ def test_batched_transformations():
     delta = np.array([1.0, 2.0, -1.0])
     Wt, _ = transform("weight-matrix-rescaling", W, X, {"delta": delta})
     assert np.array_equal(Wt, delta[:, None, None] * W0)
-    _, Xt = transform("single-case-rescaling", W, X, {"delta": delta, "case": 0})
+    _, Xt = transform("single-case-rescaling", W, X, {"delta": delta, "case": 1})
     assert np.array_equal(Xt[:, 0], delta[:, None] * X0[0]) and np.array_equal(Xt[:, 1], X[:, 1])
     gam = np.array([[1.0, 0.0], [0.0, 1.0], [2.0, 2.0]])
     Wt, _ = transform("weight-matrix-recentering", W, X, {"gamma": gam})
@@ -350,7 +350,9 @@ def test_batched_transformations():
     with pytest.raises(ValueError, match="unknown transformation"):
         transform("dataset-shuffle", W0, X0, {})
     with pytest.raises(ValueError, match="case must be an int"):
-        transform("single-case-rescaling", W0, X0, {"delta": 2.0, "case": 2})
+        transform("single-case-rescaling", W0, X0, {"delta": 2.0, "case": 3})
+    with pytest.raises(ValueError, match="case must be an int"):
+        transform("single-case-rescaling", W0, X0, {"delta": 2.0, "case": 0})
 
 
 def test_overflow_is_an_error_not_a_silent_result():

@@ -8,7 +8,7 @@ import pytest
 import sympy as sp
 
 import derived
-from invariance import NORMALIZERS, TRANSFORMATIONS
+from invariance import NORMALIZERS, TRANSFORMATIONS, InvalidNormalizer
 from invariance.model import EPS
 from invariance.numeric import cross_check, replay
 
@@ -24,7 +24,7 @@ def cells():
 def test_numeric_verdict_agrees_with_the_symbolic_one(cells, norm, trans):
     cell = cells[norm, trans]
     r = cross_check(NORMALIZERS[norm], TRANSFORMATIONS[trans], cell, instances=1000, seed=0)
-    assert r.instances >= 1000
+    assert r.instances == 1000
     assert r.verdict == cell.verdict
     if cell.counterexample is not None:
         assert r.replay_differs
@@ -90,6 +90,26 @@ def test_counterexample_replay_detects_a_wrong_counterexample(cells):
     fake = dataclasses.replace(cell, counterexample=ce)
     _, differs = replay(NORMALIZERS["weight-norm"], TRANSFORMATIONS["dataset-rescaling"], fake)
     assert not differs
+
+
+@pytest.mark.parametrize("instances", [1, 7, 13, 999])
+def test_the_number_of_instances_is_the_number_asked_for(instances):
+    r = cross_check(NORMALIZERS["layer-norm"], TRANSFORMATIONS["dataset-rescaling"], instances=instances)
+    assert r.instances == instances
+
+
+@pytest.mark.parametrize("kw, says", [({"seed": -1}, "seed"), ({"instances": 0}, "instances")])
+def test_a_negative_seed_or_no_instances_is_refused(kw, says):
+    with pytest.raises(ValueError, match=f"{says} must be a whole number"):
+        cross_check(NORMALIZERS["layer-norm"], TRANSFORMATIONS["dataset-rescaling"], **kw)
+
+
+def test_a_layer_that_produces_nan_says_so():
+    """NaN only for inputs beyond 3 (rarely in one small batch, surely in a thousand instances)."""
+    nan_above_3 = lambda a, W, eps=0.0: np.where(np.abs(a) > 3, np.nan, a)  # noqa: E731
+    odd = dataclasses.replace(NORMALIZERS["layer-norm"], id="nan-above-3", numeric=nan_above_3)
+    with pytest.raises(InvalidNormalizer, match="the NumPy layer of normalizer 'nan-above-3' produced NaN"):
+        cross_check(odd, TRANSFORMATIONS["dataset-rescaling"])
 
 
 # ------------------------------------------------------ dtypes, epsilon, backends

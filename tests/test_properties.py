@@ -25,7 +25,7 @@ from invariance import NORMALIZERS, TRANSFORMATIONS, layers
 from invariance import caveats as caveat_module
 from invariance.algebra import Rule, evaluate, unfold
 from invariance.engine import _memo as memoised
-from invariance.engine import definitions
+from invariance.engine import bind_instance, definitions
 from invariance.model import EPS
 from invariance.numeric import cross_check
 from invariance.records import INVARIANT, NOT_INVARIANT
@@ -133,7 +133,7 @@ def seeded_instances(draw, norm, trans, **ranges):
     rng = np.random.default_rng(draw(st.integers(0, 2 ** 32 - 1), label="seed"))
     W = np.round(rng.uniform(-4, 4, (s["H"], s["D"])) * 4) / 4
     X = np.round(rng.uniform(-4, 4, x_shape(s)) * 4) / 4
-    params = {k: (int(rng.integers(s["N"])) if k == "case" else np.asarray(v)[0])
+    params = {k: (int(rng.integers(1, s["N"] + 1)) if k == "case" else np.asarray(v)[0])
               for k, v in trans.sample(rng, 1, s).items()}
     inst = Instance(s, W, X, np.ones(s["H"]), np.zeros(s["H"]), trans.id, params)
     assume(well_conditioned(norm, W, X) and well_conditioned(norm, *inst.transformed))
@@ -213,7 +213,7 @@ def test_a_negative_scale_factor_flips_the_centred_output(norm, trans, data):
     cav = caveat_of(norm.id, trans.id, "negative-scale")
     inst = data.draw(instances(norm, trans, negate_scales=True), label="instance")
     W, X = inst.transformed
-    for m in range(inst.sizes["N"]) if "case" in inst.params else ():
+    for m in range(1, inst.sizes["N"] + 1) if "case" in inst.params else ():
         if m != inst.params["case"]:
             delta = -data.draw(scale_factors(), label=f"delta_{m}")
             W, X = layers.transform(trans.id, W, X, {**inst.params, "case": m, "delta": delta})
@@ -334,8 +334,9 @@ def test_symbolic_counterexample_differs_in_exact_arithmetic_and_in_float64(norm
     b = built(norm)
     m = b.m
     names = {s.name: s for s in (*m.sizes, *b.size_symbols)}
-    arrays, env = _scalars_and_arrays(ce.values)
-    env.update({names[k]: v for k, v in ce.sizes.items()})
+    sizes = {names[k]: v for k, v in ce.sizes.items()}
+    arrays, env = _scalars_and_arrays(bind_instance(b, trans, ce.values, ce.parameters, sizes))
+    env.update(sizes)
     for e in definitions(b, trans):   # each defined symbol: a memoised function of its indices
         arrays[e.lhs.base] = memoised(Rule(e.lhs, e.rhs), arrays, env)
     env.update({m.axis(ax).index: v for ax, v in ce.point.items()})
@@ -344,7 +345,7 @@ def test_symbolic_counterexample_differs_in_exact_arithmetic_and_in_float64(norm
     assert not exact_zero(h_t - h)
     # float64 replay
     as_float = lambda v: np.array(v, dtype=float)  # noqa: E731
-    W, X, g, bias = (as_float(ce.values[s]) for s in (m.W, m.X, m.g, m.b))
+    W, X, g, bias = (as_float(ce.values[k]) for k in ("W", "X", "g", "b"))
     params = {k: (v if isinstance(v, int) else as_float(v)) for k, v in ce.parameters.items()}
     Wt, Xt = layers.transform(trans.id, W, X, params)
     run = lambda W, X: layers.layer(W, X, g, bias, norm.numeric, **norm.numeric_kwargs)  # noqa: E731

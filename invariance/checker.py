@@ -1,0 +1,511 @@
+"""The certificate checker: the small kernel that ``verify`` trusts.
+
+A certificate is untrusted input.  This module reads one without running any
+of it, and re-derives every claim from the registry and from steps it checks
+itself.  It is meant to be audited in one sitting.
+
+Trusted (not re-derived here):
+
+1. the registry: each normalizer's and transformation's definitions
+   (:func:`invariance.engine.definitions`), the conditions and parameters a
+   transformation declares, a normalizer's registered constants;
+2. SymPy's constructors and ``expand``/``cancel`` on expressions with rational
+   coefficients, behind :func:`invariance.algebra.holds` (rules unfolded,
+   linearity of finite sums; a sum over a reversed range follows Karr's
+   convention there and in the evaluator alike);
+3. exact evaluation (:func:`invariance.algebra.evaluate`: Python fractions,
+   SymPy for square roots) and mpmath's certified 50-digit test that an
+   irrational difference is not zero (:func:`invariance.algebra.exact_nonzero`);
+4. Python's ``json`` and ``ast.parse``, which parse and never run anything.
+
+Re-derived, never taken from the file:
+
+- expressions: read by :func:`parse`, a whitelist over the parse tree of the
+  text; only the calls SymPy's ``srepr`` writes for the node types the toolkit
+  uses are built, each by its own constructor, with literal arguments.  Symbols
+  and indexed bases must be the registry's own for that cell (same name, same
+  assumptions); a summation index may be any integer symbol the sum binds.
+  No Float, no attribute, no other call: ``eval``/``sympify`` never see file text;
+- the definitions: the registry's for the cell (with a symbolic epsilon or
+  epsilon = 0), compared by content when the file states them;
+- each proof step: its name is derived from its left-hand side, which must be
+  a quantity of the transformed layer; it holds by unfolding only registry
+  definitions and earlier checked steps; a step used as a rule has distinct
+  symbolic indices; it divides by nothing that may be zero; it also holds at
+  every entry of a random exact instance;
+- the conclusion: the last step is the registry's ``h' = h``;
+- the conditions: from the registry (the transformation's, epsilon = 0 if the
+  definitions set it, each statistic in h's denominator non-zero);
+- a counterexample: only W, X, g, b and the transformation's declared
+  parameters come from the file, with the recorded sizes as their shapes and
+  every value within its symbol's assumptions; epsilon is 0 and constants are
+  the registered ones; the outputs are evaluated here and must differ;
+- what a reader sees: every display field (statements, LaTeX, justifications,
+  conditions, outputs) and the Markdown beside the file are regenerated from
+  the checked content and must be equal; so are ``caveats`` when present
+  (re-derived by :func:`invariance.caveats.caveats` from the checked cell).
+  Only ``numeric``, a measurement, is not a claim and is not checked.
+"""
+from __future__ import annotations
+
+import ast
+import itertools
+import random
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+import sympy as sp
+from sympy import Indexed, IndexedBase, Sum, Symbol
+
+from .algebra import Rule, evaluate, exact_nonzero, holds
+from .definition import Built
+from .engine import (bind_definitions, bind_instance, conditions, definitions, evaluate_outputs, justify,
+                     random_instance, refutation_conditions, shapes, step_name, with_groups)
+from .model import EPS
+from .records import INVARIANT, NOT_INVARIANT, Cell, Counterexample, Equation, Proof
+from .registry import UnknownId, normalizer, transformation
+
+__all__ = ["CertificateError", "Vocabulary", "parse", "check_cell", "rational"]
+
+MAX_TEXT = 20_000        # characters in one expression
+MAX_NODES = 4_000        # parse-tree nodes in one expression
+MAX_INT = 10 ** 6        # an integer literal inside an expression
+MAX_DIGITS = 60          # digits of a counterexample value's numerator or denominator
+MAX_SIZE = 8             # a counterexample's size along one axis
+MAX_STEPS = 64
+ASSUMPTIONS = frozenset({"integer", "positive", "nonnegative", "negative", "nonpositive", "nonzero",
+                         "real", "commutative"})
+ANNOTATIONS = frozenset({"numeric"})   # a measurement added by --numeric: not a claim with evidence
+
+
+class CertificateError(ValueError):
+    """A certificate that cannot be checked; the message says why, in one line."""
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """What a cell's expressions may mention: the registry's symbols, indexed
+    bases and functions for that cell."""
+
+    symbols: frozenset
+    bases: frozenset
+    functions: dict
+
+    @classmethod
+    def of(cls, eqs) -> "Vocabulary":
+        exprs = [x for e in eqs for x in (e.lhs, e.rhs)]
+        funcs = {type(f).__name__: type(f) for x in exprs for f in x.atoms(sp.Function)}
+        return cls(frozenset().union(*(x.atoms(Symbol) for x in exprs)),
+                   frozenset().union(*(x.atoms(IndexedBase) for x in exprs)), funcs)
+
+
+# --- the whitelist parser ------------------------------------------------------
+
+def parse(text, vocab: Vocabulary) -> sp.Expr:
+    """The SymPy expression that ``srepr`` text denotes, built node by node.
+
+    >>> v = Vocabulary(frozenset({Symbol('x')}), frozenset(), {})
+    >>> parse("Add(Symbol('x'), Integer(2))", v)
+    x + 2
+    >>> parse("__import__('os').system('true')", v)
+    Traceback (most recent call last):
+    ...
+    invariance.checker.CertificateError: not a call of Symbol, Integer, Rational, IndexedBase, Indexed, Add, Mul, Pow or Sum
+    """
+    if not isinstance(text, str) or len(text) > MAX_TEXT:
+        raise CertificateError(f"an expression must be a string of at most {MAX_TEXT} characters")
+    try:
+        tree = ast.parse(text, mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        raise CertificateError(f"not an expression: {text[:60]!r}") from None
+    if sum(1 for _ in ast.walk(tree)) > MAX_NODES:
+        raise CertificateError(f"an expression of more than {MAX_NODES} nodes")
+    expr = _build(tree.body, vocab)
+    if not isinstance(expr, sp.Expr) or isinstance(expr, (IndexedBase, sp.Tuple)):
+        raise CertificateError(f"not an expression: {text[:60]!r}")
+    _check_vocabulary(expr, vocab)
+    return expr
+
+
+_CALLS = "Symbol, Integer, Rational, IndexedBase, Indexed, Add, Mul, Pow or Sum"
+_NAMES = frozenset({"Symbol", "Integer", "Rational", "IndexedBase", "Indexed", "Tuple", "Add", "Mul", "Pow", "Sum"})
+
+
+def _build(node, vocab: Vocabulary):
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+        raise CertificateError(f"not a call of {_CALLS}")
+    name, args = node.func.id, node.args
+    if name not in _NAMES and name not in vocab.functions:
+        raise CertificateError(f"{name}() is not allowed (allowed: {_CALLS}"
+                               + "".join(f", {f}" for f in sorted(vocab.functions)) + ")")
+    if node.keywords and name != "Symbol":
+        raise CertificateError(f"{name}() takes no keyword arguments here")
+    if name == "Symbol":
+        if len(args) != 1 or not _is_str(args[0]):
+            raise CertificateError("Symbol() takes one string")
+        kw = {}
+        for k in node.keywords:
+            if k.arg not in ASSUMPTIONS or not (isinstance(k.value, ast.Constant) and isinstance(k.value.value, bool)):
+                raise CertificateError(f"Symbol() assumption {k.arg!r} is not one of {', '.join(sorted(ASSUMPTIONS))}")
+            kw[k.arg] = k.value.value
+        try:
+            return Symbol(args[0].value, **kw)
+        except Exception:   # inconsistent assumptions
+            raise CertificateError(f"Symbol({args[0].value!r}) has inconsistent assumptions") from None
+    if name == "Integer":
+        return sp.Integer(_int(args, 1)[0])
+    if name == "Rational":
+        p, q = _int(args, 2)
+        if q <= 0:
+            raise CertificateError("Rational() needs a positive denominator")
+        return sp.Rational(p, q)
+    if name == "IndexedBase":
+        if len(args) != 1:
+            raise CertificateError("IndexedBase() takes one Symbol")
+        label = _build(args[0], vocab)
+        if not isinstance(label, Symbol):
+            raise CertificateError("IndexedBase() takes one Symbol")
+        return IndexedBase(label)
+    built = [_build(a, vocab) for a in args]
+    if name == "Indexed":
+        if len(built) < 2 or not isinstance(built[0], IndexedBase) or not all(_is_expr(b) for b in built[1:]):
+            raise CertificateError("Indexed() takes an IndexedBase and indices")
+        return Indexed(built[0], *built[1:])
+    if name == "Tuple":   # only as the limits of a Sum, checked there
+        return sp.Tuple(*built)
+    if name == "Sum" and len(built) >= 2:
+        body, *limits = built
+        if not _is_expr(body) or not all(
+                isinstance(t, sp.Tuple) and len(t) == 3 and isinstance(t[0], Symbol) and t[0].is_integer
+                and all(_is_expr(x) for x in t[1:]) for t in limits):
+            raise CertificateError("Sum() takes a body and limits Tuple(integer Symbol, lower, upper)")
+        return Sum(body, *limits)
+    if not all(_is_expr(b) for b in built):
+        raise CertificateError(f"{name}() takes expressions")
+    if name in ("Add", "Mul") and built:
+        return (sp.Add if name == "Add" else sp.Mul)(*built)
+    if name == "Pow" and len(built) == 2:
+        base, exp = built
+        if not (exp.is_Rational and abs(exp.p) <= 4 and exp.q <= 2):
+            raise CertificateError(f"a power with exponent {exp} (allowed: p/q with |p| <= 4, q <= 2)")
+        return sp.Pow(base, exp)
+    if name in vocab.functions and len(built) == 1:
+        return vocab.functions[name](built[0])
+    raise CertificateError(f"{name}() is not allowed (allowed: {_CALLS}"
+                           + "".join(f", {f}" for f in sorted(vocab.functions)) + ")")
+
+
+def _is_str(node) -> bool:
+    return isinstance(node, ast.Constant) and isinstance(node.value, str) and len(node.value) <= 40
+
+
+def _is_expr(x) -> bool:
+    return isinstance(x, sp.Expr) and not isinstance(x, (IndexedBase, sp.Tuple))
+
+
+def _int(args, count: int) -> list[int]:
+    out = []
+    for a in args:
+        sign = 1
+        if isinstance(a, ast.UnaryOp) and isinstance(a.op, ast.USub):
+            sign, a = -1, a.operand
+        if not (isinstance(a, ast.Constant) and type(a.value) is int and a.value <= MAX_INT):
+            raise CertificateError(f"expected an integer literal of at most {MAX_INT}")
+        out.append(sign * a.value)
+    if len(out) != count:
+        raise CertificateError(f"expected {count} integer literal(s)")
+    return out
+
+
+def _check_vocabulary(expr: sp.Expr, vocab: Vocabulary) -> None:
+    bound = {v for s in expr.atoms(Sum) for v in s.variables}
+    for s in expr.atoms(Symbol):
+        if s in vocab.symbols:
+            continue
+        if s in bound and s == Symbol(s.name, integer=True) and s not in expr.free_symbols:
+            continue   # a summation index, bound where it occurs
+        raise CertificateError(f"symbol {s.name!r} (with its assumptions) is not one of this cell's")
+    for b in expr.atoms(IndexedBase):
+        if b not in vocab.bases:
+            raise CertificateError(f"{b.label.name!r} is not an indexed quantity of this cell")
+
+
+# --- exact values ---------------------------------------------------------------
+
+_RATIONAL = re.compile(r"-?(0|[1-9][0-9]{0,%d})(/[1-9][0-9]{0,%d})?" % (MAX_DIGITS - 1, MAX_DIGITS - 1))
+
+
+def rational(text) -> sp.Rational:
+    """``"-13/3"`` -> Rational(-13, 3); nothing else is accepted (no floats, no expressions)."""
+    if not isinstance(text, str) or not _RATIONAL.fullmatch(text):
+        raise CertificateError(f"{text!r} is not an exact rational such as -13/3")
+    f = Fraction(text)
+    return sp.Rational(f.numerator, f.denominator)
+
+
+def _array(value, shape: tuple[int, ...], what: str):
+    if not shape:
+        return rational(value)
+    if not isinstance(value, list) or len(value) != shape[0]:
+        raise CertificateError(f"{what} must have shape {shape}")
+    return [_array(v, shape[1:], what) for v in value]
+
+
+def _size(value, what: str, top: int = MAX_SIZE) -> int:
+    if type(value) is not int or not 1 <= value <= top:
+        raise CertificateError(f"{what} must be an integer from 1 to {top}, got {value!r}")
+    return value
+
+
+# --- one cell ---------------------------------------------------------------------
+
+def check_cell(data, titles: dict[str, str], markdown: str | None = None) -> list[str]:
+    """Problems found in one cell of a certificate (empty when every claim holds).
+
+    ``markdown`` is the rendering found beside the file, if any: it must be
+    the rendering of the checked cell.
+    """
+    if not isinstance(data, dict):
+        return ["a cell must be a JSON object"]
+    try:
+        cell = _checked_cell(data)
+    except CertificateError as err:
+        return [str(err)]
+    except UnknownId as err:
+        return [f"{err} (a normalizer of your own: verify --load FILE)"]
+    from .caveats import caveats
+    from .certificates import cell_json, render_markdown
+    want = cell_json(cell, definitions="definitions" in data)
+    if "caveats" in data:   # derived claims too: re-derived from the checked cell and compared
+        want["caveats"] = [k.to_json() for k in caveats(cell)]
+    problems = _compare("", want, {k: v for k, v in data.items() if k not in ANNOTATIONS})
+    if markdown is not None and markdown != render_markdown(cell, titles):
+        problems.append("the Markdown rendering beside the file is not the rendering of the checked cell")
+    return problems
+
+
+def _checked_cell(data: dict) -> Cell:
+    norm, t = normalizer(_id(data, "normalizer")), transformation(_id(data, "transformation"))
+    verdict = data.get("verdict")
+    b = _build_for(norm, t, data)
+    defs = definitions(b, t)
+    vocab = Vocabulary.of(defs)
+    if verdict == INVARIANT:
+        if data.get("counterexample") is not None:
+            raise CertificateError("an invariant cell carries no counterexample")
+        steps = _check_proof(data.get("proof"), b, t, defs, vocab)
+        return Cell(norm.id, t.id, INVARIANT, conditions(b, t, b.eps == 0), proof=Proof(defs + steps),
+                    definitions=defs)
+    if verdict == NOT_INVARIANT:
+        if data.get("proof") is not None:
+            raise CertificateError("a refuted cell carries no proof")
+        if b.eps != 0:
+            raise CertificateError("a counterexample is evaluated with epsilon = 0; the definitions keep epsilon")
+        ce = _check_counterexample(data.get("counterexample"), b, t, defs)
+        return Cell(norm.id, t.id, NOT_INVARIANT, refutation_conditions(norm), counterexample=ce,
+                    definitions=defs)
+    raise CertificateError(f"verdict {verdict!r} carries no evidence (valid: {INVARIANT}, {NOT_INVARIANT})")
+
+
+def _id(data: dict, key: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str):
+        raise CertificateError(f"{key} must be an id string")
+    return value
+
+
+def _build_for(norm, t, data: dict) -> Built:
+    """The registry's definitions with epsilon = 0 if the conditions say so,
+    else with a symbolic epsilon (a choice between two registry builds; the
+    conditions are then recomputed from the one chosen and compared)."""
+    conds = data.get("conditions")
+    if not (isinstance(conds, list) and all(isinstance(c, str) for c in conds)):
+        raise CertificateError("conditions must be a list of strings")
+    b = norm.build(sp.S.Zero if "epsilon = 0" in conds else EPS)
+    stated = data.get("definitions")
+    if stated is not None:
+        from .certificates import equation_json
+        if stated != [equation_json(e) for e in definitions(b, t)]:
+            raise CertificateError("the definitions are not the toolkit's definitions of this cell")
+    return b
+
+
+def _check_proof(steps_data, b: Built, t, defs, vocab: Vocabulary) -> tuple[Equation, ...]:
+    if not isinstance(steps_data, list) or not 1 <= len(steps_data) <= MAX_STEPS:
+        raise CertificateError(f"an invariant cell needs a proof: a list of 1 to {MAX_STEPS} steps")
+    known = {e.name: e for e in defs}
+    primed = {e.lhs.base for e in defs if e.lhs.base.label.name.endswith("'")}
+    steps: list[Equation] = []
+    for k, s in enumerate(steps_data, 1):
+        if not isinstance(s, dict):
+            raise CertificateError(f"step {k} must be a JSON object")
+        try:
+            lhs, rhs = parse(s.get("lhs"), vocab), parse(s.get("rhs"), vocab)
+        except CertificateError as err:
+            raise CertificateError(f"step {k}: {err}") from None
+        if not (isinstance(lhs, Indexed) and lhs.base in primed):
+            raise CertificateError(f"step {k} must state the value of a quantity of the transformed layer "
+                                   f"({', '.join(sorted(p.label.name for p in primed))})")
+        name = step_name(lhs)
+        if s.get("name") != name:
+            raise CertificateError(f"step {k} is named {s.get('name')!r}; a step about {lhs.base.label.name} "
+                                   f"is named {name!r}")
+        if name in known:
+            raise CertificateError(f"step {k} states {name!r} a second time")
+        uses = s.get("uses")
+        if not (isinstance(uses, list) and len(uses) <= MAX_STEPS and all(isinstance(u, str) for u in uses)):
+            raise CertificateError(f"step {k} ({name}): uses must be a list of at most {MAX_STEPS} names")
+        missing = [u for u in uses if u not in known]
+        if missing:
+            raise CertificateError(f"step {k} ({name}) uses {missing}, not stated before it")
+        _no_division_by_zero(lhs, rhs, f"step {k} ({name})")
+        try:
+            rules = [_rule(known[u], trusted=u in {e.name for e in defs}) for u in uses]
+            ok = holds(lhs, rhs, rules)
+        except CertificateError as err:
+            raise CertificateError(f"step {k} ({name}): {err}") from None
+        except ValueError as err:   # e.g. a rule applied with the wrong number of indices
+            raise CertificateError(f"step {k} ({name}) cannot be checked: {err}") from None
+        step = Equation(name, lhs, rhs, "", tuple(uses))
+        if not ok:
+            raise CertificateError(f"step {k} ({name}) does not hold: {lhs} = {rhs}")
+        if not _spot_check(defs, steps, step, b, t):
+            raise CertificateError(f"step {k} ({name}) fails at a random rational point: {lhs} = {rhs}")
+        step = Equation(name, lhs, rhs, justify(step, [*defs, *steps]), tuple(uses))
+        steps.append(step)
+        known[name] = step
+    h, hp = next(e for e in defs if e.name == "h"), next(e for e in defs if e.name == "h'")
+    if (steps[-1].lhs, steps[-1].rhs) != (hp.lhs, h.lhs):
+        raise CertificateError(f"the last step is not the toolkit's {hp.lhs} = {h.lhs}")
+    return tuple(steps)
+
+
+def _rule(e: Equation, trusted: bool) -> Rule:
+    """A checked step as a rewrite rule: sound at any indices only if its
+    left-hand side's indices are distinct symbols that its right-hand side does not bind."""
+    if not trusted:
+        idx = e.lhs.indices
+        bound = {v for s in e.rhs.atoms(Sum) for v in s.variables}
+        if not all(isinstance(i, Symbol) for i in idx) or len(set(idx)) != len(idx) or set(idx) & bound:
+            raise CertificateError(f"{e.name} is stated at {e.lhs}: a rule needs distinct symbolic indices "
+                                   "that its right-hand side does not bind")
+    return Rule(e.lhs, e.rhs)
+
+
+def _no_division_by_zero(lhs, rhs, where: str) -> None:
+    """A step may divide only by what is positive by assumption (sizes, scale factors)."""
+    for side in (lhs, rhs):
+        for p in side.atoms(sp.Pow):
+            if p.exp.is_negative and not p.base.is_positive:
+                raise CertificateError(f"{where} divides by {p.base}, which may be zero")
+
+
+def _spot_check(defs, earlier, step: Equation, b: Built, t) -> bool:
+    """Both sides of ``step`` at every entry of a random exact instance (sizes 2
+    to 3, epsilon = 1/7 where it is symbolic), evaluated from the definitions
+    alone: independent of the rewriting that :func:`holds` does.  False only if
+    the two values certainly differ somewhere."""
+    rng = random.Random(f"{b.norm.id}/{t.id}/{step.name}")
+    m = b.m
+    sizes = with_groups(b, {ax.size: rng.randint(2, 3) for ax in (*m.axes, m.input)})
+    values, params = random_instance(b, t, rng, sizes, unit_gain=False)
+    arrays, env = bind_definitions(defs, bind_instance(b, t, values, params, sizes),
+                                   {**sizes, EPS: sp.Rational(1, 7)})
+    for point in itertools.product(*[range(1, sizes[ax.size] + 1) for ax in m.axes]):
+        at = {**env, **{ax.index: v for ax, v in zip(m.axes, point)}}
+        try:
+            left, right = evaluate(step.lhs, arrays, at), evaluate(step.rhs, arrays, at)
+        except ZeroDivisionError:
+            continue   # a statistic vanishes here: no evidence either way
+        except IndexError:
+            raise CertificateError(f"step {step.name} refers to an entry outside the layer at "
+                                   f"{point} (sizes {sizes})") from None
+        if left.is_finite and right.is_finite and exact_nonzero(left - right):
+            return False
+    return True
+
+
+def _check_counterexample(ce, b: Built, t, defs) -> Counterexample:
+    keys = {"sizes", "values", "parameters", "point", "output", "transformed_output"}
+    if not isinstance(ce, dict) or set(ce) != keys:
+        raise CertificateError(f"a counterexample is an object with exactly: {', '.join(sorted(keys))}")
+    m = b.m
+    size_syms = {s.name: s for s in (*m.sizes, *b.size_symbols)}
+    recorded = ce["sizes"]
+    if not isinstance(recorded, dict) or set(recorded) != set(size_syms):
+        raise CertificateError(f"sizes must give exactly {', '.join(sorted(size_syms))}")
+    sizes = {size_syms[k]: _size(v, f"size {k}") for k, v in recorded.items()}
+    if b.norm.groups:   # the unit axis holds groups x S units
+        (group,) = b.size_symbols - set(m.sizes)
+        unit = m.axis("unit").size
+        if with_groups(b, {**{s: v for s, v in sizes.items() if s != group}, unit: sizes[group]}) != sizes:
+            raise CertificateError(f"sizes: {unit} must be {b.norm.groups} x {group}")
+    shape = shapes(b, sizes)
+    values = ce["values"]
+    if not isinstance(values, dict) or set(values) != set(shape):
+        raise CertificateError(f"values must give exactly {', '.join(shape)} (the transformation's "
+                               "parameters go under parameters; epsilon and constants are not the file's)")
+    values = {k: _array(v, shape[k], k) for k, v in values.items()}
+    dims = {k: sizes[s] for k, s in size_syms.items()} | {"H": sizes[m.axis("unit").size]}
+    params = ce["parameters"]
+    declared = {p.name: p for p in t.parameters}
+    if not isinstance(params, dict) or set(params) != set(declared):
+        raise CertificateError(f"parameters must give exactly {', '.join(declared) or 'nothing'}")
+    params = {k: _size(v, f"parameter {k}", dims[declared[k].index_of]) if declared[k].index_of
+              else _array(v, tuple(dims[d] for d in declared[k].shape), k) for k, v in params.items()}
+    point = ce["point"]
+    if not isinstance(point, dict) or list(point) != [ax.name for ax in m.axes]:
+        raise CertificateError(f"point must give {', '.join(ax.name for ax in m.axes)}, in that order")
+    point = {ax.name: _size(point[ax.name], f"point {ax.name}", sizes[ax.size]) for ax in m.axes}
+    bound = bind_instance(b, t, values, params, sizes)
+    for sym, value in bound.items():
+        _admissible(sym, value)
+    idx = tuple(point.values())
+    out = evaluate_outputs(defs, bound, sizes, [idx])
+    h, h_t = out["h"][idx], out["h'"][idx]
+    if not (h.is_finite and h_t.is_finite):
+        raise CertificateError("a statistic in a denominator is zero at this instance: no counterexample")
+    if not exact_nonzero(h_t - h):
+        raise CertificateError(f"the two outputs do not differ: h = h' = {h}")
+    return Counterexample(dict(recorded), values, params, point, h, h_t)
+
+
+def _admissible(sym, value) -> None:
+    """Every entry of a value satisfies its symbol's assumptions (delta > 0 ...)."""
+    label = sym.label if isinstance(sym, IndexedBase) else sym
+    flat = list(_flatten(value))
+    for key, test in (("positive", lambda v: v > 0), ("nonnegative", lambda v: v >= 0),
+                      ("nonzero", lambda v: v != 0), ("negative", lambda v: v < 0)):
+        if getattr(label, f"is_{key}") and not all(test(v) for v in flat):
+            raise CertificateError(f"{label.name} must be {key} (its symbol's assumption), got "
+                                   f"{', '.join(str(v) for v in flat)}")
+
+
+def _flatten(value):
+    if isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _flatten(v)
+    else:
+        yield sp.sympify(value) if isinstance(value, int) else value
+
+
+def _compare(where: str, want, got) -> list[str]:
+    """Where ``got`` (the file) differs from ``want`` (regenerated): one line per field."""
+    if isinstance(want, dict) and isinstance(got, dict):
+        problems = [f"field {where + k} is not part of a certificate" for k in got if k not in want]
+        problems += [f"field {where + k} is missing" for k in want if k not in got]
+        for k in want:
+            if k in got:
+                problems += _compare(f"{where}{k}.", want[k], got[k])
+        return problems
+    if isinstance(want, list) and isinstance(got, list) and len(want) == len(got):
+        return [p for k, (w, g) in enumerate(zip(want, got)) for p in _compare(f"{where[:-1]}[{k + 1}].", w, g)]
+    if want != got:
+        return [f"{where[:-1]} is not what the checked content gives: {_short(got)} (expected {_short(want)})"]
+    return []
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -1,0 +1,425 @@
+"""Forged certificates, one class of attack at a time: each must be rejected with a one-line reason.
+
+Every forgery starts from a genuine committed certificate (which verifies) and
+changes what an attacker would change.  A forgery that verified would be a
+false verdict with a certificate: the worst bug this toolkit can have.
+"""
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+import sympy as sp
+
+import invariance
+from invariance.__main__ import main
+from invariance.certificates import verify, verify_path
+from invariance.engine import definitions
+from invariance.model import EPS
+
+PROOFS = Path(__file__).parent.parent / "proofs"
+
+
+def genuine(norm: str, trans: str) -> dict:
+    doc = json.loads((PROOFS / f"{norm}__{trans}.json").read_text())
+    assert verify(doc) == [], "the starting point must be a genuine certificate"
+    return doc
+
+
+def defs(norm: str, trans: str, eps=EPS) -> dict:
+    """The registry's definitions of a cell, by name (to write forged steps with)."""
+    b = invariance.NORMALIZERS[norm].build(eps)
+    return {e.name: e for e in definitions(b, invariance.TRANSFORMATIONS[trans])}
+
+
+def step(name, lhs, rhs, uses=()):
+    return {"name": name, "statement": "", "latex": "", "justification": "", "uses": list(uses),
+            "lhs": sp.srepr(lhs), "rhs": sp.srepr(rhs)}
+
+
+def rejected(doc, *reason: str) -> list[str]:
+    """The forgery is rejected, each problem on one line, naming one of ``reason``."""
+    problems = verify(doc)
+    assert problems, "forgery accepted"
+    assert all("\n" not in p for p in problems)
+    assert any(r in p for p in problems for r in reason), problems
+    return problems
+
+
+def as_invariant(doc: dict, steps: list[dict]) -> dict:
+    """A refuted cell relabelled invariant, with the steps given as its proof."""
+    doc = copy.deepcopy(doc)
+    c = doc["cells"][0]
+    c.update(verdict="invariant", counterexample=None, proof=steps)
+    return doc
+
+
+# --- shadowed names and decoy laws ----------------------------------------------------
+
+@pytest.mark.parametrize("norm, trans", [("layer-norm", "dataset-recentering"), ("weight-norm", "dataset-rescaling"),
+                                         ("batch-norm", "single-case-rescaling")])
+def test_three_trivial_steps_named_after_definitions_do_not_certify_a_refuted_cell(norm, trans):
+    d = defs(norm, trans, sp.S.Zero)
+    a, h, hp = d["a"].lhs, d["h"].lhs, d["h'"].lhs
+    forged = as_invariant(genuine(norm, trans), [
+        step("a' law", a, a), step("h", hp, hp), step("invariance", hp, hp)])
+    rejected(forged, "must state the value of a quantity of the transformed layer", "is named")
+
+
+def test_a_step_named_like_a_definition_is_rejected():
+    d = defs("layer-norm", "dataset-recentering", sp.S.Zero)
+    forged = as_invariant(genuine("layer-norm", "dataset-recentering"), [
+        step("h", d["h'"].lhs, d["h"].lhs, ["h'"]), step("invariance", d["h'"].lhs, d["h"].lhs, ["h"])])
+    rejected(forged, "is named 'invariance'")
+
+
+def test_a_law_stated_twice_is_rejected():
+    doc = genuine("layer-norm", "weight-matrix-recentering")
+    proof = doc["cells"][0]["proof"]
+    proof.insert(1, copy.deepcopy(proof[0]))
+    rejected(doc, "a second time")
+
+
+def test_a_decoy_a_law_cannot_drop_the_positive_scale_condition():
+    """A trivial a' law first, then the genuine proof: alpha would read as 1 and
+    delta > 0 would vanish from the conditions, if they were read from the file."""
+    doc = genuine("layer-norm", "weight-matrix-rescaling")
+    c = doc["cells"][0]
+    a = defs("layer-norm", "weight-matrix-rescaling")["a'"].lhs
+    c["proof"].insert(0, step("a' law", a, a, ["a'"]))
+    c["conditions"] = [x for x in c["conditions"] if "delta" not in x]
+    rejected(doc, "a second time", "conditions")
+    doc = genuine("layer-norm", "weight-matrix-rescaling")
+    doc["cells"][0]["conditions"] = [x for x in doc["cells"][0]["conditions"] if "delta" not in x]
+    rejected(doc, "conditions is not what the checked content gives")
+
+
+def test_dropping_epsilon_zero_from_the_conditions_is_caught():
+    doc = genuine("weight-norm", "weight-matrix-rescaling")
+    c = doc["cells"][0]
+    assert "epsilon = 0" in c["conditions"]
+    c["conditions"].remove("epsilon = 0")   # the definitions state epsilon = 0: they are no longer the cell's
+    rejected(doc, "the definitions are not the toolkit's definitions")
+    c.pop("definitions")                     # and without them the steps do not hold with a symbolic epsilon
+    rejected(doc, "does not hold")
+
+
+def test_a_lemma_that_uses_nothing_is_not_taken_on_trust():
+    d = defs("layer-norm", "weight-vector-rescaling", sp.S.Zero)
+    forged = as_invariant(genuine("layer-norm", "weight-vector-rescaling"),
+                          [step("invariance", d["h'"].lhs, d["h"].lhs)])
+    rejected(forged, "does not hold")
+
+
+def test_the_last_step_must_be_the_toolkits_own_h_prime_equals_h():
+    doc = genuine("layer-norm", "weight-matrix-recentering")
+    doc["cells"][0]["proof"].pop()
+    rejected(doc, "the last step is not")
+
+
+def test_an_edited_definition_is_caught():
+    doc = genuine("layer-norm", "weight-matrix-recentering")
+    d = doc["cells"][0]["definitions"]
+    hp = next(e for e in d if e["name"] == "h'")
+    hp["rhs"] = next(e for e in d if e["name"] == "h")["lhs"]
+    rejected(doc, "not the toolkit's definitions")
+
+
+def test_a_step_that_uses_a_later_equation_is_rejected():
+    doc = genuine("batch-norm", "weight-matrix-rescaling")
+    doc["cells"][0]["proof"][0]["uses"].append("sigma' law")
+    rejected(doc, "not stated before it")
+
+
+def test_a_certificate_of_an_unregistered_normalizer_is_not_taken_on_trust():
+    doc = genuine("layer-norm", "weight-matrix-recentering")
+    doc["cells"][0]["normalizer"] = "my-norm"
+    rejected(doc, "unknown normalizer 'my-norm'")
+
+
+# --- code in the file is never run -----------------------------------------------------
+
+PAYLOADS = [
+    "__import__('pathlib').Path({marker!r}).write_text('ran')",
+    "Symbol('x') if __import__('pathlib').Path({marker!r}).write_text('ran') else Symbol('x')",
+    "(lambda: __import__('pathlib').Path({marker!r}).write_text('ran'))()",
+    "Integer(1).__class__.__mro__[-1].__subclasses__()",
+    "Function('f')(Symbol('x'))",
+    "Symbol('x').subs(Symbol('x'), __import__('pathlib').Path({marker!r}).write_text('ran'))",
+    "Add(Symbol('x'), eval('__import__(\"pathlib\").Path({marker!r}).write_text(\"ran\")'))",
+]
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_a_code_payload_in_an_expression_is_never_run(tmp_path, payload):
+    marker = tmp_path / "created-by-the-certificate"
+    text = payload.format(marker=str(marker))
+    doc = genuine("layer-norm", "weight-matrix-recentering")
+    doc["cells"][0]["proof"][0]["rhs"] = text
+    rejected(doc, "not a call of", "is not allowed", "not an expression", "takes")
+    doc = genuine("layer-norm", "weight-matrix-recentering")
+    doc["cells"][0]["definitions"][0]["rhs"] = text
+    rejected(doc, "definitions")
+    assert not marker.exists()
+
+
+def test_a_code_payload_anywhere_else_is_never_run_and_does_not_touch_the_next_file(tmp_path):
+    marker = tmp_path / "created-by-the-certificate"
+    code = f"__import__('pathlib').Path({str(marker)!r}).write_text('ran')"
+    refuted = genuine("layer-norm", "dataset-recentering")
+    ce = refuted["cells"][0]["counterexample"]
+    forgeries = []
+    for path in (("values", "W", 0, 0), ("parameters", "gamma", 0), ("output",)):
+        doc = copy.deepcopy(refuted)
+        target = doc["cells"][0]["counterexample"]
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = code
+        forgeries.append(doc)
+    doc = copy.deepcopy(refuted)
+    doc["cells"][0]["counterexample"]["sizes"] = {code: 1, **ce["sizes"]}
+    forgeries.append(doc)
+    doc = copy.deepcopy(refuted)
+    doc["cells"][0]["normalizer"] = code
+    forgeries.append(doc)
+    for k, doc in enumerate(forgeries):
+        (tmp_path / f"{k}.json").write_text(json.dumps(doc))
+    (tmp_path / "z-genuine.json").write_text((PROOFS / "layer-norm__dataset-recentering.json").read_text())
+    count, problems = verify_path(tmp_path)
+    assert not marker.exists()
+    assert len({p.split(":")[0] for p in problems}) == len(forgeries)    # every forgery, one file each
+    assert not any(p.startswith("z-genuine.json") for p in problems)     # and the checker is intact after them
+
+
+# --- counterexamples that choose their own constants ---------------------------------------
+
+def test_a_counterexample_cannot_set_epsilon():
+    """Layer norm x dataset re-scaling is invariant at eps = 0; with eps = 1 it is not.
+    A file that sets eps = 1 while stating eps = 0 must not refute it."""
+    ce = genuine("layer-norm", "dataset-recentering")["cells"][0]["counterexample"]
+    doc = genuine("layer-norm", "dataset-rescaling")
+    c = doc["cells"][0]
+    c.update(verdict="not-invariant", proof=None, conditions=["epsilon = 0"],
+             counterexample={**ce, "parameters": {"delta": "2"}})
+    c["counterexample"]["values"] = {**ce["values"], "epsilon": "1"}
+    c.pop("definitions")
+    rejected(doc, "values must give exactly W, X, g, b")
+    c["counterexample"]["values"] = ce["values"]
+    c["counterexample"]["parameters"] = {"delta": "2", "epsilon": "1"}
+    rejected(doc, "parameters must give exactly delta")
+
+
+def test_a_counterexample_cannot_set_a_normalizers_constant(monkeypatch):
+    """A layer norm written g (a - c mu) / sigma + b with c = 1 is layer norm; a file
+    that evaluates it with c = 2 would refute W re-centering."""
+    c = sp.Symbol("c", positive=True)
+    norm = invariance.Normalizer(
+        "c-layer-norm", "c layer norm", invariance.DENSE, invariance.standardize(("unit",)),
+        invariance.layers.layer_norm, constants={c: sp.Integer(1)},
+        output=lambda k, at: k.g(at) * (k.a(at) - c * k.stat("mu", at)) / k.stat("sigma", at) + k.b(at))
+    monkeypatch.setitem(invariance.NORMALIZERS, norm.id, norm)
+    assert invariance.derive(norm, "weight-matrix-recentering").verdict != "not-invariant"
+    ce = genuine("layer-norm", "dataset-recentering")["cells"][0]["counterexample"]
+    doc = genuine("layer-norm", "weight-matrix-recentering")
+    cell = doc["cells"][0]
+    cell.update(normalizer=norm.id, verdict="not-invariant", proof=None, conditions=["epsilon = 0"],
+                counterexample={**ce, "values": {**ce["values"], "c": "2"}})
+    cell.pop("definitions")
+    rejected(doc, "values must give exactly W, X, g, b")
+    cell["counterexample"] = {**ce, "parameters": {"gamma": ce["parameters"]["gamma"], "c": "2"}}
+    rejected(doc, "parameters must give exactly gamma")
+
+
+def test_a_negative_scale_factor_cannot_refute_a_positive_scale_cell():
+    """delta = -1 flips layer norm's output, but the cell is about delta > 0."""
+    refuted = genuine("layer-norm", "dataset-recentering")["cells"][0]["counterexample"]
+    doc = genuine("layer-norm", "dataset-rescaling")
+    c = doc["cells"][0]
+    c.update(verdict="not-invariant", proof=None, conditions=["epsilon = 0"],
+             counterexample={**refuted, "parameters": {"delta": "-1"}})
+    c.pop("definitions")
+    rejected(doc, "delta must be positive")
+
+
+def test_a_single_case_index_out_of_range_is_rejected():
+    doc = genuine("batch-norm", "single-case-rescaling")
+    ce = doc["cells"][0]["counterexample"]
+    for bad in (0, -1, ce["sizes"]["N"] + 1, True, "1"):
+        ce["parameters"]["case"] = bad
+        rejected(doc, "parameter case must be an integer from 1 to")
+
+
+def test_recorded_outputs_must_be_what_the_definitions_give():
+    doc = genuine("layer-norm", "dataset-recentering")
+    ce = doc["cells"][0]["counterexample"]
+    ce["transformed_output"] = ce["output"]
+    rejected(doc, "counterexample.transformed_output is not what the checked content gives")
+
+
+def test_a_counterexample_whose_outputs_agree_is_rejected():
+    doc = genuine("layer-norm", "dataset-recentering")
+    ce = doc["cells"][0]["counterexample"]
+    ce["parameters"]["gamma"] = ["0"] * len(ce["parameters"]["gamma"])
+    rejected(doc, "the two outputs do not differ")
+
+
+# --- rules applied where they were not proven --------------------------------------------------
+
+def test_a_rule_stated_at_a_repeated_index_is_not_applied_off_the_diagonal():
+    """instance norm's mu[n, i]: a law proven only at n = i is no law for every n, i."""
+    d = defs("instance-norm", "weight-matrix-rescaling")
+    mu_p, mu = d["mu'"].lhs, d["mu"].lhs
+    n, i = mu.indices
+    doc = genuine("instance-norm", "weight-matrix-rescaling")
+    law = next(s for s in doc["cells"][0]["proof"] if s["name"] == "mu' law")
+    law["lhs"] = sp.srepr(mu_p.xreplace({i: n}))
+    law["rhs"] = sp.srepr(sp.Symbol("delta", positive=True) * mu.xreplace({i: n}))
+    rejected(doc, "a rule needs distinct symbolic indices", "refers to an entry outside the layer")
+
+
+def test_a_rule_stated_at_an_integer_index_is_rejected():
+    d = defs("layer-norm", "weight-matrix-rescaling")
+    doc = genuine("layer-norm", "weight-matrix-rescaling")
+    proof = doc["cells"][0]["proof"]
+    law = next(s for s in proof if s["name"] == "mu' law")
+    n = d["mu"].lhs.indices[0]
+    law["lhs"] = sp.srepr(d["mu'"].lhs.xreplace({n: sp.Integer(1)}))
+    law["rhs"] = sp.srepr(sp.Symbol("delta", positive=True) * d["mu"].lhs.xreplace({n: sp.Integer(1)}))
+    rejected(doc, "a rule needs distinct symbolic indices")
+
+
+def test_floats_are_rejected_anywhere():
+    doc = genuine("layer-norm", "weight-matrix-recentering")
+    s = doc["cells"][0]["proof"][0]
+    s["rhs"] = f"Mul(Float('1.0', precision=53), {s['rhs']})"
+    rejected(doc, "not allowed")
+    doc = genuine("layer-norm", "dataset-recentering")
+    doc["cells"][0]["counterexample"]["values"]["W"][0][0] = "1.0"
+    rejected(doc, "is not an exact rational")
+    doc = genuine("layer-norm", "dataset-recentering")
+    doc["cells"][0]["counterexample"]["sizes"]["N"] = 1.0
+    rejected(doc, "size N must be an integer")
+
+
+def test_a_symbol_with_other_assumptions_is_not_the_registrys():
+    """gamma declared positive would let sqrt(gamma^2) = gamma: not the registry's gamma."""
+    doc = genuine("layer-norm", "weight-matrix-recentering")
+    s = doc["cells"][0]["proof"][0]
+    s["rhs"] = s["rhs"].replace("Symbol('gamma')", "Symbol('gamma', positive=True)")
+    rejected(doc, "is not an indexed quantity of this cell", "is not one of this cell's")
+
+
+def test_a_step_that_divides_by_what_may_be_zero_is_rejected():
+    d = defs("layer-norm", "weight-matrix-recentering")
+    doc = genuine("layer-norm", "weight-matrix-recentering")
+    s = doc["cells"][0]["proof"][-1]
+    x = d["a"].lhs
+    s["rhs"] = sp.srepr(2 * d["h"].lhs * (x + 1) / (2 * x + 2))   # h, but for a = -1 it is 0/0
+    rejected(doc, "divides by")
+
+
+def test_a_huge_power_is_refused_before_it_is_built():
+    doc = genuine("layer-norm", "weight-matrix-recentering")
+    s = doc["cells"][0]["proof"][0]
+    s["rhs"] = f"Pow({s['rhs']}, Integer(1000000))"
+    rejected(doc, "a power with exponent")
+
+
+def test_reversed_sum_ranges_mean_the_same_to_the_rewriting_and_to_the_evaluator():
+    """SymPy's algebra reads sum_{k=3}^{1} 1 as -1 (Karr); so does the exact
+    evaluator, so a step cannot pass one and fail the other."""
+    from invariance.algebra import evaluate, holds
+    k = sp.Symbol("k", integer=True)
+    s = sp.Sum(1, (k, 3, 1))
+    assert holds(s, sp.Integer(-1)) and evaluate(s, {}) == -1
+
+
+# --- metadata --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("edit, reason", [
+    (lambda ce: ce["sizes"].update(H=4), "must have shape"),
+    (lambda ce: ce["sizes"].update(N=0), "size N must be an integer from 1"),
+    (lambda ce: ce["sizes"].update(N=True), "size N must be an integer"),
+    (lambda ce: ce["sizes"].update(N=10 ** 9), "size N must be an integer from 1 to 8"),
+    (lambda ce: ce["sizes"].pop("D"), "sizes must give exactly"),
+    (lambda ce: ce["values"]["W"].pop(), "W must have shape"),
+    (lambda ce: ce["point"].update(unit=-1), "point unit must be an integer from 1"),
+    (lambda ce: ce["point"].update(unit=0), "point unit must be an integer from 1"),
+    (lambda ce: ce["point"].update(unit=99), "point unit must be an integer from 1"),
+    (lambda ce: ce["point"].pop("unit"), "point must give case, unit"),
+])
+def test_metadata_that_does_not_match_the_arrays_is_rejected(edit, reason):
+    doc = genuine("layer-norm", "dataset-recentering")
+    edit(doc["cells"][0]["counterexample"])
+    rejected(doc, reason)
+
+
+def test_group_sizes_must_be_consistent():
+    doc = genuine("group-norm", "dataset-recentering")
+    ce = doc["cells"][0]["counterexample"]
+    ce["sizes"]["S"] += 1
+    rejected(doc, "must be 2 x S")
+
+
+# --- what a reader sees is checked --------------------------------------------------------------
+
+@pytest.mark.parametrize("field, text", [
+    ("latex", r"{\sigma'}_{n} = \delta^{2} {\sigma}_{n}"),
+    ("statement", "h'[n, i] = -h[n, i]"),
+    ("justification", "by the paper"),
+])
+def test_edited_display_text_of_a_step_is_caught(field, text):
+    doc = genuine("layer-norm", "weight-matrix-rescaling")
+    doc["cells"][0]["proof"][-2][field] = text
+    rejected(doc, f"proof[{len(doc['cells'][0]['proof']) - 1}].{field} is not what the checked content gives")
+
+
+def test_edited_display_text_of_a_definition_is_caught():
+    doc = genuine("layer-norm", "weight-matrix-rescaling")
+    doc["cells"][0]["definitions"][0]["latex"] = "W' = W"
+    rejected(doc, "not the toolkit's definitions")
+
+
+def test_an_edited_caveat_is_caught(capsys):
+    assert main(["check", "layer-norm", "weight-matrix-rescaling", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)   # check --format json carries the caveats
+    assert verify(doc) == []
+    doc["cells"][0]["caveats"][0]["statement"] = "with a negative factor h' = h as well"
+    rejected(doc, "caveats[1].statement is not what the checked content gives")
+
+
+def test_an_extra_field_is_caught():
+    doc = genuine("layer-norm", "weight-matrix-rescaling")
+    doc["cells"][0]["note"] = "reviewed by the authors"
+    rejected(doc, "field note is not part of a certificate")
+
+
+def test_an_edited_markdown_rendering_is_caught(tmp_path):
+    name = "layer-norm__weight-matrix-rescaling"
+    (tmp_path / f"{name}.json").write_text((PROOFS / f"{name}.json").read_text())
+    md = (PROOFS / f"{name}.md").read_text()
+    (tmp_path / f"{name}.md").write_text(md.replace(r"\delta {\sigma}_{n}", r"\delta^{2} {\sigma}_{n}"))
+    count, problems = verify_path(tmp_path)
+    assert count == 1 and len(problems) == 1 and "Markdown" in problems[0]
+    assert problems[0].startswith(f"{name}.json: ")
+
+
+# --- files that are not certificates -------------------------------------------------------------
+
+@pytest.mark.parametrize("text, reason", [
+    ("[1, 2]", "a JSON array, not a certificate"),
+    ('{"schema": "invariance-certificate/2", "cells": [], "cells": [{}]}', "duplicate key"),
+    ('{"schema": "invariance-certificate/2", "cells": [{"verdict": NaN}]}', "NaN is not a JSON number"),
+    ("{", "unreadable"),
+    ("[" * 100_000, "unreadable"),
+])
+def test_a_malformed_file_is_one_problem_and_the_others_are_still_checked(tmp_path, text, reason, capsys):
+    (tmp_path / "a-bad.json").write_text(text)
+    (tmp_path / "b-good.json").write_text((PROOFS / "layer-norm__dataset-recentering.json").read_text())
+    assert main(["verify", str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("a-bad.json: ") and reason in err[0]
+    assert "verified 1 cell: 1 problem" in captured.out
