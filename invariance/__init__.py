@@ -18,7 +18,13 @@ from .registry import NORMALIZERS, TABLE1, TRANSFORMATIONS, UnknownId, register
 __all__ = ["derive", "derive_row", "table", "titles", "Normalizer", "Statistic", "general_form",
            "standardize", "rms", "weight_norm_stats", "Group", "DENSE", "CONV", "register",
            "NORMALIZERS", "TRANSFORMATIONS", "TABLE1", "Cell", "INVARIANT", "NOT_INVARIANT", "UNKNOWN",
-           "UnknownId", "InvalidNormalizer"]
+           "UnknownId", "InvalidNormalizer", "probe"]
+
+
+def probe(layer, weight=None, against=None, instances: int = 200, seed: int = 0, name=None):
+    """Your own layer's row of the table, numerically: see :func:`invariance.probing.probe`."""
+    from .probing import probe as _probe
+    return _probe(layer, weight, against, instances, seed, name)
 
 
 def table(normalizers=TABLE1, transformations=None) -> list[Cell]:

@@ -152,15 +152,30 @@ def _numeric_options(p: argparse.ArgumentParser) -> None:
                         "needs --numeric)")
     p.add_argument("--seed", type=_whole(0), metavar="S",
                    help=f"seed of the random instances (default {default['seed'].default}; needs --numeric)")
+    from .numeric import BACKENDS, DTYPES
+    p.add_argument("--backend", metavar="NAME", help=f"layers of the numeric cross-check: {' or '.join(BACKENDS)} "
+                                                     "(default numpy; torch needs the [torch] extra)")
+    p.add_argument("--dtype", metavar="DTYPE", help=f"{' or '.join(DTYPES)} (default float64)")
+    p.add_argument("--eps", metavar="EPS",
+                   help="epsilon of the numeric layers: 0, default (PyTorch's, per layer) or a number (default 0)")
+    p.add_argument("--device", metavar="DEV", help="cpu or cuda (torch backend; default cpu)")
+
+
+_SETUP = ("backend", "dtype", "eps", "device")
 
 
 def _numeric_settings(args) -> dict:
     """``cross_check``'s keyword arguments from the options; refuses them without ``--numeric``."""
-    given = {k: getattr(args, k) for k in ("instances", "seed") if getattr(args, k) is not None}
+    given = {k: getattr(args, k) for k in ("instances", "seed", *_SETUP) if getattr(args, k) is not None}
     if given and not args.numeric:
         raise BadInput(f"{' and '.join('--' + k for k in given)} {'is' if len(given) == 1 else 'are'} "
                        "for the numeric cross-check only; add --numeric")
-    return given
+    from .numeric import Setup
+    try:
+        setup = Setup(**{k: given.pop(k) for k in _SETUP if k in given})
+    except ValueError as err:
+        raise BadInput(str(err)) from None
+    return given | {"setup": setup}
 
 
 def _disagreement(cell, result) -> str | None:
@@ -193,6 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
     _numeric_options(t)
     t.add_argument("--caveats", action="store_true",
                    help="for each invariant cell: negative scale, eps > 0, degenerate sigma = 0")
+    t.add_argument("--linear-bias", action="store_true",
+                   help="the dense rows with a bias in the linear map, a = W x + c (nn.Linear's default), "
+                        "derived afresh")
     _load_option(t)
 
     c = sub.add_parser("check", help="one cell: verdict, conditions, proof or counterexample",
@@ -221,6 +239,17 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--out", default="docs", type=Path, metavar="DIR",
                    help="directory, created if missing (default docs)")
     d.add_argument("--pdf", action="store_true", help="compile DIR/invariance.pdf with latexmk or pdflatex")
+
+    pb = sub.add_parser("probe", help="your own layer's row, numerically (torch.nn.Module or NumPy function)",
+                        description="MODULE:FACTORY, where FACTORY() returns a torch.nn.Module taking X or a "
+                                    "pair (fn, W) with fn(X, W) a NumPy function; see the README.")
+    pb.add_argument("spec", metavar="MODULE:FACTORY")
+    pb.add_argument("--against", metavar="NORMALIZER", help=f"compare with a registered row, from: {norms}")
+    pb.add_argument("--weight", metavar="NAME", help="the module's weight parameter (default: the first "
+                                                     "nn.Linear or nn.Conv2d's)")
+    pb.add_argument("--instances", type=_whole(1), default=200, metavar="K",
+                    help="random instances per column (default 200)")
+    pb.add_argument("--seed", type=_whole(0), default=0, metavar="S", help="seed (default 0)")
     return p
 
 
@@ -238,6 +267,15 @@ def _table(args) -> int:
         rows = _ids(args.normalizers)
     else:
         rows = list(TABLE1)
+    if args.linear_bias:
+        rows = _linear_bias_rows(rows, args.all)
+    setup = settings.get("setup")
+    if args.numeric:
+        from .numeric import check_backend
+        try:
+            check_backend(setup, [NORMALIZERS[n] for n in rows])
+        except ValueError as err:
+            raise BadInput(str(err)) from None
     cells = table(rows)
     extra, notes, status = {}, [], EXIT_OK
     if any(c.verdict == UNKNOWN for c in cells):
@@ -245,9 +283,14 @@ def _table(args) -> int:
         notes += [f"unknown: {c.normalizer} x {c.transformation} (no proof and no counterexample found)"
                   for c in cells if c.verdict == UNKNOWN]
     if args.numeric:
-        from .numeric import cross_check
+        from .numeric import cross_check, margins, progress_bar
+        from inspect import signature
+        per_cell = settings.get("instances", signature(cross_check).parameters["instances"].default)
+        results, bar = [], progress_bar(len(cells) * per_cell, f"numeric ({setup.backend}, {setup.dtype})")
         for cell in cells:
-            r = cross_check(NORMALIZERS[cell.normalizer], TRANSFORMATIONS[cell.transformation], cell, **settings)
+            r = cross_check(NORMALIZERS[cell.normalizer], TRANSFORMATIONS[cell.transformation], cell, **settings,
+                            progress=bar.update if bar else None)
+            results.append((cell, r))
             extra.setdefault((cell.normalizer, cell.transformation), {})["numeric"] = r.to_json()
             disagreement = _disagreement(cell, r)
             if disagreement:
@@ -256,7 +299,13 @@ def _table(args) -> int:
             elif args.format == "markdown":
                 notes.append(f"numeric {cell.normalizer} x {cell.transformation}: {r.verdict}, "
                              f"max relative deviation {r.max_relative_deviation:.2e} over {r.instances} "
-                             f"instances" + ("" if r.replay_differs is None else ", counterexample replayed"))
+                             f"instances" + ("" if r.replay_differs is None else ", counterexample replayed")
+                             + ("" if r.eps_bound_ratio is None else ", deviation/eps bound median "
+                                f"{r.eps_bound_ratio[0]:.4g}, max {r.eps_bound_ratio[1]:.4g}"))
+        if bar:
+            bar.close()
+        notes.append(margins(results))
+        status = max(status, _values(rows, notes, args.format, setup))
     if args.caveats:
         from .caveats import caveats
         for cell in cells:
@@ -271,6 +320,48 @@ def _table(args) -> int:
         stream = sys.stdout if args.format == "markdown" else sys.stderr
         print(("\n" if stream is sys.stdout else "") + "\n".join(notes), file=stream)
     return status
+
+
+def _linear_bias_rows(rows, everything: bool) -> list[str]:
+    from .model import DENSE
+    from .normalizers import with_linear_bias
+    from .registry import register
+    if everything:
+        rows = [n for n in rows if NORMALIZERS[n].model is DENSE]
+    try:
+        return [register(with_linear_bias(NORMALIZERS[n])).id for n in rows]
+    except ValueError as err:
+        raise BadInput(str(err)) from None
+
+
+def _values(rows, notes: list, fmt: str, setup) -> int:
+    """Each row's numeric op against its definition, exactly evaluated (invariance.values)."""
+    from .values import compare_values
+    status = EXIT_OK
+    for n in rows:
+        v = compare_values(NORMALIZERS[n], backend=setup.backend, device=setup.device)
+        if not v.agrees:
+            status = EXIT_FAIL
+            notes.append(f"DISAGREEMENT {n} values: the numeric op differs from the definition by "
+                         f"{v.max_deviation:.3g} ({v.max_tolerance_ratio:.3g} x tolerance) at {v.worst}")
+        elif fmt == "markdown":
+            notes.append(f"values {n} ({setup.backend}): numeric op = definition at {v.points} exact rational "
+                         f"instances, max deviation {v.max_deviation:.2e} ({v.max_tolerance_ratio:.2f} x tolerance)")
+    return status
+
+
+def _probe(args) -> int:
+    from .probing import load, probe
+    if args.against is not None:
+        normalizer(args.against)
+    try:
+        made = load(args.spec)
+        layer, weight = made if isinstance(made, tuple) else (made, args.weight)
+        result = probe(layer, weight, against=args.against, instances=args.instances, seed=args.seed)
+    except ValueError as err:
+        raise BadInput(str(err)) from None
+    print(result.table())
+    return EXIT_OK if result.agrees else EXIT_FAIL
 
 
 def _check(args) -> int:
@@ -337,7 +428,8 @@ def _docs(args) -> int:
     return build(_out_dir(args.out), pdf=args.pdf)
 
 
-COMMANDS = {"table": _table, "check": _check, "proofs": _proofs, "verify": _verify, "docs": _docs}
+COMMANDS = {"table": _table, "check": _check, "proofs": _proofs, "verify": _verify, "docs": _docs,
+            "probe": _probe}
 
 
 def main(argv=None) -> int:

@@ -22,7 +22,7 @@ from sympy import IndexedBase
 from .algebra import Rule
 from .model import EPS, Model, prime
 
-__all__ = ["Statistic", "Normalizer", "Context", "Built", "general_form", "InvalidNormalizer"]
+__all__ = ["Statistic", "Normalizer", "TorchOp", "Context", "Built", "general_form", "InvalidNormalizer"]
 
 
 class InvalidNormalizer(ValueError):
@@ -44,6 +44,26 @@ def general_form(c: "Context", at: dict) -> sp.Expr:
 
 
 @dataclass(frozen=True)
+class TorchOp:
+    """A normalizer's PyTorch counterpart: what it calls, how the module's
+    parameters map to W, g, b, and where PyTorch's semantics differ from ours.
+
+    ``layer(W, X, g, b, eps)`` computes h for one instance from torch tensors
+    (the summed inputs inside it, from W and X); the backend batches it with
+    ``torch.func.vmap``.  ``default_eps(dtype)`` is PyTorch's default epsilon
+for a dtype name ("float32", "float64").
+    """
+
+    name: str                             # e.g. "F.layer_norm"
+    parameters: str                       # e.g. "weight = g, bias = b"
+    layer: Callable
+    default_eps: Callable = lambda dtype: 1e-5
+    has_eps: bool = True                  # False: PyTorch has none; run at eps = 0
+    vmap: bool = True                     # False: ``layer`` takes leading instance axes itself
+    semantics: str = ""                   # where PyTorch differs, and what we do about it
+
+
+@dataclass(frozen=True)
 class Normalizer:
     """A catalogue entry: symbolic definition beside its NumPy implementation."""
 
@@ -57,6 +77,7 @@ class Normalizer:
     source: str = ""
     groups: int | None = None             # number of groups, for statistics over a Group
     constants: dict = field(default_factory=dict)  # symbol -> exact value used in counterexamples
+    torch: TorchOp | None = None          # the PyTorch counterpart (the [torch] extra), if any
 
     def build(self, eps: sp.Expr = EPS) -> "Built":
         return Built(self, eps)

@@ -65,7 +65,9 @@ def affine_law(b: Built, defs: dict[str, Equation]) -> tuple[sp.Expr, sp.Expr] |
     m = b.m
     a_pt = m.at(m.a, m.point)
     expr = sum_normal_form(unfold(defs["a'"].rhs, [_rule(defs["W'"]), _rule(defs["X'"])]))
-    expr = sp.expand(expr.xreplace({sum_normal_form(defs["a"].rhs): a_pt}))
+    # a = (the sum over inputs) + (a linear bias, if the model has one): the sum is a - bias
+    bias, summed = sum_normal_form(defs["a"].rhs).as_independent(sp.Sum, as_Add=True)
+    expr = sp.expand(expr.xreplace({summed: a_pt - bias}))
     beta, linear = expr.as_independent(a_pt, as_Add=True)
     alpha = sp.expand(linear / a_pt)
     return None if alpha.has(a_pt) else (alpha, beta)

@@ -20,7 +20,7 @@ from sympy import IndexedBase, Sum, Symbol
 
 from .algebra import Rule
 
-__all__ = ["Axis", "Group", "Model", "DENSE", "CONV", "MODELS", "EPS", "prime"]
+__all__ = ["Axis", "Group", "Model", "DENSE", "DENSE_BIAS", "CONV", "MODELS", "EPS", "prime"]
 
 EPS = Symbol("epsilon", nonnegative=True)
 
@@ -63,10 +63,13 @@ Env = Mapping[str, sp.Expr]  # axis name -> index expression
 class Model:
     """Symbols of one layer kind, and helpers to write statistics over its axes."""
 
-    def __init__(self, id: str, title: str, axes: tuple[Axis, ...], input_axis: Axis):
+    def __init__(self, id: str, title: str, axes: tuple[Axis, ...], input_axis: Axis,
+                 linear_bias: bool = False):
         self.id, self.title, self.axes, self.input = id, title, axes, input_axis
         self.W, self.X, self.a = IndexedBase("W"), IndexedBase("X"), IndexedBase("a")
         self.g, self.b = IndexedBase("g"), IndexedBase("b")
+        # the linear map's own bias c_i (nn.Linear's default); no transformation touches it
+        self.c = IndexedBase("c") if linear_bias else None
         self.eps = EPS
 
     # -- points -------------------------------------------------------------
@@ -91,9 +94,10 @@ class Model:
         return base[(at["case"], j, *rest)]
 
     def summed_input(self, at: Env, W: IndexedBase | None = None, X: IndexedBase | None = None):
-        """:math:`a = \\sum_j W_{i,j} X_{n,j(,p)}`."""
+        """:math:`a = \\sum_j W_{i,j} X_{n,j(,p)}` (:math:`+\\, c_i` with a linear bias)."""
         W, X, j = W or self.W, X or self.X, self.input.index
-        return Sum(W[at["unit"], j] * self.x(X, at, j), (j, 1, self.input.size))
+        a = Sum(W[at["unit"], j] * self.x(X, at, j), (j, 1, self.input.size))
+        return a if self.c is None else a + self.c[at["unit"]]
 
     def a_rule(self, a: IndexedBase | None = None, W=None, X=None) -> Rule:
         return Rule(self.at(a or self.a, self.point), self.summed_input(self.point, W, X))
@@ -145,4 +149,8 @@ CONV = Model(
      Axis("position", _p, _q, _P, "position")),
     Axis("input", _j, _j, _D, "input channel"))
 
-MODELS = {m.id: m for m in (DENSE, CONV)}
+DENSE_BIAS = Model(
+    "dense-linear-bias", "fully connected layer with a bias in the linear map",
+    DENSE.axes, DENSE.input, linear_bias=True)
+
+MODELS = {m.id: m for m in (DENSE, DENSE_BIAS, CONV)}

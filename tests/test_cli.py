@@ -280,8 +280,9 @@ def test_verify_reports_a_stray_file_in_a_folder_and_checks_the_others(capsys, t
 def test_a_bad_command_in_a_fresh_process_is_one_line_without_a_traceback():
     r = run("tabel")
     assert r.returncode == 2 and r.stdout == ""
+    from invariance.__main__ import COMMANDS
     assert r.stderr.strip() == ("python -m invariance: unknown command 'tabel' (did you mean 'table'?); "
-                                "valid: table, check, proofs, verify, docs (see --help)")
+                                f"valid: {', '.join(COMMANDS)} (see --help)")
 
 
 # --- disagreements read as disagreements -------------------------------------------------------

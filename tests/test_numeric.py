@@ -5,9 +5,11 @@ import dataclasses
 
 import numpy as np
 import pytest
+import sympy as sp
 
 import derived
 from invariance import NORMALIZERS, TRANSFORMATIONS, InvalidNormalizer
+from invariance.model import EPS
 from invariance.numeric import cross_check, replay
 
 CELLS = [(n, t) for n in NORMALIZERS for t in TRANSFORMATIONS]
@@ -108,3 +110,111 @@ def test_a_layer_that_produces_nan_says_so():
     odd = dataclasses.replace(NORMALIZERS["layer-norm"], id="nan-above-3", numeric=nan_above_3)
     with pytest.raises(InvalidNormalizer, match="the NumPy layer of normalizer 'nan-above-3' produced NaN"):
         cross_check(odd, TRANSFORMATIONS["dataset-rescaling"])
+
+
+# ------------------------------------------------------ dtypes, epsilon, backends
+from invariance.numeric import WITHIN_EPS_BOUND, Setup, measured_tolerance  # noqa: E402
+
+
+@pytest.mark.parametrize("norm, trans", CELLS)
+def test_numpy_float32_verdict_agrees_with_the_symbolic_one(cells, norm, trans):
+    cell = cells[norm, trans]
+    r = cross_check(NORMALIZERS[norm], TRANSFORMATIONS[trans], cell, setup=Setup("numpy", "float32"))
+    assert r.verdict == cell.verdict and r.agrees(cell)
+
+
+def test_measured_tolerance_is_the_triangle_inequality_plus_the_wide_types_share():
+    """Doubling the measured errors and adding M u: zero errors leave only M u."""
+    err = np.array([0.0, 1e-7])
+    tol = measured_tolerance(err, err, 10, "float32")
+    assert tol[0] == 10 * np.finfo(np.float32).eps / 2 and tol[1] == pytest.approx(4e-7 + tol[0])
+
+
+def test_float32_tolerance_is_not_the_float64_one(cells):
+    """float32 rounding is ~2**29 times float64's; a float64 tolerance would call float32 noise a change."""
+    n, t = NORMALIZERS["layer-norm"], TRANSFORMATIONS["weight-matrix-rescaling"]
+    r32 = cross_check(n, t, setup=Setup("numpy", "float32"))
+    r64 = cross_check(n, t)
+    assert r32.verdict == r64.verdict == "invariant"
+    assert r32.max_relative_deviation > 1e6 * r64.max_relative_deviation
+
+
+EPS_CELLS = [(n, t) for n, t in CELLS if derived.cell_of(n, t).verdict == "invariant"
+             and sp.Eq(EPS, 0) in derived.cell_of(n, t).conditions]   # proofs that needed eps = 0
+
+
+@pytest.mark.parametrize("norm, trans", EPS_CELLS)
+def test_with_eps_an_eps_zero_invariance_stays_within_its_proven_bound(cells, norm, trans):
+    """eps = 0.01 << sigma^2 ~ 1: h' != h beyond rounding, within the mean-value bound, which is
+    tight to first order in eps / sigma^2 (its derivative is taken at e = 0): median ratio near 1."""
+    cell = cells[norm, trans]
+    r = cross_check(NORMALIZERS[norm], TRANSFORMATIONS[trans], cell, setup=Setup(eps="0.01"))
+    assert r.verdict == WITHIN_EPS_BOUND and r.agrees(cell)
+    median, worst = r.eps_bound_ratio
+    assert 0.9 < median <= worst <= 1 + 1e-9
+
+
+def test_cells_proven_for_every_eps_stay_invariant_with_eps(cells):
+    cell = cells["layer-norm", "weight-matrix-recentering"]
+    r = cross_check(NORMALIZERS["layer-norm"], TRANSFORMATIONS["weight-matrix-recentering"], cell,
+                    setup=Setup(eps="0.01"))
+    assert r.verdict == "invariant" and r.agrees(cell) and r.eps_bound_ratio is None
+
+
+def _layer_norm_leaking_eps(a, W, eps=0.0):
+    """Exact at eps = 0, but eps > 0 adds eps * a, which re-scales with the weights."""
+    d = a - a.mean(-1, keepdims=True)
+    return d / np.sqrt((d * d).mean(-1, keepdims=True) + eps) + eps * a
+
+
+def test_an_eps_effect_beyond_the_proven_bound_is_not_invariant(cells):
+    """Register the broken op (the bound is looked up by id), run at eps > 0: beyond the bound."""
+    from invariance import register
+    broken = register(dataclasses.replace(NORMALIZERS["layer-norm"], id="leaky-layer-norm",
+                                          numeric=_layer_norm_leaking_eps))
+    try:
+        t = TRANSFORMATIONS["weight-matrix-rescaling"]
+        cell = dataclasses.replace(cells["layer-norm", t.id], normalizer=broken.id)
+        assert cross_check(broken, t, cell).agrees(cell)              # eps = 0: nothing to see
+        r = cross_check(broken, t, cell, setup=Setup(eps="0.01"))
+        assert r.verdict == "not-invariant" and not r.agrees(cell)
+    finally:
+        NORMALIZERS.pop("leaky-layer-norm", None)
+
+
+@pytest.mark.parametrize("kw, word", [({"backend": "jax"}, "valid: numpy, torch"),
+                                      ({"dtype": "float16"}, "valid: float32, float64"),
+                                      ({"eps": "-1"}, "0, default or a finite number"),
+                                      ({"device": "cuda"}, "needs --backend torch")])
+def test_bad_setup_names_what_is_valid(kw, word):
+    with pytest.raises(ValueError, match=word):
+        Setup(**kw)
+
+
+def test_torch_backend_without_torch_says_how_to_install_it(monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "torch", None)     # import torch now raises ImportError
+    with pytest.raises(ValueError, match=r"pip install 'invariance\[torch\]'"):
+        Setup("torch")
+
+
+def test_instances_run_in_chunks_that_fit_the_memory_budget(monkeypatch, cells):
+    """A budget of a few instances a call: same verdict, every instance counted, progress per chunk."""
+    import invariance.numeric as numeric
+    n, t = NORMALIZERS["layer-norm"], TRANSFORMATIONS["dataset-rescaling"]
+    sizes = numeric.random_sizes(n, np.random.default_rng(0))
+    monkeypatch.setattr(numeric, "MEMORY_BUDGET", 3 * 16 * numeric.LIVE_COPIES * (6 * 5 + 5 * 5 + 5 * 6))
+    assert numeric.chunk_size({"N": 5, "H": 6, "D": 5}) < 10 and numeric.chunk_size(sizes) >= 1
+    done = []
+    r = cross_check(n, t, cells["layer-norm", t.id], instances=200, progress=done.append)
+    assert r.instances == sum(done) == 200 and len(done) > numeric.GROUPS_OF_SIZES
+    assert r.verdict == "invariant"
+
+
+def test_progress_bar_writes_to_stderr_only_on_a_terminal(capsys):
+    from invariance.numeric import progress_bar
+    bar = progress_bar(10, "numeric")
+    bar.update(10)
+    bar.close()
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""      # pytest's stderr is not a terminal
