@@ -84,6 +84,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a certificate or a directory of them (default proofs)")
     _load_option(v)
 
+    k = sub.add_parser("consequences", help="what invariance implies for training (gradient constraints, "
+                       "conserved quantities, exact SGD laws), proved per cell",
+                       description=f"Normalizers: {norms}. Transformations: {trans}. Without a cell: the "
+                                   "paper's rows, or every normalizer with --all.")
+    k.add_argument("normalizer", nargs="?", metavar="NORMALIZER")
+    k.add_argument("transformation", nargs="?", metavar="TRANSFORMATION")
+    k.add_argument("--all", action="store_true", help="every registered normalizer")
+    k.add_argument("--numeric", action="store_true", help="measure each consequence through the NumPy layers")
+    k.add_argument("--format", default="text", metavar="FMT", help="text, json, markdown or latex (default text)")
+
     d = sub.add_parser("docs", help="write the LaTeX document (and with --pdf compile it)")
     d.add_argument("--out", default="docs", type=Path, help="directory (default docs)")
     d.add_argument("--pdf", action="store_true", help="compile docs/invariance.pdf with latexmk or pdflatex")
@@ -179,6 +189,15 @@ def _verify(args) -> int:
     return EXIT_FAIL if problems else EXIT_OK
 
 
+def _consequences(args) -> int:
+    from .training_report import command
+    output, notes, status = command(args.normalizer, args.transformation, args.all, args.numeric, args.format)
+    print(output)
+    for note in notes:
+        print(note, file=sys.stderr)
+    return status
+
+
 def _docs(args) -> int:
     from .docs import build
     return build(args.out, pdf=args.pdf)
@@ -201,7 +220,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return {"table": _table, "check": _check, "proofs": _proofs, "verify": _verify,
-                "docs": _docs}[args.command](args)
+                "docs": _docs, "consequences": _consequences}[args.command](args)
     except UnknownId as err:
         print(f"python -m invariance {args.command}: {err}", file=sys.stderr)
         return EXIT_USAGE

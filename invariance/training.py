@@ -49,6 +49,12 @@ def _seed(*parts) -> np.random.Generator:
     return np.random.default_rng([zlib.crc32(str(p).encode()) for p in parts])
 
 
+def _grid(x, bits: int):
+    """x rounded to a multiple of 2^-bits, away from 0 (a scale factor stays positive)."""
+    q = np.round(np.asarray(x, dtype=float) * 2.0 ** bits)
+    return np.where(q == 0, np.sign(x) + (x == 0), q) / 2.0 ** bits
+
+
 class Problem:
     """One random instance: the layer's inputs, a readout R and targets y (the loss)."""
 
@@ -60,14 +66,17 @@ class Problem:
         groups = self.norm.groups or 1     # at least 3 values under every statistic: none is constant
         s["H"] = groups * -(-s["H"] // groups)
         self.sizes = s
-        self.W = rng.normal(size=(s["H"], s["D"]))
-        self.X = rng.normal(size=(s["N"], s["D"]) + ((s["P"],) if "P" in s else ()))
+        # W, X on the grid 2^-20 and the parameters on the grid 1/16 (|values| < 16): then
+        # W' and X' (a product of <= 30 significant bits, or a sum on one grid) are exact in
+        # float64, and the only rounding left is the layer's, which the tolerance measures
+        self.W = _grid(rng.normal(size=(s["H"], s["D"])), 20)
+        self.X = _grid(rng.normal(size=(s["N"], s["D"]) + ((s["P"],) if "P" in s else ())), 20)
         self.g = rng.uniform(0.5, 2.0, size=s["H"])
         self.b = rng.normal(size=s["H"])
         features = s["H"] * s.get("P", 1)
         self.R = rng.normal(size=(3, features)) / np.sqrt(features)
         self.y = rng.normal(size=(s["N"], 3))
-        self.params = {k: (v[0] if isinstance(v, np.ndarray) else v)
+        self.params = {k: (_grid(v[0], 4) if isinstance(v, np.ndarray) else v)
                        for k, v in self.t.sample(rng, 1, s).items()}
 
     def loss(self, W, X, dtype=np.complex128):
