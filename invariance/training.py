@@ -82,7 +82,7 @@ class Problem:
     def loss(self, W, X, dtype=np.complex128):
         """L for a batch of (W, X) along a leading axis: 1/2 sum ||R tanh(h_n) - y_n||^2."""
         with layers.complex_step():
-            h = layers.layer(W, X, self.g.astype(dtype), self.b.astype(dtype), self.op, **self.norm.numeric_kwargs)
+            h = layers.layer(W, X, self.g, self.b, self.op, **self.norm.numeric_kwargs)   # cast to a's dtype
         z = np.tanh(h.reshape(h.shape[:-2 - (X.ndim - W.ndim)] + (self.sizes["N"], -1)))
         r = z @ self.R.T.astype(dtype) - self.y.astype(dtype)
         return 0.5 * np.sum(r * r, axis=(-2, -1))
