@@ -58,13 +58,15 @@ from .transformations import Transformation
 __all__ = ["CONSEQUENCES", "Family", "Consequence", "family", "derive_consequences", "consequence_json",
            "document", "check_consequence", "tex", "COEFFICIENTS"]
 
-CONSEQUENCES = ("gradient-orthogonality", "gradient-scaling", "conserved-quantity", "sgd-norm-growth",
+CONSEQUENCES = ("gradient-orthogonality", "gradient-scaling", "effective-learning-rate", "conserved-quantity",
+                "sgd-norm-growth",
                 "weight-decay-law")
 TITLES = {"gradient-orthogonality": "Gradient orthogonal to the generator of the symmetry",
           "gradient-scaling": "How the gradient changes along the symmetry",
           "conserved-quantity": "Quantity conserved under gradient flow",
           "sgd-norm-growth": "One SGD step, exactly",
-          "weight-decay-law": "One SGD step with weight decay, exactly"}
+          "weight-decay-law": "One SGD step with weight decay, exactly",
+          "effective-learning-rate": "One SGD step on W is a step at rate eta delta^2 on the re-scaled W'"}
 COEFFICIENTS = "coefficients"   # the one structural rule (see _coefficients)
 
 # --- the symbols of this chapter --------------------------------------------------
@@ -79,9 +81,8 @@ DPHI, DL, DLT = Symbol("D_v phi"), Symbol("D_U L"), Symbol("D_U L'")
 C, Q, QDOT = "c", "Q", "dQ/dt"
 W_SGD, W_WD, Q_SGD, Q_WD = IndexedBase("W^+"), IndexedBase("W^wd"), "Q^+", "Q^wd"
 
-_TEX = {"dL/dW": r"\frac{\partial L}{\partial W}", "dL/dX": r"\frac{\partial L}{\partial X}",
-        "dL/dW'": r"\frac{\partial L}{\partial W}\Big|_{W',X'}",
-        "dL/dX'": r"\frac{\partial L}{\partial X}\Big|_{W',X'}",
+_TEX = {"dL/dW": r"\partial_{W} L", "dL/dX": r"\partial_{X} L",      # the gradient at (W, X) ...
+        "dL/dW'": r"\partial_{W} L'", "dL/dX'": r"\partial_{X} L'",  # ... and at (W', X')
         "xi^W": r"\xi^{W}", "xi^X": r"\xi^{X}", "xi_U^W": r"\xi_{U}^{W}", "xi_U^X": r"\xi_{U}^{X}",
         "D_v phi": r"D_{v}\phi", "D_U L": r"D_{U} L", "D_U L'": r"D_{U} L'", "dQ/dt": r"\dot{Q}",
         "W^+": "W^{+}", "W^wd": r"W^{\lambda}", "Q^+": "Q^{+}", "Q^wd": r"Q^{\lambda}"}
@@ -360,6 +361,9 @@ class _Derivation:
             return GRAD_T[self.var][idx], GRAD[self.var][idx] / self.factor
         if kind == "conserved-quantity":
             return self.Qdot, sp.S.Zero
+        if kind == "effective-learning-rate":
+            idx, Wp = self.idx, self.cell_defs[0].lhs.base
+            return W_SGD[idx], (Wp[idx] - ETA * self.factor ** 2 * GRAD_T["W"][idx]) / self.factor
         name = Q_SGD if kind == "sgd-norm-growth" else Q_WD
         full = self.step_law(name)
         return _quantity(name, self.f), full.xreplace({self.c: 0})
@@ -396,6 +400,9 @@ class _Derivation:
                 Equation("step 3", GRAD[w][idx], self.factor * GRAD_T[w][idx], "", (COEFFICIENTS, "step 1", "step 2")),
                 Equation("step 4", lhs, rhs, "", ("step 3",)),
             ]
+        if kind == "effective-learning-rate":
+            lhs, rhs = self.target(kind)
+            return self.steps("gradient-scaling") + [Equation("step 5", lhs, rhs, "", ("W^+", "W'", "step 4"))]
         if kind == "conserved-quantity":
             ratio = sp.cancel(sum_normal_form(self.defs[QDOT].rhs) / sum_normal_form(self.defs[C].rhs))
             return ortho + [
@@ -421,6 +428,12 @@ class _Derivation:
             return self.f
         if kind == "gradient-scaling":
             return self.scaling_reason
+        if kind == "effective-learning-rate":
+            if self.scaling_reason or self.weights_reason:
+                return self.scaling_reason or self.weights_reason
+            if self.factor == 1:
+                return "the family does not change the size of the gradient (its factor is 1)"
+            return None
         if kind in ("conserved-quantity", "sgd-norm-growth", "weight-decay-law"):
             return self.weights_reason
         return None
@@ -497,6 +510,9 @@ def statement(c: Consequence) -> str:
     last = c.conclusion
     if c.consequence == "gradient-scaling":
         return f"{title}: {_eq_plain(last.lhs, last.rhs)}"
+    if c.consequence == "effective-learning-rate":
+        return (f"{title}: {_eq_plain(last.lhs, last.rhs)}; with the factor 1/||w|| that makes the "
+                "re-scaled weights unit-norm, the effective rate is eta/||w||^2")
     every = f" for every {', '.join(map(str, d.f.indices))}" if d.f.indices else ""
     if c.consequence == "gradient-orthogonality":
         return f"{title}: {_eq_plain(d.defs[C].rhs, last.rhs)}{every}"

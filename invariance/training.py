@@ -33,7 +33,7 @@ import sympy as sp
 from sympy import Indexed, IndexedBase, Sum, Symbol
 
 from . import layers
-from .algebra import evaluate
+from .algebra import Rule, evaluate, unfold
 from .consequences import (ETA, GRAD, GRAD_T, LAM, Q, C, QDOT, Consequence, _derivation, _entry)
 from .model import EPS
 from .numeric import EXTENDED, U as UNIT_ROUNDOFF, random_sizes
@@ -208,13 +208,16 @@ def check_numeric(c: Consequence, seed: int = 0, op=None) -> dict:
         residual = d.defs[C].rhs
     elif c.consequence == "conserved-quantity":
         residual = d.defs[QDOT].rhs
-    else:   # gradient-scaling: the gradient at the transformed point
+    else:   # gradient-scaling, effective-learning-rate: the gradient at the transformed point
         Wt, Xt = p.transformed()
         Gt = gradients(p, Wt, Xt)
         Gtx = gradients(p, Wt, Xt, np.clongdouble) if EXTENDED else Gt
         values |= {GRAD_T["W"]: Gt["W"], GRAD_T["X"]: Gt["X"]}
         errors |= {GRAD_T[k]: Gt[k] - Gtx[k].astype(float) for k in Gt}
         residual = c.conclusion.lhs - c.conclusion.rhs
+        if c.consequence == "effective-learning-rate":   # W^+ and W' by their definitions, exactly
+            residual = sp.expand(unfold(residual, [Rule(d.defs[k].lhs, d.defs[k].rhs) for k in ("W^+", "W'")]))
+            values[ETA] = ETA_VALUE
     out = _residual_check(p, d, residual, values, errors)
     return {"method": "complex-step, residual evaluated exactly", "sizes": p.sizes, "seed": seed,
             "passed": out["max_ratio"] <= 1, **out, "tolerance": _extended_note()}

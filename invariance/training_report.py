@@ -107,7 +107,7 @@ def table_tex(consequences) -> list[str]:
     by_cell: dict = {}
     for c in consequences:
         by_cell.setdefault((c.normalizer, c.transformation), {})[c.consequence] = c
-    out = [r"\begingroup\small", r"\begin{tabular}{llccccc}", r"\toprule",
+    out = [r"\begingroup\small", r"\begin{tabular}{ll" + "c" * len(CONSEQUENCES) + "}", r"\toprule",
            "Normalizer & Transformation & " + " & ".join(
                f"\\rotatebox{{70}}{{{_esc(k)}}}" for k in CONSEQUENCES) + r" \\", r"\midrule"]
     for (n, t), found in by_cell.items():
@@ -229,11 +229,14 @@ def chapter_tex(out_dir: Path | None = None, consequences=None, seed: int = 0) -
            r"\subsection{One SGD step on a re-scaling-invariant weight, step by step}",
            f"For {_esc(n)} under {_esc(t.replace('-', ' '))}, with $W^{{+}} = W - \\eta\\, \\partial L / \\partial W$:"]
     out += steps_tex(example)
+    decay = next(c for c in applies if (c.normalizer, c.transformation, c.consequence) == (n, t, "weight-decay-law"))
     out.append(r"So $\lVert W \rVert_F^2$ can only grow under SGD, by exactly $\eta^2$ times the squared "
                r"gradient norm, while the gradient itself shrinks as $1/\lVert W \rVert$: the effective "
-               r"learning rate $\eta / \lVert W \rVert_F^2$ decays on its own. With weight decay $\lambda$ the "
-               r"law is $Q^{\lambda} = (1 - \eta\lambda)^2 Q + \eta^2 \lVert \partial L/\partial W \rVert^2$, "
-               r"so the two effects balance.")
+               r"learning rate $\eta / \lVert W \rVert_F^2$ decays on its own. With weight decay $\lambda$, "
+               r"$W^{\lambda} = (1 - \eta\lambda) W - \eta\, \partial_W L$, the same steps give "
+               f"${tex(decay.conclusion.lhs)} = {tex(decay.conclusion.rhs)}$: the decay shrinks the norm, "
+               r"the gradient step grows it, and the two balance. Here $\partial_W L$ is the gradient at "
+               r"$(W, X)$ and $\partial_W L'$ the gradient at $(W', X')$.")
     if out_dir is not None:
         path, runs = figure(Path(out_dir), seed)
         sgd, wd = runs["sgd-norm-growth"], runs["weight-decay-law"]
