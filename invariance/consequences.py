@@ -490,15 +490,11 @@ def derive_consequences(norm_id: str, t_id: str, cell=None) -> list[Consequence]
 
 def justify(step: Equation, d: _Derivation) -> str:
     """The words beside a step, from the names it uses (never stored apart from them)."""
-    words = []
-    for u in step.uses:
-        if u == COEFFICIENTS:
-            words.append("two linear forms in a free direction that agree for every direction have equal coefficients")
-        elif u in d.defs:
-            words.append(f"{d.defs[u].justification} [{u}]")
-        else:
-            words.append(f"{u} [substituted]")
-    return "; ".join(words) + "; linearity of the sum, expanded"
+    if step.uses and step.uses[0] == COEFFICIENTS:
+        return (f"compare the coefficients of the direction in {' and '.join(step.uses[1:])}: two linear forms "
+                "that agree for every direction have equal coefficients")
+    words = [f"{d.defs[u].justification} [{u}]" if u in d.defs else f"substitute {u}" for u in step.uses]
+    return "; ".join(words + ["linearity of the sum, expanded"])
 
 
 def statement(c: Consequence) -> str:
