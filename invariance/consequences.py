@@ -15,8 +15,10 @@ downstream is constant along the family.  Differentiating that identity gives:
   layer norm's re-centering, ...);
 - ``gradient-scaling``: differentiating in W (or X) instead, at a fixed
   parameter: :math:`\\partial L/\\partial W|_{W'} = \\partial L/\\partial W / \\delta`
-  for a re-scaling (so the effective learning rate on a scale-invariant weight
-  is :math:`\\eta/\\lVert w \\rVert^2`), unchanged for a re-centering;
+  for a re-scaling, unchanged for a re-centering; ``hessian-scaling``: the
+  Hessian by :math:`1/\\delta^2` (by :math:`1/(\\delta_i\\delta_k)` per pair of units);
+  ``effective-learning-rate``: one SGD step on W is a step at rate
+  :math:`\\eta\\delta^2` on :math:`\\delta W`, so :math:`\\eta/\\lVert w \\rVert^2` on the unit-norm weights;
 - ``conserved-quantity``: :math:`Q_l = \\langle \\xi_l(W), W \\rangle` (the squared
   norm for a re-scaling, a column sum for a re-centering) does not change
   under gradient flow :math:`\\dot W = -\\partial L/\\partial W`;
@@ -35,7 +37,7 @@ equal coefficients.  :func:`check_consequence` re-checks an entry read from
 JSON (see its docstring for what it trusts).
 
 >>> [c.consequence for c in derive_consequences("layer-norm", "weight-matrix-recentering") if c.applies]
-['gradient-orthogonality', 'gradient-scaling', 'conserved-quantity', 'sgd-norm-growth', 'weight-decay-law']
+['gradient-orthogonality', 'gradient-scaling', 'hessian-scaling', 'conserved-quantity', 'sgd-norm-growth', 'weight-decay-law']
 >>> c = derive_consequences("batch-norm", "weight-vector-rescaling")[0]
 >>> c.statement
 'Gradient orthogonal to the generator of the symmetry: Sum(W[i, j]*dL/dW[i, j], (j, 1, D)) = 0 for every i'
@@ -58,7 +60,8 @@ from .transformations import Transformation
 __all__ = ["CONSEQUENCES", "Family", "Consequence", "family", "derive_consequences", "consequence_json",
            "document", "check_consequence", "tex", "COEFFICIENTS"]
 
-CONSEQUENCES = ("gradient-orthogonality", "gradient-scaling", "effective-learning-rate", "conserved-quantity",
+CONSEQUENCES = ("gradient-orthogonality", "gradient-scaling", "hessian-scaling", "effective-learning-rate",
+                "conserved-quantity",
                 "sgd-norm-growth",
                 "weight-decay-law")
 TITLES = {"gradient-orthogonality": "Gradient orthogonal to the generator of the symmetry",
@@ -66,6 +69,7 @@ TITLES = {"gradient-orthogonality": "Gradient orthogonal to the generator of the
           "conserved-quantity": "Quantity conserved under gradient flow",
           "sgd-norm-growth": "One SGD step, exactly",
           "weight-decay-law": "One SGD step with weight decay, exactly",
+          "hessian-scaling": "How the Hessian changes along the symmetry",
           "effective-learning-rate": "One SGD step on W is a step at rate eta delta^2 on the re-scaled W'"}
 COEFFICIENTS = "coefficients"   # the one structural rule (see _coefficients)
 
@@ -78,12 +82,22 @@ GRAD_T = {"W": IndexedBase("dL/dW'"), "X": IndexedBase("dL/dX'")}       # gradie
 XI = {"W": IndexedBase("xi^W"), "X": IndexedBase("xi^X")}               # the generator
 XI_U = {"W": IndexedBase("xi_U^W"), "X": IndexedBase("xi_U^X")}         # d W'/dW along U
 DPHI, DL, DLT = Symbol("D_v phi"), Symbol("D_U L"), Symbol("D_U L'")
+U2 = "U2"                                         # a second direction, for the Hessian
+HESS = {"W": IndexedBase("d2L/dW2"), "X": IndexedBase("d2L/dX2")}      # Hessian at (W, X)
+HESS_T = {"W": IndexedBase("d2L/dW2'"), "X": IndexedBase("d2L/dX2'")}  # Hessian at (W', X')
+XI_U2 = {"W": IndexedBase("xi_U2^W"), "X": IndexedBase("xi_U2^X")}
+DDL, DDLT = Symbol("D_U D_U2 L"), Symbol("D_U D_U2 L'")
+SECOND_INPUT = Symbol("l", integer=True)          # the input index of the Hessian's second entry
 C, Q, QDOT = "c", "Q", "dQ/dt"
 W_SGD, W_WD, Q_SGD, Q_WD = IndexedBase("W^+"), IndexedBase("W^wd"), "Q^+", "Q^wd"
 
 _TEX = {"dL/dW": r"\partial_{W} L", "dL/dX": r"\partial_{X} L",      # the gradient at (W, X) ...
         "dL/dW'": r"\partial_{W} L'", "dL/dX'": r"\partial_{X} L'",  # ... and at (W', X')
         "xi^W": r"\xi^{W}", "xi^X": r"\xi^{X}", "xi_U^W": r"\xi_{U}^{W}", "xi_U^X": r"\xi_{U}^{X}",
+        "d2L/dW2": r"\partial^{2}_{W} L", "d2L/dX2": r"\partial^{2}_{X} L",
+        "d2L/dW2'": r"\partial^{2}_{W} L'", "d2L/dX2'": r"\partial^{2}_{X} L'",
+        "xi_U2^W": r"\xi_{U_2}^{W}", "xi_U2^X": r"\xi_{U_2}^{X}", "U2": "U_{2}",
+        "D_U D_U2 L": r"D_{U} D_{U_2} L", "D_U D_U2 L'": r"D_{U} D_{U_2} L'",
         "D_v phi": r"D_{v}\phi", "D_U L": r"D_{U} L", "D_U L'": r"D_{U} L'", "dQ/dt": r"\dot{Q}",
         "W^+": "W^{+}", "W^wd": r"W^{\lambda}", "Q^+": "Q^{+}", "Q^wd": r"Q^{\lambda}"}
 
@@ -318,6 +332,7 @@ class _Derivation:
                 self.defs["invariance U"] = _def("invariance U", DL, DLT,
                                                  f"h(W', X') = h(W, X) for every W and X (the certificate of "
                                                  f"{self.norm.id} x {t.id}): the two functions of {w} are equal")
+                self._hessian(w, idx, sizes, xi_u)
         else:
             self.scaling_reason = "the family moves both W and X"
         # conserved quantities: weights only
@@ -341,6 +356,34 @@ class _Derivation:
             for name, base, words in ((Q_SGD, W_SGD, "Q after one SGD step"), (Q_WD, W_WD, "Q after one step with weight decay")):
                 self.defs[name] = _def(name, _quantity(name, f), qexpr.xreplace({m.W: base}), words)
 
+    def _hessian(self, w, idx, sizes, xi_u) -> None:
+        """Definitions for the second derivative: a second entry idx2, direction U2."""
+        m = self.m
+        second = {ax.index: ax.bound for ax in m.axes} | {m.input.index: SECOND_INPUT}
+        self.idx2 = tuple(second[k] for k in idx)
+        self.extra_sizes = dict(zip(self.idx2, sizes))
+        if xi_u.has(m.W if w == "W" else m.X):
+            self.hessian_reason = f"{w}' is not affine in {w}: its own curvature would enter the Hessian"
+            return
+        self.hessian_reason = None
+        at2 = dict(zip(idx, self.idx2))
+        xi_u2 = xi_u.xreplace({**at2, IndexedBase(U): IndexedBase(U2)})
+        self.factor2 = self.factor.xreplace(at2)
+        name = XI_U2[w].label.name
+        self.defs[name] = _def(name, XI_U2[w][self.idx2], xi_u2,
+                               f"d{w}'/ds along {w} + s U2 at a fixed parameter (sympy.diff of {w}'), at the second entry")
+        both = idx + self.idx2
+        self.hess_form = lambda inner: _sum(IndexedBase(U)[idx] * _sum(IndexedBase(U2)[self.idx2] * inner,
+                                                                       self.idx2, sizes), idx, sizes)
+        self.defs["chain rule UU"] = _def("chain rule UU", DDL, self.hess_form(HESS[w][both]),
+                                          f"the second derivative of L(h(W, X)) along U and U2 (the Hessian)")
+        self.defs["chain rule UU'"] = _def("chain rule UU'", DDLT, _sum(XI_U[w][idx] * _sum(
+            XI_U2[w][self.idx2] * HESS_T[w][both], self.idx2, sizes), idx, sizes),
+            f"the second derivative of L(h(W', X')) along U and U2 (chain rule; {w}' is affine in {w})")
+        self.defs["invariance UU"] = _def("invariance UU", DDL, DDLT,
+                                          f"h(W', X') = h(W, X) for every W and X (the certificate of "
+                                          f"{self.norm.id} x {self.t.id}): equal functions have equal second derivatives")
+
     # -- chains ----------------------------------------------------------------
     def orthogonality_steps(self) -> list[Equation]:
         """D_v phi = sum grad xi = sum_l v_l c_l, D_v phi = 0, hence c = 0."""
@@ -361,6 +404,9 @@ class _Derivation:
             return GRAD_T[self.var][idx], GRAD[self.var][idx] / self.factor
         if kind == "conserved-quantity":
             return self.Qdot, sp.S.Zero
+        if kind == "hessian-scaling":
+            both = self.idx + self.idx2
+            return HESS_T[self.var][both], HESS[self.var][both] / (self.factor * self.factor2)
         if kind == "effective-learning-rate":
             idx, Wp = self.idx, self.cell_defs[0].lhs.base
             return W_SGD[idx], (Wp[idx] - ETA * self.factor ** 2 * GRAD_T["W"][idx]) / self.factor
@@ -400,6 +446,20 @@ class _Derivation:
                 Equation("step 3", GRAD[w][idx], self.factor * GRAD_T[w][idx], "", (COEFFICIENTS, "step 1", "step 2")),
                 Equation("step 4", lhs, rhs, "", ("step 3",)),
             ]
+        if kind == "hessian-scaling":
+            w, idx, idx2, sizes = self.var, self.idx, self.idx2, self.sizes
+            both = idx + idx2
+            scaled = self.factor * self.factor2 * HESS_T[w][both]
+            inner = lambda body: _sum(IndexedBase(U2)[idx2] * body, idx2, sizes)   # noqa: E731
+            lhs, rhs = self.target(kind)
+            return [
+                Equation("step 1", DDL, self.hess_form(HESS[w][both]), "", ("chain rule UU",)),
+                Equation("step 2", DDL, self.hess_form(scaled), "",
+                         ("invariance UU", "chain rule UU'", XI_U[w].label.name, XI_U2[w].label.name)),
+                Equation("step 3", inner(HESS[w][both]), inner(scaled), "", (COEFFICIENTS, "step 1", "step 2")),
+                Equation("step 4", HESS[w][both], scaled, "", (COEFFICIENTS, "step 3")),
+                Equation("step 5", lhs, rhs, "", ("step 4",)),
+            ]
         if kind == "effective-learning-rate":
             lhs, rhs = self.target(kind)
             return self.steps("gradient-scaling") + [Equation("step 5", lhs, rhs, "", ("W^+", "W'", "step 4"))]
@@ -428,6 +488,8 @@ class _Derivation:
             return self.f
         if kind == "gradient-scaling":
             return self.scaling_reason
+        if kind == "hessian-scaling":
+            return self.scaling_reason or self.hessian_reason
         if kind == "effective-learning-rate":
             if self.scaling_reason or self.weights_reason:
                 return self.scaling_reason or self.weights_reason
@@ -504,7 +566,7 @@ def statement(c: Consequence) -> str:
         return f"{title}: does not apply ({c.reason})"
     d = _derivation(c.normalizer, c.transformation, any(x == sp.Eq(EPS, 0) for x in c.conditions))
     last = c.conclusion
-    if c.consequence == "gradient-scaling":
+    if c.consequence in ("gradient-scaling", "hessian-scaling"):
         return f"{title}: {_eq_plain(last.lhs, last.rhs)}"
     if c.consequence == "effective-learning-rate":
         return (f"{title}: {_eq_plain(last.lhs, last.rhs)}; with the factor 1/||w|| that makes the "
@@ -648,10 +710,11 @@ def _checked(data: dict, invariant) -> Consequence:
         raise CertificateError("the conditions are not the cell's conditions (from the registry)")
     defs = d.used_definitions(kind)
     known = {e.name: e for e in d.defs.values()}
-    extra = [IndexedBase(V), IndexedBase(U)]
+    extra = [IndexedBase(V), IndexedBase(U), IndexedBase(U2)]
     vocab = Vocabulary.of(list(d.defs.values()) + list(d.cell_defs) + [
         Equation("", Symbol(V), IndexedBase(V)[(EPS,)], ""), Equation("", GRAD_T["W"][(EPS,)], GRAD_T["X"][(EPS,)], ""),
-        Equation("", Symbol(C), Symbol(Q), "")] + [Equation("", x[(EPS,)], x[(EPS,)], "") for x in extra])
+        Equation("", Symbol(C), Symbol(Q), "")] + [Equation("", x[(EPS,)], x[(EPS,)], "") for x in extra]
+        + ([Equation("", *d.target("hessian-scaling"), "")] if kind == "hessian-scaling" else []))
     steps_data = data.get("steps")
     if not isinstance(steps_data, list) or not 1 <= len(steps_data) <= 16:
         raise CertificateError("steps must be a list of 1 to 16 steps")
@@ -730,14 +793,20 @@ def _linear_form(expr, direction_base, direction_symbol, limits_of):
 def _coefficients(step: Equation, known: dict, d: _Derivation) -> None:
     """Check a *coefficients* step: uses = [coefficients, E = form A, E = form B]; states A = B."""
     from .checker import CertificateError
-    if len(step.uses) != 3:
-        raise CertificateError(f"{step.name}: {COEFFICIENTS} takes two earlier steps")
-    first, second = (known.get(u) for u in step.uses[1:])
-    if first is None or second is None or not first.name.startswith("step") or not second.name.startswith("step") \
-            or first.lhs != second.lhs:
-        raise CertificateError(f"{step.name}: {COEFFICIENTS} needs two earlier steps about the same quantity")
-    sizes = {ax.index: ax.size for ax in (*d.m.axes, d.m.input)}
-    for base_name in (V, U):
+    if len(step.uses) == 2:      # one step, form = form: compare its two sides
+        only = known.get(step.uses[1])
+        if only is None or not only.name.startswith("step"):
+            raise CertificateError(f"{step.name}: {COEFFICIENTS} needs an earlier step")
+        first, second = Equation("", only.lhs, only.lhs, ""), Equation("", only.lhs, only.rhs, "")
+    elif len(step.uses) == 3:    # two steps about the same quantity E: E = form, E = form
+        first, second = (known.get(u) for u in step.uses[1:])
+        if first is None or second is None or not first.name.startswith("step") \
+                or not second.name.startswith("step") or first.lhs != second.lhs:
+            raise CertificateError(f"{step.name}: {COEFFICIENTS} needs two earlier steps about the same quantity")
+    else:
+        raise CertificateError(f"{step.name}: {COEFFICIENTS} takes one or two earlier steps")
+    sizes = {ax.index: ax.size for ax in (*d.m.axes, d.m.input)} | getattr(d, "extra_sizes", {})
+    for base_name in (V, U, U2):
         base, sym = IndexedBase(base_name), Symbol(base_name)
         a = _linear_form(first.rhs, base, sym, sizes.get)
         b = _linear_form(second.rhs, base, sym, sizes.get)

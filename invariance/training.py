@@ -200,6 +200,8 @@ def check_numeric(c: Consequence, seed: int = 0, op=None) -> dict:
     p = Problem(c.normalizer, c.transformation, seed, op)
     if c.consequence in ("sgd-norm-growth", "weight-decay-law"):
         return sgd_run(c, seed, op)["numeric"]
+    if c.consequence == "hessian-scaling":
+        return _hessian_check(c, d, p, seed)
     G = gradients(p, p.W, p.X)
     Gx = gradients(p, p.W, p.X, np.clongdouble) if EXTENDED else G
     values = {d.m.W: p.W, d.m.X: p.X, GRAD["W"]: G["W"], GRAD["X"]: G["X"]}
@@ -221,6 +223,53 @@ def check_numeric(c: Consequence, seed: int = 0, op=None) -> dict:
     out = _residual_check(p, d, residual, values, errors)
     return {"method": "complex-step, residual evaluated exactly", "sizes": p.sizes, "seed": seed,
             "passed": out["max_ratio"] <= 1, **out, "tolerance": _extended_note()}
+
+
+HVP_STEP = 1e-3   # central difference of the gradient: truncation ~ h^2 |L'''| / 6, rounding ~ |dG| / h
+
+
+def _hvp(p: Problem, W, X, var: str, direction, h: float):
+    """Hessian times ``direction``: central difference of complex-step gradients.
+
+    Its truncation error is O(h^2): the value at h/2 is returned, with the change
+    from h to h/2 divided by 3 as the estimate of that error (Richardson)."""
+    def at(step):
+        moved = (W + step * direction, X) if var == "W" else (W, X + step * direction)
+        return gradients(p, *moved)[var]
+    full, half = (at(h) - at(-h)) / (2 * h), (at(h / 2) - at(-h / 2)) / h
+    return half, np.abs(full - half) / 3
+
+
+def _hessian_check(c: Consequence, d, p: Problem, seed: int) -> dict:
+    """The Hessian law contracted with a random direction U2:
+    (d2L/dW2 U2)[idx] = f(idx) (d2L/dW2' (f U2))[idx], f the entrywise factor of W'."""
+    var = d.var
+    base = p.W if var == "W" else p.X
+    rng = _seed(seed, "hessian", c.normalizer, c.transformation)
+    U2 = _grid(rng.normal(size=base.shape), 10)
+    f = np.array([float(x) for x in _Binding(p, d, {}).at_every(d.factor, _free_of(d.factor, d.idx))])
+    f = np.broadcast_to(f.reshape([base.shape[k] if i in d.factor.free_symbols else 1
+                                   for k, i in enumerate(d.idx)]), base.shape) if f.size > 1 else f
+    Wt, Xt = p.transformed()
+    here, here_err = _hvp(p, p.W, p.X, var, U2, HVP_STEP)
+    there, there_err = _hvp(p, Wt, Xt, var, f * U2, HVP_STEP)
+    rounding = []
+    for W, X in ((p.W, p.X), (Wt, Xt)):   # the gradients' float64 error, measured as for the other checks
+        g64 = gradients(p, W, X)[var]
+        delta = np.abs(g64 - gradients(p, W, X, np.clongdouble)[var].astype(float)).max() if EXTENDED else 0.0
+        rounding.append(2 * (delta + UNIT_ROUNDOFF * np.abs(g64).max()) / HVP_STEP)
+    residual = np.abs(here - f * there)
+    tol = 2 * (here_err + rounding[0] + np.abs(f) * (there_err + rounding[1]))
+    scale = np.abs(here) + np.abs(f * there)
+    return {"method": "Hessian-vector products by central differences of complex-step gradients "
+                      f"(h = {HVP_STEP}), truncation estimated by halving h", "sizes": p.sizes, "seed": seed,
+            "passed": bool(np.all(residual <= tol)), "max_ratio": float((residual / tol).max()),
+            "max_relative_residual": float((residual / np.maximum(scale, 1e-300)).max()),
+            "points": int(residual.size), "tolerance": _extended_note()}
+
+
+def _free_of(expr, idx) -> tuple:
+    return tuple(i for i in idx if i in expr.free_symbols)
 
 
 def sgd_run(c: Consequence, seed: int = 0, op=None, steps: int = STEPS, eta: float = ETA_VALUE,

@@ -284,3 +284,21 @@ def test_chapter_has_the_table_and_writes_its_figure(everything, tmp_path):
     assert (tmp_path / FIGURE_NAME).stat().st_size > 10_000
     assert FIGURE_NAME in text and text.isascii()
     assert text.count(r"& $\checkmark$") == sum(c.applies for c in everything)
+
+
+def test_the_hessian_check_tells_one_over_delta_squared_from_one_over_delta():
+    """The measured Hessian-vector products obey 1/delta^2 and visibly not 1/delta."""
+    c = next(c for c in cq.derive_consequences("layer-norm", "weight-matrix-rescaling")
+             if c.consequence == "hessian-scaling")
+    d = cq._derivation("layer-norm", "weight-matrix-rescaling", False)
+    p = training.Problem("layer-norm", "weight-matrix-rescaling")
+    delta = float(p.params["delta"])
+    assert delta != 1
+    U2 = np.random.default_rng(0).normal(size=p.W.shape)   # (all ones would be a re-centering: H U2 = 0)
+    here, err = training._hvp(p, p.W, p.X, "W", U2, training.HVP_STEP)
+    Wt, Xt = p.transformed()
+    there, _ = training._hvp(p, Wt, Xt, "W", delta * U2, training.HVP_STEP)
+    assert np.abs(here).max() > 1e-3
+    assert np.abs(here - delta * there).max() <= 1e-6 * np.abs(here).max()       # H = delta^2 H'
+    assert np.abs(here - there).max() > 1e-3 * np.abs(here).max()                # not H = delta H'
+    assert training.check_numeric(c)["passed"] and d.factor == sp.Symbol("delta", positive=True)
