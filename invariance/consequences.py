@@ -58,7 +58,7 @@ from .registry import normalizer as _normalizer, transformation as _transformati
 from .transformations import Transformation
 
 __all__ = ["CONSEQUENCES", "Family", "Consequence", "family", "derive_consequences", "consequence_json",
-           "document", "check_consequence", "tex", "COEFFICIENTS"]
+           "document", "check_consequence", "verify_document", "tex", "COEFFICIENTS"]
 
 CONSEQUENCES = ("gradient-orthogonality", "gradient-scaling", "hessian-scaling", "effective-learning-rate",
                 "conserved-quantity",
@@ -665,10 +665,29 @@ def check_consequence(data, invariant=None) -> list[str]:
         return [str(err)]
     except KeyError as err:   # an unknown id
         return [str(err.args[0]) if err.args else "unknown id"]
+    except Exception as err:  # anything unforeseen rejects the entry, never the whole run
+        return [f"could not be checked ({type(err).__name__}: {str(err)[:200]})"]
     got = {k: v for k, v in data.items() if k != "numeric"}
     if "numeric" in data and not isinstance(data["numeric"], dict):
         return ["numeric must be an object"]
     return _compare("", consequence_json(c), got)
+
+
+def verify_document(doc, invariant=None) -> list[str]:
+    """Problems in a ``{"schema": ..., "consequences": [...]}`` document, one line each,
+    prefixed with the entry's cell and consequence (for ``verify``)."""
+    from .certificates import FORMAT
+    if not (isinstance(doc, dict) and doc.get("schema") == FORMAT and isinstance(doc.get("consequences"), list)
+            and set(doc) == {"schema", "consequences"}):
+        return [f'not a consequences document: expected {{"schema": "{FORMAT}", "consequences": [...]}}']
+    if not doc["consequences"]:
+        return ["no consequences"]
+    problems = []
+    for k, entry in enumerate(doc["consequences"], 1):
+        where = " x ".join(str(entry.get(f)) for f in ("normalizer", "transformation", "consequence")) \
+            if isinstance(entry, dict) else f"entry {k}"
+        problems += [f"{where}: {p}" for p in check_consequence(entry, invariant)]
+    return problems
 
 
 def _default_invariant(norm_id: str, t_id: str) -> bool:

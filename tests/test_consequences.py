@@ -302,3 +302,15 @@ def test_the_hessian_check_tells_one_over_delta_squared_from_one_over_delta():
     assert np.abs(here - delta * there).max() <= 1e-6 * np.abs(here).max()       # H = delta^2 H'
     assert np.abs(here - there).max() > 1e-3 * np.abs(here).max()                # not H = delta H'
     assert training.check_numeric(c)["passed"] and d.factor == sp.Symbol("delta", positive=True)
+
+
+def test_verify_document_checks_a_whole_document_and_names_each_problem():
+    found = cq.derive_consequences("layer-norm", "weight-matrix-recentering")
+    doc = json.loads(json.dumps(cq.document(found)))
+    assert cq.verify_document(doc) == []
+    doc["consequences"][0]["steps"][0]["rhs"] = "Integer(0)"
+    doc["consequences"].append("not an object")
+    problems = cq.verify_document(doc)
+    assert problems[0].startswith("layer-norm x weight-matrix-recentering x gradient-orthogonality: ")
+    assert problems[-1] == "entry 8: a consequence must be a JSON object"
+    assert cq.verify_document({"schema": "invariance-certificate/2", "cells": []})[0].startswith("not a consequences")
