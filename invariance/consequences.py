@@ -91,11 +91,11 @@ SECOND_INPUT = Symbol("l", integer=True)          # the input index of the Hessi
 C, Q, QDOT = "c", "Q", "dQ/dt"
 W_SGD, W_WD, Q_SGD, Q_WD = IndexedBase("W^+"), IndexedBase("W^wd"), "Q^+", "Q^wd"
 
-_TEX = {"dL/dW": r"\partial_{W} L", "dL/dX": r"\partial_{X} L",      # the gradient at (W, X) ...
-        "dL/dW'": r"\partial_{W} L'", "dL/dX'": r"\partial_{X} L'",  # ... and at (W', X')
+_TEX = {"dL/dW": r"(\partial_{W} L)", "dL/dX": r"(\partial_{X} L)",      # the gradient at (W, X) ...
+        "dL/dW'": r"(\partial_{W} L')", "dL/dX'": r"(\partial_{X} L')",  # ... and at (W', X')
         "xi^W": r"\xi^{W}", "xi^X": r"\xi^{X}", "xi_U^W": r"\xi_{U}^{W}", "xi_U^X": r"\xi_{U}^{X}",
-        "d2L/dW2": r"\partial^{2}_{W} L", "d2L/dX2": r"\partial^{2}_{X} L",
-        "d2L/dW2'": r"\partial^{2}_{W} L'", "d2L/dX2'": r"\partial^{2}_{X} L'",
+        "d2L/dW2": r"(\partial^{2}_{W} L)", "d2L/dX2": r"(\partial^{2}_{X} L)",
+        "d2L/dW2'": r"(\partial^{2}_{W} L')", "d2L/dX2'": r"(\partial^{2}_{X} L')",
         "xi_U2^W": r"\xi_{U_2}^{W}", "xi_U2^X": r"\xi_{U_2}^{X}", "U2": "U_{2}",
         "D_U D_U2 L": r"D_{U} D_{U_2} L", "D_U D_U2 L'": r"D_{U} D_{U_2} L'",
         "D_v phi": r"D_{v}\phi", "D_U L": r"D_{U} L", "D_U L'": r"D_{U} L'", "dQ/dt": r"\dot{Q}",

@@ -107,9 +107,9 @@ def table_tex(consequences) -> list[str]:
     by_cell: dict = {}
     for c in consequences:
         by_cell.setdefault((c.normalizer, c.transformation), {})[c.consequence] = c
-    out = [r"\begingroup\small", r"\begin{tabular}{ll" + "c" * len(CONSEQUENCES) + "}", r"\toprule",
+    out = [r"\begingroup\footnotesize\setlength{\tabcolsep}{4pt}", r"\begin{tabular}{ll" + "c" * len(CONSEQUENCES) + "}", r"\toprule",
            "Normalizer & Transformation & " + " & ".join(
-               f"\\rotatebox{{70}}{{{_esc(k)}}}" for k in CONSEQUENCES) + r" \\", r"\midrule"]
+               f"\\rotatebox{{90}}{{{_esc(k)}}}" for k in CONSEQUENCES) + r" \\", r"\midrule"]
     for (n, t), found in by_cell.items():
         if not any(c.applies for c in found.values()):
             continue
