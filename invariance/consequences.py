@@ -416,7 +416,6 @@ class _Derivation:
 
     def step_law(self, name: str) -> sp.Expr:
         """Q after the step, written as a Q + b c + rest (read off the sum normal form)."""
-        m = self.m
         expanded = sum_normal_form(unfold(self.defs[name].rhs, [Rule(self.defs[k].lhs, self.defs[k].rhs)
                                                                 for k in ("W^+", "W^wd")]))
         qn, cn = sum_normal_form(self.defs[Q].rhs), sum_normal_form(self.defs[C].rhs)

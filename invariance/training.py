@@ -34,7 +34,7 @@ from sympy import Indexed, IndexedBase, Sum, Symbol
 
 from . import layers
 from .algebra import Rule, evaluate, unfold
-from .consequences import (ETA, GRAD, GRAD_T, LAM, Q, C, QDOT, Consequence, _derivation, _entry)
+from .consequences import C, ETA, GRAD, GRAD_T, LAM, Q, QDOT, Consequence, _derivation
 from .model import EPS
 from .numeric import EXTENDED, U as UNIT_ROUNDOFF, random_sizes
 from .registry import normalizer as _normalizer, transformation as _transformation

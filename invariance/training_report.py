@@ -11,7 +11,6 @@ import json
 from pathlib import Path
 
 from .consequences import CONSEQUENCES, TITLES, Consequence, derive_consequences, document, tex
-from .records import INVARIANT
 
 __all__ = ["FORMATS", "collect", "render", "command", "chapter_tex", "figure", "PREAMBLE_PACKAGES"]
 
