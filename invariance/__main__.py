@@ -235,6 +235,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a certificate or a directory of them (default proofs)")
     _load_option(v)
 
+    k = sub.add_parser("consequences", help="what invariance implies for training (gradient constraints, "
+                       "conserved quantities, exact SGD laws), proved per cell",
+                       description=f"Normalizers: {norms}. Transformations: {trans}. Without a cell: the "
+                                   "paper's rows, or every normalizer with --all.")
+    k.add_argument("normalizer", nargs="?", metavar="NORMALIZER")
+    k.add_argument("transformation", nargs="?", metavar="TRANSFORMATION")
+    k.add_argument("--all", action="store_true", help="every registered normalizer")
+    k.add_argument("--numeric", action="store_true", help="measure each consequence through the NumPy layers")
+    k.add_argument("--format", default="text", metavar="FMT", help="text, json, markdown or latex (default text)")
+
     d = sub.add_parser("docs", help="write the LaTeX document (and with --pdf compile it)")
     d.add_argument("--out", default="docs", type=Path, metavar="DIR",
                    help="directory, created if missing (default docs)")
@@ -389,11 +399,14 @@ def _check(args) -> int:
 
 
 def _proofs(args) -> int:
-    from .certificates import write
+    from .certificates import write, write_consequences
+    from .training_report import collect
     out = _out_dir(args.out)
     cells = table(list(NORMALIZERS))
     paths = write(cells, out, titles())
-    print(f"wrote {len(paths)} files ({len(cells)} certificates) to {out}/")
+    consequences = collect([(c.normalizer, c.transformation) for c in cells])
+    paths.append(write_consequences(consequences, out))
+    print(f"wrote {len(paths)} files ({len(cells)} cell certificates, {len(consequences)} consequences) to {out}/")
     return EXIT_FAIL if any(c.verdict == UNKNOWN for c in cells) else EXIT_OK
 
 
@@ -416,11 +429,21 @@ def _verify(args) -> int:
             why = f"not readable as JSON ({str(err)[:200]})"
         if why:
             raise BadInput(f"{path} is not a certificate: {why}")
-    count, problems = verify_path(path)
+    cells, consequences, problems = verify_path(path)
     for p in problems:
         print(p, file=sys.stderr)
-    print(f"verified {_count(count, 'cell')}: {_count(len(problems), 'problem')}")
+    checked = _count(cells, 'cell') + (f" and {_count(consequences, 'consequence')}" if consequences else "")
+    print(f"verified {checked}: {_count(len(problems), 'problem')}")
     return EXIT_FAIL if problems else EXIT_OK
+
+
+def _consequences(args) -> int:
+    from .training_report import command
+    output, notes, status = command(args.normalizer, args.transformation, args.all, args.numeric, args.format)
+    print(output)
+    for note in notes:
+        print(note, file=sys.stderr)
+    return status
 
 
 def _docs(args) -> int:
@@ -429,7 +452,7 @@ def _docs(args) -> int:
 
 
 COMMANDS = {"table": _table, "check": _check, "proofs": _proofs, "verify": _verify, "docs": _docs,
-            "probe": _probe}
+            "probe": _probe, "consequences": _consequences}
 
 
 def main(argv=None) -> int:

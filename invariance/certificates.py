@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import NamedTuple
 
 import sympy as sp
 
@@ -20,7 +21,7 @@ from .notation import plain, tex
 from .records import INVARIANT, Cell, Equation
 
 __all__ = ["FORMAT", "cell_json", "document", "document_problem", "equation_json", "load", "to_json", "verify", "verify_path",
-           "render_markdown", "write", "filename"]
+           "render_markdown", "write", "write_consequences", "filename", "Report"]
 
 FORMAT = "invariance-certificate/2"
 MAX_FILE = 8 * 2 ** 20    # bytes: a certificate is a few kB; a table of every cell well under this
@@ -94,6 +95,8 @@ def load(text: str):
 
 def document_problem(doc) -> str | None:
     """Why ``doc`` (parsed JSON) is not a document of the schema; None if it is one."""
+    if _consequences_document(doc):
+        return None   # a document of consequences (issue 12): its shape is checked entry by entry
     if isinstance(doc, dict) and doc.get("format") == "invariance-certificate/1":
         return ("an invariance-certificate/1 file, which verify no longer trusts: "
                 "regenerate it with python -m invariance proofs")
@@ -113,6 +116,9 @@ def verify(doc, titles: dict[str, str] | None = None, markdown: str | None = Non
     why = document_problem(doc)
     if why:
         return [why]
+    if _consequences_document(doc):
+        from .consequences import verify_document
+        return verify_document(doc)
     titles = titles or all_titles()
     problems = []
     for k, cell in enumerate(doc["cells"], 1):
@@ -126,11 +132,27 @@ def verify(doc, titles: dict[str, str] | None = None, markdown: str | None = Non
     return problems
 
 
-def verify_path(path: Path) -> tuple[int, list[str]]:
-    """Verify every ``*.json`` under ``path`` (or the one file): (cells checked,
-    problems, each line starting with its file's name)."""
+class Report(NamedTuple):
+    """What :func:`verify_path` checked, and the problems it found (one line each)."""
+
+    cells: int
+    consequences: int
+    problems: list[str]
+
+
+def _consequences_document(doc) -> bool:
+    return isinstance(doc, dict) and "consequences" in doc and "cells" not in doc
+
+
+def verify_path(path: Path) -> Report:
+    """Verify every ``*.json`` under ``path`` (or the one file).
+
+    Cell documents first; then documents of consequences (issue 12), each
+    resting on the invariance certificate of its cell: one verified in this
+    run when the folder holds it, else derived and checked afresh.
+    """
     files = sorted(path.glob("*.json")) if path.is_dir() else [path]
-    count, problems = 0, []
+    cells, problems, proven, later = 0, [], set(), []
     for f in files:
         try:
             if f.stat().st_size > MAX_FILE:
@@ -138,6 +160,9 @@ def verify_path(path: Path) -> tuple[int, list[str]]:
             doc = load(f.read_text(encoding="utf-8"))
         except (OSError, ValueError, RecursionError) as err:
             problems.append(f"{f.name}: unreadable ({type(err).__name__}: {str(err)[:200]})")
+            continue
+        if _consequences_document(doc):
+            later.append((f, doc))
             continue
         md, markdown = f.with_suffix(".md"), None
         if md.exists():
@@ -151,9 +176,32 @@ def verify_path(path: Path) -> tuple[int, list[str]]:
                                 f"{len(doc['cells'])} cells (it renders one cell): remove it or split the document")
                 markdown = None
         found = verify(doc, markdown=markdown)
-        count += len(doc["cells"]) if isinstance(doc, dict) and isinstance(doc.get("cells"), list) else 0
+        if isinstance(doc, dict) and isinstance(doc.get("cells"), list):
+            cells += len(doc["cells"])
+            bad = {p.split(":")[0] for p in found}
+            proven |= {(c["normalizer"], c["transformation"]) for c in doc["cells"]
+                       if isinstance(c, dict) and c.get("verdict") == INVARIANT
+                       and f"{c.get('normalizer')} x {c.get('transformation')}" not in bad}
         problems += [f"{f.name}: {p}" for p in found]
-    return count, problems
+    consequences = 0
+    for f, doc in later:
+        from .consequences import verify_document
+        try:
+            found = verify_document(doc, (lambda n, t: (n, t) in proven) if proven else None)
+        except Exception as err:   # anything unforeseen rejects the file, never the whole run
+            found = [f"could not be checked ({type(err).__name__}: {str(err)[:200]})"]
+        consequences += len(doc["consequences"]) if isinstance(doc.get("consequences"), list) else 0
+        problems += [f"{f.name}: {p}" for p in found]
+    return Report(cells, consequences, problems)
+
+
+def write_consequences(consequences, directory: Path) -> Path:
+    """``consequences.json``: what invariance implies for training, one checked entry each."""
+    from .consequences import document as consequences_document
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "consequences.json"
+    path.write_text(json.dumps(consequences_document(consequences), indent=1, ensure_ascii=False) + "\n")
+    return path
 
 
 def render_markdown(cell: Cell, titles: dict[str, str]) -> str:

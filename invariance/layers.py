@@ -17,22 +17,41 @@ of section 5.1 to W and X (never to a).  Degenerate inputs raise ValueError.
 >>> np.round(layer_norm(summed_inputs(W, X), W), 4)
 array([[-1.2247,  0.    ,  1.2247]])
 """
+from contextlib import contextmanager
+
 import numpy as np
 
 __all__ = [
-    "summed_inputs", "layer", "transform", "Operands",
+    "complex_step", "summed_inputs", "layer", "transform", "Operands",
     "batch_norm", "layer_norm", "rms_norm", "weight_norm",
     "conv_batch_norm", "conv_layer_norm", "instance_norm", "group_norm",
     "conv_weight_norm", "conv_rms_norm",
 ]
 
 # ----------------------------------------------------------------- helpers
+_KINDS = "fiu"   # dtype kinds accepted; complex_step() adds "c"
+
+
+@contextmanager
+def complex_step():
+    """Accept complex arrays inside this block, for complex-step differentiation
+    (:mod:`invariance.training`).  Every op is an analytic function of its
+    inputs away from sigma = 0 (no abs, no conjugate: squares are ``d * d``),
+    so ``f(x + i h e_k)`` carries ``h df/dx_k`` in its imaginary part."""
+    global _KINDS
+    saved, _KINDS = _KINDS, "fiuc"
+    try:
+        yield
+    finally:
+        _KINDS = saved
+
+
 def _array(x, name):
     """x as a float array (integers become float64); reject NaN and inf."""
     x = np.asarray(x)
-    if x.dtype.kind not in "fiu":
+    if x.dtype.kind not in _KINDS:
         raise ValueError(f"{name} must be a real numeric array, got dtype {x.dtype}")
-    if x.dtype.kind != "f":
+    if x.dtype.kind not in "fc":
         x = x.astype(np.float64)
     if not np.all(np.isfinite(x)):
         raise ValueError(f"{name} contains NaN or infinite values")

@@ -14,7 +14,8 @@ import pytest
 import derived
 import invariance
 from invariance.__main__ import main
-from invariance.certificates import FORMAT, verify, verify_path, write
+from invariance.certificates import FORMAT, verify, verify_path, write, write_consequences
+from invariance.training_report import collect
 
 PROOFS = Path(__file__).parent.parent / "proofs"
 REFRESH = "run `python -m invariance proofs` to refresh the certificates"
@@ -23,7 +24,9 @@ REFRESH = "run `python -m invariance proofs` to refresh the certificates"
 @pytest.fixture(scope="module")
 def fresh(tmp_path_factory):
     out = tmp_path_factory.mktemp("proofs")
-    write(derived.all_cells(), out, invariance.titles())
+    cells = derived.all_cells()
+    write(cells, out, invariance.titles())
+    write_consequences(collect([(c.normalizer, c.transformation) for c in cells]), out)
     return out
 
 
@@ -35,8 +38,9 @@ def test_committed_certificates_match_a_fresh_generation_byte_for_byte(fresh):
 
 
 def test_committed_certificates_verify():
-    count, problems = verify_path(PROOFS)
-    assert count == len(invariance.NORMALIZERS) * len(invariance.TRANSFORMATIONS)
+    cells, consequences, problems = verify_path(PROOFS)
+    assert cells == len(invariance.NORMALIZERS) * len(invariance.TRANSFORMATIONS)
+    assert consequences == len(json.loads((PROOFS / "consequences.json").read_text())["consequences"]) > cells
     assert problems == []
 
 

@@ -187,7 +187,7 @@ def test_a_code_payload_anywhere_else_is_never_run_and_does_not_touch_the_next_f
     for k, doc in enumerate(forgeries):
         (tmp_path / f"{k}.json").write_text(json.dumps(doc))
     (tmp_path / "z-genuine.json").write_text((PROOFS / "layer-norm__dataset-recentering.json").read_text())
-    count, problems = verify_path(tmp_path)
+    count, _, problems = verify_path(tmp_path)
     assert not marker.exists()
     assert len({p.split(":")[0] for p in problems}) == len(forgeries)    # every forgery, one file each
     assert not any(p.startswith("z-genuine.json") for p in problems)     # and the checker is intact after them
@@ -417,7 +417,7 @@ def test_a_markdown_file_that_is_unreadable_or_beside_several_cells_is_a_problem
     (tmp_path / "b.json").write_text(json.dumps({**doc, "cells": doc["cells"] * 2}))
     (tmp_path / "b.md").write_text((PROOFS / f"{name}.md").read_text().replace("invariant.", "not-invariant."))
     (tmp_path / "c.json").write_text(json.dumps(doc))
-    count, problems = verify_path(tmp_path)
+    count, _, problems = verify_path(tmp_path)
     assert count == 4
     assert [p.split(":")[0] for p in problems] == ["a.json", "b.json"]
     assert "unreadable" in problems[0] and "beside a document of 2 cells" in problems[1]
@@ -488,7 +488,7 @@ def test_an_edited_markdown_rendering_is_caught(tmp_path):
     (tmp_path / f"{name}.json").write_text((PROOFS / f"{name}.json").read_text())
     md = (PROOFS / f"{name}.md").read_text()
     (tmp_path / f"{name}.md").write_text(md.replace(r"\delta {\sigma}_{n}", r"\delta^{2} {\sigma}_{n}"))
-    count, problems = verify_path(tmp_path)
+    count, _, problems = verify_path(tmp_path)
     assert count == 1 and len(problems) == 1 and "Markdown" in problems[0]
     assert problems[0].startswith(f"{name}.json: ")
 

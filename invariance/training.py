@@ -1,0 +1,345 @@
+"""The consequences of invariance, measured through the NumPy layers.
+
+Gradients of a loss through the real layer (:mod:`invariance.layers`) by
+*complex-step differentiation*: :math:`\\partial f/\\partial x_k =
+\\operatorname{Im} f(x + i h e_k) / h + O(h^2)`.  Unlike a finite difference
+it subtracts nothing, so with :math:`h = 10^{-30}` the truncation error
+(:math:`h^2 f'''/6`) is far below rounding and the derivative is as accurate
+as the evaluation of f itself.  It needs every operation to be analytic: the
+layers use ``d * d`` (never ``abs``), ``sqrt`` of a variance with positive
+real part, ``tanh``; :func:`invariance.layers.complex_step` lets them take
+complex arrays.  The loss is a small network on top of the layer,
+:math:`L(h) = \\tfrac12 \\sum_n \\lVert R \\tanh(h_n) - y_n \\rVert^2`.
+
+Every claim is then evaluated *exactly* (Python fractions of the float64
+values) from the derived expression itself (the constraint c, the law for
+Q^+ ...), so the only error is that of the float64 gradients.  Tolerance:
+the same gradients are computed again in extended precision
+(``np.clongdouble``, 64-bit significand on x86-64), whose difference from
+float64 is the float64 error to within :math:`2^{-11}` of it; the residual is
+linear in the gradients, so its error is at most the residual's terms in
+absolute value evaluated at :math:`|\\Delta G|` (times 2, for the extended
+result's own error and slack), plus one unit roundoff of each term (a floor
+where the two precisions happen to agree).
+"""
+from __future__ import annotations
+
+import itertools
+import zlib
+from fractions import Fraction
+
+import numpy as np
+import sympy as sp
+from sympy import Indexed, IndexedBase, Sum, Symbol
+
+from . import layers
+from .algebra import Rule, evaluate, unfold
+from .consequences import C, ETA, GRAD, GRAD_T, LAM, Q, QDOT, Consequence, _derivation
+from .model import EPS
+from .numeric import EXTENDED, U as UNIT_ROUNDOFF, random_sizes
+from .registry import normalizer as _normalizer, transformation as _transformation
+
+__all__ = ["gradients", "check_numeric", "sgd_run", "attach_numeric"]
+
+STEP = 1e-30            # complex step: h^2 = 1e-60 relative truncation, far below rounding
+ETA_VALUE, LAMBDA_VALUE, STEPS = 0.3, 0.1, 25
+
+
+def _seed(*parts) -> np.random.Generator:
+    return np.random.default_rng([zlib.crc32(str(p).encode()) for p in parts])
+
+
+def _grid(x, bits: int):
+    """x rounded to a multiple of 2^-bits, away from 0 (a scale factor stays positive)."""
+    q = np.round(np.asarray(x, dtype=float) * 2.0 ** bits)
+    return np.where(q == 0, np.sign(x) + (x == 0), q) / 2.0 ** bits
+
+
+class Problem:
+    """One random instance: the layer's inputs, a readout R and targets y (the loss)."""
+
+    def __init__(self, norm_id: str, t_id: str, seed: int = 0, op=None):
+        self.norm, self.t = _normalizer(norm_id), _transformation(t_id)
+        self.op = op or self.norm.numeric
+        rng = _seed(seed, norm_id, t_id)
+        s = {k: max(v, 3) for k, v in random_sizes(self.norm, rng).items()}
+        groups = self.norm.groups or 1     # at least 3 values under every statistic: none is constant
+        s["H"] = groups * -(-s["H"] // groups)
+        self.sizes = s
+        # W, X on the grid 2^-20 and the parameters on the grid 1/16 (|values| < 16): then
+        # W' and X' (a product of <= 30 significant bits, or a sum on one grid) are exact in
+        # float64, and the only rounding left is the layer's, which the tolerance measures
+        self.W = _grid(rng.normal(size=(s["H"], s["D"])), 20)
+        self.X = _grid(rng.normal(size=(s["N"], s["D"]) + ((s["P"],) if "P" in s else ())), 20)
+        self.g = rng.uniform(0.5, 2.0, size=s["H"])
+        self.b = rng.normal(size=s["H"])
+        features = s["H"] * s.get("P", 1)
+        self.R = rng.normal(size=(3, features)) / np.sqrt(features)
+        self.y = rng.normal(size=(s["N"], 3))
+        self.params = {k: (_grid(v[0], 4) if isinstance(v, np.ndarray) else v)
+                       for k, v in self.t.sample(rng, 1, s).items()}
+
+    def loss(self, W, X, dtype=np.complex128):
+        """L for a batch of (W, X) along a leading axis: 1/2 sum ||R tanh(h_n) - y_n||^2."""
+        with layers.complex_step():
+            h = layers.layer(W, X, self.g, self.b, self.op, **self.norm.numeric_kwargs)   # cast to a's dtype
+        z = np.tanh(h.reshape(h.shape[:-2 - (X.ndim - W.ndim)] + (self.sizes["N"], -1)))
+        r = z @ self.R.T.astype(dtype) - self.y.astype(dtype)
+        return 0.5 * np.sum(r * r, axis=(-2, -1))
+
+    def transformed(self):
+        lead = {k: (np.asarray(v)[None] if not isinstance(v, int) else v) for k, v in self.params.items()}
+        Wt, Xt = layers.transform(self.t.id, self.W[None], self.X[None], lead)
+        return Wt[0], Xt[0]
+
+
+def gradients(p: Problem, W, X, dtype=np.complex128) -> dict[str, np.ndarray]:
+    """dL/dW and dL/dX by complex steps, all entries at once (one batch per variable)."""
+    real = np.float64 if dtype == np.complex128 else np.longdouble
+    out = {}
+    for name, base in (("W", W), ("X", X)):
+        k = base.size
+        eye = np.eye(k).reshape((k,) + base.shape)
+        moved = base.astype(dtype)[None] + 1j * dtype(STEP) * eye.astype(dtype)
+        fixed = (X if name == "W" else W).astype(dtype)[None]
+        value = p.loss(moved, fixed) if name == "W" else p.loss(fixed, moved)
+        out[name] = (value.imag / real(STEP)).reshape(base.shape).astype(real)
+    return out
+
+
+# --- exact evaluation of derived expressions ------------------------------------------
+
+def _fraction(x):
+    if isinstance(x, (list, tuple, np.ndarray)):
+        return [_fraction(v) for v in x]
+    if isinstance(x, (Fraction, int)) and not isinstance(x, bool):
+        return Fraction(x)
+    if isinstance(x, sp.Basic):
+        return Fraction(int(x.p), int(x.q))
+    return Fraction(*np.longdouble(x).as_integer_ratio()) if isinstance(x, np.longdouble) else Fraction(float(x))
+
+
+def abs_bound(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with every coefficient made non-negative: evaluated at |values| it bounds |expr|."""
+    if isinstance(expr, (sp.Add, sp.Mul)):
+        return expr.func(*[abs_bound(a) for a in expr.args])
+    if isinstance(expr, Sum):
+        return Sum(abs_bound(expr.function), *expr.limits)
+    if isinstance(expr, sp.Pow):
+        return sp.Pow(abs_bound(expr.base), expr.exp)
+    if expr.is_Number:
+        return abs(expr)
+    return expr
+
+
+class _Binding:
+    """Symbols of a cell bound to the values of one instance (exact fractions)."""
+
+    def __init__(self, p: Problem, d, values: dict):
+        m = d.m
+        self.m, self.d = m, d
+        s = p.sizes
+        unit = m.axis("unit").size
+        self.env = {m.axis("case").size: s["N"], unit: s["H"], m.input.size: s["D"]}
+        if "P" in s:
+            self.env[m.axis("position").size] = s["P"]
+        self.dims = {ax.index: self.env[ax.size] for ax in (*m.axes, m.input)}
+        bound = p.t.values(p.params, {"N": s["N"], "H": s["H"], "D": s["D"], **({"P": s["P"]} if "P" in s else {})})
+        self.arrays, self.scalars = {}, {}
+        for k, v in {**bound, **values}.items():
+            (self.arrays if isinstance(k, IndexedBase) else self.scalars)[k] = _fraction(v) if isinstance(k, IndexedBase) \
+                else _fraction(v)
+
+    def at_every(self, expr: sp.Expr, free: tuple) -> list[Fraction]:
+        """``expr`` at every value of its free indices ``free``."""
+        out = []
+        for point in itertools.product(*[range(1, self.dims[k] + 1) for k in free]):
+            env = {**self.env, **self.scalars, **dict(zip(free, point))}
+            value = evaluate(expr, self.arrays, env)
+            out.append(Fraction(int(value.p), int(value.q)))
+        return out
+
+
+def _abs_values(values: dict) -> dict:
+    return {k: np.abs(np.asarray(v, dtype=np.longdouble if isinstance(v, np.ndarray) and v.dtype == np.longdouble
+                                 else float)) for k, v in values.items()}
+
+
+def _free(expr) -> tuple:
+    idx = set()
+    for e in expr.atoms(Indexed):
+        idx |= {i for i in e.indices if isinstance(i, Symbol)}
+    bound = {v for s in expr.atoms(Sum) for v in s.variables}
+    return tuple(sorted(idx - bound, key=str))
+
+
+def _residual_check(p: Problem, d, residual: sp.Expr, values: dict, errors: dict) -> dict:
+    """|residual| against its tolerance, at every free index: the worst ratio and size."""
+    free = _free(residual)
+    exact = _Binding(p, d, values).at_every(residual, free)
+    bound = abs_bound(residual)
+    propagated = _Binding(p, d, {**_abs_values(values), **{k: np.abs(v) for k, v in errors.items()}}).at_every(bound, free)
+    scale = _Binding(p, d, _abs_values(values)).at_every(bound, free)
+    ratios, relative = [], []
+    for r, e, s in zip(exact, propagated, scale):
+        tol = 2 * e + Fraction(UNIT_ROUNDOFF) * s
+        ratios.append(float(abs(r) / tol) if tol else (0.0 if r == 0 else float("inf")))
+        relative.append(float(abs(r) / s) if s else 0.0)
+    return {"max_ratio": max(ratios), "max_relative_residual": max(relative), "points": len(exact)}
+
+
+def _extended_note() -> str:
+    return "extended precision (longdouble)" if EXTENDED else "no wider longdouble here: unit-roundoff floor only"
+
+
+def check_numeric(c: Consequence, seed: int = 0, op=None) -> dict:
+    """Confirm one consequence on a random instance through the NumPy layer (``op`` to break it)."""
+    if not c.applies:
+        return {}
+    d = _derivation(c.normalizer, c.transformation, any(x == sp.Eq(EPS, 0) for x in c.conditions))
+    p = Problem(c.normalizer, c.transformation, seed, op)
+    if c.consequence in ("sgd-norm-growth", "weight-decay-law"):
+        return sgd_run(c, seed, op)["numeric"]
+    if c.consequence == "hessian-scaling":
+        return _hessian_check(c, d, p, seed)
+    G = gradients(p, p.W, p.X)
+    Gx = gradients(p, p.W, p.X, np.clongdouble) if EXTENDED else G
+    values = {d.m.W: p.W, d.m.X: p.X, GRAD["W"]: G["W"], GRAD["X"]: G["X"]}
+    errors = {GRAD[k]: G[k] - Gx[k].astype(float) for k in G}
+    if c.consequence == "gradient-orthogonality":
+        residual = d.defs[C].rhs
+    elif c.consequence == "conserved-quantity":
+        residual = d.defs[QDOT].rhs
+    else:   # gradient-scaling, effective-learning-rate: the gradient at the transformed point
+        Wt, Xt = p.transformed()
+        Gt = gradients(p, Wt, Xt)
+        Gtx = gradients(p, Wt, Xt, np.clongdouble) if EXTENDED else Gt
+        values |= {GRAD_T["W"]: Gt["W"], GRAD_T["X"]: Gt["X"]}
+        errors |= {GRAD_T[k]: Gt[k] - Gtx[k].astype(float) for k in Gt}
+        residual = c.conclusion.lhs - c.conclusion.rhs
+        if c.consequence == "effective-learning-rate":   # W^+ and W' by their definitions, exactly
+            residual = sp.expand(unfold(residual, [Rule(d.defs[k].lhs, d.defs[k].rhs) for k in ("W^+", "W'")]))
+            values[ETA] = ETA_VALUE
+    out = _residual_check(p, d, residual, values, errors)
+    return {"method": "complex-step, residual evaluated exactly", "sizes": p.sizes, "seed": seed,
+            "passed": out["max_ratio"] <= 1, **out, "tolerance": _extended_note()}
+
+
+HVP_STEP = 1e-3   # central difference of the gradient: truncation ~ h^2 |L'''| / 6, rounding ~ |dG| / h
+
+
+def _hvp(p: Problem, W, X, var: str, direction, h: float):
+    """Hessian times ``direction``: central difference of complex-step gradients.
+
+    Its truncation error is O(h^2): the value at h/2 is returned, with the change
+    from h to h/2 divided by 3 as the estimate of that error (Richardson)."""
+    def at(step):
+        moved = (W + step * direction, X) if var == "W" else (W, X + step * direction)
+        return gradients(p, *moved)[var]
+    full, half = (at(h) - at(-h)) / (2 * h), (at(h / 2) - at(-h / 2)) / h
+    return half, np.abs(full - half) / 3
+
+
+def _hessian_check(c: Consequence, d, p: Problem, seed: int) -> dict:
+    """The Hessian law contracted with a random direction U2:
+    (d2L/dW2 U2)[idx] = f(idx) (d2L/dW2' (f U2))[idx], f the entrywise factor of W'."""
+    var = d.var
+    base = p.W if var == "W" else p.X
+    rng = _seed(seed, "hessian", c.normalizer, c.transformation)
+    U2 = _grid(rng.normal(size=base.shape), 10)
+    f = np.array([float(x) for x in _Binding(p, d, {}).at_every(d.factor, _free_of(d.factor, d.idx))])
+    f = np.broadcast_to(f.reshape([base.shape[k] if i in d.factor.free_symbols else 1
+                                   for k, i in enumerate(d.idx)]), base.shape) if f.size > 1 else f
+    Wt, Xt = p.transformed()
+    here, here_err = _hvp(p, p.W, p.X, var, U2, HVP_STEP)
+    there, there_err = _hvp(p, Wt, Xt, var, f * U2, HVP_STEP)
+    rounding = []
+    for W, X in ((p.W, p.X), (Wt, Xt)):   # the gradients' float64 error, measured as for the other checks
+        g64 = gradients(p, W, X)[var]
+        delta = np.abs(g64 - gradients(p, W, X, np.clongdouble)[var].astype(float)).max() if EXTENDED else 0.0
+        rounding.append(2 * (delta + UNIT_ROUNDOFF * np.abs(g64).max()) / HVP_STEP)
+    residual = np.abs(here - f * there)
+    tol = 2 * (here_err + rounding[0] + np.abs(f) * (there_err + rounding[1]))
+    scale = np.abs(here) + np.abs(f * there)
+    return {"method": "Hessian-vector products by central differences of complex-step gradients "
+                      f"(h = {HVP_STEP}), truncation estimated by halving h", "sizes": p.sizes, "seed": seed,
+            "passed": bool(np.all(residual <= tol)), "max_ratio": float((residual / tol).max()),
+            "max_relative_residual": float((residual / np.maximum(scale, 1e-300)).max()),
+            "points": int(residual.size), "tolerance": _extended_note()}
+
+
+def _free_of(expr, idx) -> tuple:
+    return tuple(i for i in idx if i in expr.free_symbols)
+
+
+def sgd_run(c: Consequence, seed: int = 0, op=None, steps: int = STEPS, eta: float = ETA_VALUE,
+            lam: float | None = None) -> dict:
+    """Train W by SGD (with weight decay for ``weight-decay-law``) and follow Q against its law.
+
+    The prediction is the law alone, iterated from Q_0 with the measured
+    gradient norms: P_{t+1} = a P_t + eta^2 ||G_t||^2 (a = 1 or (1 - eta lambda)^2).
+    The tolerance accumulates the same way: per step, the constraint's float64
+    residual times its coefficient in the law before c = 0, plus the rounding
+    of the update W - eta G (two roundings per entry, first order through Q).
+    """
+    d = _derivation(c.normalizer, c.transformation, any(x == sp.Eq(EPS, 0) for x in c.conditions))
+    p = Problem(c.normalizer, c.transformation, seed, op)
+    decay = c.consequence == "weight-decay-law"
+    lam = (LAMBDA_VALUE if decay else 0.0) if lam is None else lam
+    name = "Q^wd" if decay else "Q^+"
+    exact = {ETA: sp.Rational(*_fraction(eta).as_integer_ratio()), LAM: sp.Rational(*_fraction(lam).as_integer_ratio())}
+    law = sp.expand(d.step_law(name).xreplace(exact))    # a Q + b c + rest, before c = 0
+    a, b = law.coeff(d.Q), law.coeff(d.c)
+    rest_expr = sp.expand(law - a * d.Q - b * d.c)
+    if not (a.is_Rational and b.is_Rational) or rest_expr.has(d.Q) or rest_expr.has(d.c):
+        raise ValueError(f"the law {law} is not a Q + b c + rest")
+    a_val, bval = Fraction(int(a.p), int(a.q)), abs(Fraction(int(b.p), int(b.q)))
+    q_def = d.defs[Q].rhs
+    qdot_bound = abs_bound(d.defs[QDOT].rhs)
+    free = _free(q_def)
+    W = p.W.copy()
+    actual, predicted, tolerance, eff = [], [], [], []
+    ratio_max, rel_max = 0.0, 0.0
+    for t in range(steps + 1):
+        q = _Binding(p, d, {d.m.W: W, d.m.X: p.X}).at_every(q_def, free)
+        actual.append(q)
+        if t == 0:
+            predicted.append(q)
+            tolerance.append([Fraction(0)] * len(q))
+        else:
+            dev = [abs(x - y) for x, y in zip(q, predicted[-1])]
+            ratio = max(float(e / tol) if tol else (0.0 if e == 0 else float("inf")) for e, tol in zip(dev, tolerance[-1]))
+            ratio_max = max(ratio_max, ratio)
+            rel_max = max(rel_max, max(float(e / abs(x)) if x else 0.0 for e, x in zip(dev, q)))
+        eff.append([eta / float(x) if x else float("inf") for x in q])
+        if t == steps:
+            break
+        G = gradients(p, W, p.X)
+        Gx = gradients(p, W, p.X, np.clongdouble) if EXTENDED else G
+        bind = _Binding(p, d, {d.m.W: W, d.m.X: p.X, GRAD["W"]: G["W"]})
+        gain = bind.at_every(rest_expr, free)
+        nxt = [a_val * x + r for x, r in zip(predicted[-1], gain)]
+        # tolerance of this step: |b| |c(G64)| bound, plus the update's rounding through Q
+        c_err = _Binding(p, d, {d.m.W: np.abs(W), d.m.X: np.abs(p.X),
+                                GRAD["W"]: 2 * np.abs(G["W"] - Gx["W"].astype(float)) +
+                                UNIT_ROUNDOFF * np.abs(G["W"])}).at_every(abs_bound(d.defs[C].rhs), free)
+        W_new = (1 - eta * lam) * W - eta * G["W"]
+        rounding = 2 * UNIT_ROUNDOFF * (np.abs((1 - eta * lam) * W) + eta * np.abs(G["W"]) + np.abs(W_new))
+        # first order: |Q(W + e) - Q(W)| <= |D_e Q| <= qdot's terms at |W|, |e| (qdot is D_{-G} Q); doubled
+        up = _Binding(p, d, {d.m.W: np.abs(W_new), d.m.X: np.abs(p.X), GRAD["W"]: rounding}).at_every(qdot_bound, free)
+        tolerance.append([abs(a_val) * tl + bval * ce + 2 * u for tl, ce, u in zip(tolerance[-1], c_err, up)])
+        predicted.append(nxt)
+        W = W_new
+    numeric = {"method": "SGD on the real layer, gradients by complex steps, Q evaluated exactly",
+               "steps": steps, "eta": eta, "lambda": lam, "sizes": p.sizes, "seed": seed,
+               "passed": ratio_max <= 1, "max_ratio": ratio_max, "max_relative_residual": rel_max,
+               "tolerance": _extended_note()}
+    return {"numeric": numeric, "actual": [[float(x) for x in q] for q in actual],
+            "predicted": [[float(x) for x in q] for q in predicted],
+            "effective_rate": eff}
+
+
+def attach_numeric(consequences, seed: int = 0) -> list[Consequence]:
+    """The same consequences with their numeric results."""
+    from dataclasses import replace
+    return [replace(c, numeric=check_numeric(c, seed)) if c.applies else c for c in consequences]
