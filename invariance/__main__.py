@@ -415,17 +415,19 @@ def _count(n: int, noun: str) -> str:
 
 
 def _verify(args) -> int:
-    from .certificates import document_problem, load, verify_path
+    from .certificates import document_problem, load, read_text, verify_path
     path = args.path
     if not path.exists():
         raise BadInput(f"no such file or directory: {path}; give a certificate or a directory of them")
+    if not (path.is_dir() or path.is_file()):
+        raise BadInput(f"{path} is neither a regular file nor a directory; give a certificate or a directory of them")
     if path.is_dir() and not any(path.glob("*.json")):
         print(f"python -m invariance verify: no certificates (*.json) in {path}", file=sys.stderr)
         return EXIT_FAIL
     if path.is_file():   # one file that is no certificate at all is bad input; in a folder, one problem
         try:
-            why = document_problem(load(path.read_text(encoding="utf-8")))
-        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as err:
+            why = document_problem(load(read_text(path)))
+        except (OSError, ValueError, RecursionError, MemoryError) as err:
             why = f"not readable as JSON ({str(err)[:200]})"
         if why:
             raise BadInput(f"{path} is not a certificate: {why}")

@@ -51,7 +51,12 @@ def rename_bound(expr: sp.Expr, avoid: set) -> sp.Expr:
     """``expr`` with every summation index in ``avoid`` renamed (``k`` -> ``k_``, ``k__``...).
 
     The new names are deterministic, so two sides of an equation renamed alike
-    still compare equal.
+    still compare equal.  An inner limit's bounds that use a renamed outer index
+    are renamed with it:
+
+    >>> k, j = sp.symbols('k j', integer=True)
+    >>> rename_bound(sp.Sum(1, (k, 1, j), (j, 1, 2)), {j})
+    Sum(1, (k, 1, j_), (j_, 1, 2))
     """
     clash = {v for s in expr.atoms(Sum) for v in s.variables} & avoid
     if not clash:
@@ -66,7 +71,12 @@ def rename_bound(expr: sp.Expr, avoid: set) -> sp.Expr:
         taken.add(renames[v])
 
     def rebind(e):
-        limits = [(renames.get(k, k), lo, hi) for k, lo, hi in e.limits]
+        # limits are listed innermost first: a limit's bounds may use the variables of the
+        # limits after it (the outer ones), and only those are renamed there
+        limits, lims = [], e.limits
+        for p, (k, lo, hi) in enumerate(lims):
+            outer = {v: renames[v] for v, *_ in lims[p + 1:] if v in renames}
+            limits.append((renames.get(k, k), lo.xreplace(outer), hi.xreplace(outer)))
         return Sum(e.function.xreplace({k: renames[k] for k in e.variables if k in renames}), *limits)
 
     # innermost first, so that each sum renames only the indices it binds itself

@@ -20,7 +20,7 @@ import sympy as sp
 from .notation import plain, tex
 from .records import INVARIANT, Cell, Equation
 
-__all__ = ["FORMAT", "cell_json", "document", "document_problem", "equation_json", "load", "to_json", "verify", "verify_path",
+__all__ = ["FORMAT", "cell_json", "document", "document_problem", "equation_json", "load", "read_text", "to_json", "verify", "verify_path",
            "render_markdown", "write", "write_consequences", "filename", "Report"]
 
 FORMAT = "invariance-certificate/2"
@@ -75,6 +75,17 @@ def document(cells, definitions: bool = True, annotations: dict | None = None) -
         d.update((annotations or {}).get((c.normalizer, c.transformation), {}))
         items.append(d)
     return {"schema": FORMAT, "cells": items}
+
+
+def read_text(path: Path, limit: int = MAX_FILE) -> str:
+    """A regular file's text, at most ``limit`` bytes (never a FIFO, a device, /dev/zero)."""
+    if not path.is_file():
+        raise ValueError("not a regular file")
+    with open(path, "rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"larger than {limit} bytes")
+    return data.decode("utf-8")
 
 
 def _strict_object(pairs):
@@ -155,20 +166,18 @@ def verify_path(path: Path) -> Report:
     cells, problems, proven, later = 0, [], set(), []
     for f in files:
         try:
-            if f.stat().st_size > MAX_FILE:
-                raise ValueError(f"larger than {MAX_FILE} bytes")
-            doc = load(f.read_text(encoding="utf-8"))
-        except (OSError, ValueError, RecursionError) as err:
+            doc = load(read_text(f))
+        except (OSError, ValueError, RecursionError, MemoryError) as err:
             problems.append(f"{f.name}: unreadable ({type(err).__name__}: {str(err)[:200]})")
             continue
         if _consequences_document(doc):
             later.append((f, doc))
             continue
         md, markdown = f.with_suffix(".md"), None
-        if md.exists():
+        if md.exists() or md.is_symlink():
             try:
-                markdown = md.read_text(encoding="utf-8")
-            except (OSError, ValueError) as err:
+                markdown = read_text(md)
+            except (OSError, ValueError, MemoryError) as err:
                 problems.append(f"{f.name}: the Markdown beside it is unreadable ({type(err).__name__}: "
                                 f"{str(err)[:200]})")
             if isinstance(doc, dict) and isinstance(doc.get("cells"), list) and len(doc["cells"]) != 1:

@@ -63,7 +63,7 @@ from fractions import Fraction
 import sympy as sp
 from sympy import Indexed, IndexedBase, Sum, Symbol
 
-from .algebra import Rule, TooManyTerms, evaluate, exact_nonzero, holds
+from .algebra import Rule, TooManyTerms, evaluate, exact_nonzero, holds, unfold
 from .definition import Built
 from .engine import (bind_definitions, bind_instance, conditions, definitions, evaluate_outputs, justify,
                      random_instance, refutation_conditions, shapes, step_name, with_groups)
@@ -205,8 +205,10 @@ def _build(node, vocab: Vocabulary):
         body, *limits = built
         if not _is_expr(body) or not all(
                 isinstance(t, sp.Tuple) and len(t) == 3 and isinstance(t[0], Symbol) and t[0].is_integer
-                and all(_is_expr(x) for x in t[1:]) for t in limits):
-            raise CertificateError("Sum() takes a body and limits Tuple(integer Symbol, lower, upper)")
+                and all(_is_expr(x) and x.is_integer for x in t[1:]) for t in limits):
+            # a bound such as H/3 is counted H/3 times by the algebra but int(H/3) by the evaluator
+            raise CertificateError("Sum() takes a body and limits Tuple(integer Symbol, lower, upper) "
+                                   "whose bounds are integers")
         return Sum(body, *limits)
     if not all(_is_expr(b) for b in built):
         raise CertificateError(f"{name}() takes expressions")
@@ -216,9 +218,14 @@ def _build(node, vocab: Vocabulary):
         base, exp = built
         if not (exp.is_Rational and abs(exp.p) <= 4 and exp.q <= 2):
             raise CertificateError(f"a power with exponent {exp} (allowed: p/q with |p| <= 4, q <= 2)")
+        if base.is_Rational and max(abs(base.p), base.q) > MAX_INT:   # SymPy would compute it now
+            raise CertificateError(f"a power of a number larger than {MAX_INT}")
         return sp.Pow(base, exp)
     if name in vocab.functions and len(built) == 1:
-        return vocab.functions[name](built[0])
+        arg = built[0]
+        if arg.has(Sum) or not arg.free_symbols:   # SymPy would evaluate it numerically, now
+            raise CertificateError(f"{name}() of a constant or of a sum is not allowed")
+        return vocab.functions[name](arg)
     raise CertificateError(f"{name}() is not allowed (allowed: {_CALLS}"
                            + "".join(f", {f}" for f in sorted(vocab.functions)) + ")")
 
@@ -266,17 +273,18 @@ def _check_vocabulary(expr: sp.Expr, vocab: Vocabulary) -> None:
 
 
 def _terms(expr) -> int:
-    """An upper estimate of the number of terms ``expand`` makes of ``expr``."""
+    """An upper estimate of the terms ``expand`` (and the sum normal form) make of ``expr``,
+    counting what they expand inside it too (sum limits, indices, function arguments)."""
     if isinstance(expr, sp.Add):
         return sum(_terms(a) for a in expr.args)
     if isinstance(expr, sp.Mul):
         return sp.prod([_terms(a) for a in expr.args])
     if isinstance(expr, sp.Pow):
         base = _terms(expr.base)
-        return base ** abs(expr.exp.p) if expr.exp.q == 1 else base
+        return base ** abs(expr.exp.p) if expr.exp.q == 1 and expr.exp.is_Rational else base
     if isinstance(expr, Sum):
-        return _terms(expr.function)
-    return 1
+        return _terms(expr.function) + sum(_terms(x) for _, lo, hi in expr.limits for x in (lo, hi))
+    return 1 + sum(_terms(a) for a in expr.args if isinstance(a, sp.Expr) and not isinstance(a, IndexedBase))
 
 
 # --- exact values ---------------------------------------------------------------
@@ -410,6 +418,8 @@ def _check_proof(steps_data, b: Built, t, defs, vocab: Vocabulary) -> tuple[Equa
         _no_division_by_zero(lhs, rhs, f"step {k} ({name})")
         try:
             rules = [_rule(known[u], trusted=u in {e.name for e in defs}) for u in uses]
+            if _terms(unfold(lhs - rhs, rules)) > MAX_TERMS:   # what holds will expand
+                raise CertificateError(f"unfolded, it expands to more than {MAX_TERMS} terms")
             ok = holds(lhs, rhs, rules)
         except CertificateError as err:
             raise CertificateError(f"step {k} ({name}): {err}") from None

@@ -409,6 +409,89 @@ def test_an_expression_that_would_hang_the_checker_is_refused(extra, reason):
     rejected(doc, reason)
 
 
+def test_an_inner_limit_that_uses_a_renamed_outer_index_is_renamed_with_it():
+    """Unfolding a rule inside a sum over j renames the rule's own j; an inner limit
+    (k from 1 to j) must follow, or j would be captured by the enclosing sum."""
+    d = defs("layer-norm", "dataset-rescaling")
+    n, i = d["a"].lhs.indices
+    j, k = sp.Symbol("j", integer=True), sp.Symbol("k", integer=True)
+    H, D = (sp.Symbol(x, integer=True, positive=True) for x in "HD")
+    delta, W, X = sp.Symbol("delta", positive=True), sp.IndexedBase("W"), sp.IndexedBase("X")
+    doc = genuine("layer-norm", "dataset-rescaling")
+    proof = doc["cells"][0]["proof"]
+    # true: the double sum is 1
+    x_law = step("X' law", d["X'"].lhs.base[n, i], delta * X[n, i] + (H - 3) * (sp.Sum(1, (k, 1, j), (j, 1, 1)) - 1),
+                 ["X'"])
+    # false, unless the X' law's j were captured: sum_j j W_ij is not sum_j W_ij
+    a_law = step("a' law", d["a'"].lhs, delta * d["a"].lhs
+                 + (H - 3) * (sp.Sum(j * W[i, j], (j, 1, D)) - sp.Sum(W[i, j], (j, 1, D))),
+                 ["a'", "W'", "X' law", "a"])
+    doc["cells"][0]["proof"] = [x_law, a_law] + proof[1:]
+    rejected(doc, "(a' law) does not hold")
+
+
+def test_a_sum_bound_that_is_not_an_integer_is_rejected():
+    """sum_{k=1}^{H/3} 1 is H/3 to the algebra but int(H/3) terms to the evaluator."""
+    d = defs("layer-norm", "dataset-rescaling")
+    H, k = sp.Symbol("H", integer=True, positive=True), sp.Symbol("k", integer=True)
+    doc = genuine("layer-norm", "dataset-rescaling")
+    law = _a_law(doc)
+    a = d["a"].lhs
+    law["rhs"] = sp.srepr(sp.Symbol("delta", positive=True) * a + (3 * sp.Sum(1, (k, 1, H / 3)) - H) * a)
+    rejected(doc, "whose bounds are integers")
+
+
+def test_a_step_that_unfolds_into_a_huge_expansion_is_refused_before_expanding():
+    d = defs("layer-norm", "weight-matrix-recentering")
+    h = d["h"].lhs.base
+    n, i = d["h"].lhs.indices
+    doc = genuine("layer-norm", "weight-matrix-recentering")
+    law = _a_law(doc)
+    law["rhs"] = sp.srepr(h[n, i] ** 4 * h[n + 1, i] ** 4 * h[n + 2, i] ** 4)
+    law["uses"] += ["h", "mu", "sigma", "sigma^2"]
+    rejected(doc, "expands to more than")
+
+
+def test_a_sum_limit_that_expands_hugely_is_refused():
+    d = defs("layer-norm", "dataset-rescaling")
+    n, i = d["a"].lhs.indices
+    H, D = (sp.Symbol(x, integer=True, positive=True) for x in "HD")
+    k, W = sp.Symbol("k", integer=True), sp.IndexedBase("W")
+    top = sp.Mul(*[n + i + H + D + q for q in range(1, 15)])
+    doc = genuine("layer-norm", "dataset-rescaling")
+    law = _a_law(doc)
+    law["rhs"] = f"Add({law['rhs']}, {sp.srepr(sp.Sum(W[i, k], (k, 1, top)))})"
+    rejected(doc, "expands to more than")
+
+
+def test_a_function_of_a_constant_is_refused_before_sympy_evaluates_it():
+    """group norm's vocabulary has floor; floor(1001 sum_k 1/(k(k+1))) would be evaluated numerically."""
+    k = sp.Symbol("k", integer=True)
+    doc = genuine("group-norm", "weight-matrix-rescaling")
+    law = _a_law(doc)
+    heavy = sp.srepr(1001 * sp.Sum(1 / (k * (k + 1)), (k, 1, 1000)))
+    law["rhs"] = f"Add({law['rhs']}, Mul(Integer(0), floor({heavy})))"
+    rejected(doc, "floor() of a constant or of a sum is not allowed")
+
+
+def test_a_tower_of_numeric_powers_is_refused_before_it_is_computed():
+    doc = genuine("layer-norm", "dataset-rescaling")
+    law = _a_law(doc)
+    law["rhs"] = f"Add({law['rhs']}, " + "Pow(" * 12 + "Integer(1000000)" + ", Integer(4))" * 12 + ")"
+    rejected(doc, "a power of a number larger than")
+
+
+def test_files_that_are_not_regular_files_are_problems_not_hangs(tmp_path):
+    import os
+    (tmp_path / "a.json").write_text((PROOFS / "layer-norm__dataset-rescaling.json").read_text())
+    (tmp_path / "a.md").symlink_to("/dev/zero")
+    (tmp_path / "z.json").symlink_to("/dev/zero")
+    os.mkfifo(tmp_path / "b.json")
+    count, _, problems = verify_path(tmp_path)
+    assert count == 1 and [p.split(":")[0] for p in problems] == ["a.json", "b.json", "z.json"]
+    assert all("not a regular file" in p for p in problems)
+
+
 def test_a_markdown_file_that_is_unreadable_or_beside_several_cells_is_a_problem(tmp_path):
     name = "layer-norm__dataset-rescaling"
     doc = genuine("layer-norm", name.split("__")[1])
