@@ -453,8 +453,8 @@ def _docs(args) -> int:
     return build(_out_dir(args.out), pdf=args.pdf)
 
 
-COMMANDS = {"table": _table, "check": _check, "proofs": _proofs, "verify": _verify, "docs": _docs,
-            "probe": _probe, "consequences": _consequences}
+COMMANDS = {"table": _table, "check": _check, "proofs": _proofs, "verify": _verify,
+            "consequences": _consequences, "docs": _docs, "probe": _probe}   # the parser's order
 
 
 def main(argv=None) -> int:

@@ -65,6 +65,15 @@ def _weight_norm_module(W, X, g, b, conv):
     return m(X[..., None])[..., 0] if conv else m(X)
 
 
+def _running(W, X, g, b):
+    """nn.BatchNorm1d in eval mode, its running statistics set to the entry's m and v."""
+    from invariance.normalizers import RUNNING, RUNNING_MEAN, RUNNING_VAR
+    m = _affine(torch.nn.BatchNorm1d(W.shape[0], eps=1e-3), g, b).eval()
+    m.running_mean.fill_(float(RUNNING[RUNNING_MEAN]))
+    m.running_var.fill_(float(RUNNING[RUNNING_VAR]))
+    return m(_linear(W, X))
+
+
 def _rms(W, X, g, b):
     m = torch.nn.RMSNorm(W.shape[0]).double()
     m.weight.data = g.clone()
@@ -80,6 +89,7 @@ MODULES = {   # the modules each entry's TorchOp.parameters names, built as a us
     "conv-layer-norm": lambda W, X, g, b: _affine(torch.nn.GroupNorm(1, W.shape[0], eps=1e-3), g, b)(_conv(W, X)),
     "group-norm": lambda W, X, g, b: _affine(torch.nn.GroupNorm(2, W.shape[0], eps=1e-3), g, b)(_conv(W, X)),
     "instance-norm": lambda W, X, g, b: _affine(torch.nn.InstanceNorm1d(W.shape[0], eps=1e-3, affine=True), g, b)(_conv(W, X)),
+    "batch-norm-inference": _running,
 }
 
 
