@@ -13,21 +13,13 @@ The ratio torch / numpy is printed for both.  Needs the [torch] extra.
 """
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 
-REPEATS = 3
+from timing import REPEATS, wall   # benchmarks/timing.py, beside this script
+
 CONFIGS = [("numpy", "float64"), ("torch", "float64"), ("numpy", "float32"), ("torch", "float32")]
 
 
-def wall(args: list[str]) -> float:
-    best = float("inf")
-    for _ in range(REPEATS):
-        t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "invariance", *args], check=True, capture_output=True)
-        best = min(best, time.perf_counter() - t)
-    return best
 
 
 def cross_check_only(cells, setup) -> float:

@@ -10,22 +10,15 @@ and the document chapter with its figure.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPEATS = 3
+from timing import REPEATS, wall   # benchmarks/timing.py, beside this script
 
 
-def wall(args: list[str]) -> float:
-    best = float("inf")
-    for _ in range(REPEATS):
-        t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "invariance", *args], check=True, capture_output=True)
-        best = min(best, time.perf_counter() - t)
-    return best
+
 
 
 def main() -> None:

@@ -71,7 +71,7 @@ from .model import EPS
 from .records import INVARIANT, NOT_INVARIANT, Cell, Counterexample, Equation, Proof
 from .registry import UnknownId, normalizer, transformation
 
-__all__ = ["CertificateError", "Vocabulary", "parse", "check_cell", "rational"]
+__all__ = ["CertificateError", "Vocabulary", "parse", "parse_step", "check_cell", "rational"]
 
 MAX_TEXT = 20_000        # characters in one expression
 MAX_NODES = 4_000        # parse-tree nodes in one expression
@@ -394,12 +394,7 @@ def _check_proof(steps_data, b: Built, t, defs, vocab: Vocabulary) -> tuple[Equa
     primed = {e.lhs.base for e in defs if e.lhs.base.label.name.endswith("'")}
     steps: list[Equation] = []
     for k, s in enumerate(steps_data, 1):
-        if not isinstance(s, dict):
-            raise CertificateError(f"step {k} must be a JSON object")
-        try:
-            lhs, rhs = parse(s.get("lhs"), vocab), parse(s.get("rhs"), vocab)
-        except CertificateError as err:
-            raise CertificateError(f"step {k}: {err}") from None
+        lhs, rhs = parse_step(s, k, vocab)
         if not (isinstance(lhs, Indexed) and lhs.base in primed):
             raise CertificateError(f"step {k} must state the value of a quantity of the transformed layer "
                                    f"({', '.join(sorted(p.label.name for p in primed))})")
@@ -437,6 +432,16 @@ def _check_proof(steps_data, b: Built, t, defs, vocab: Vocabulary) -> tuple[Equa
     if (steps[-1].lhs, steps[-1].rhs) != (hp.lhs, h.lhs):
         raise CertificateError(f"the last step is not the toolkit's {hp.lhs} = {h.lhs}")
     return tuple(steps)
+
+
+def parse_step(s, k: int, vocab: Vocabulary) -> tuple[sp.Expr, sp.Expr]:
+    """Step ``k``'s two sides (a JSON object with ``lhs`` and ``rhs``), read by :func:`parse`."""
+    if not isinstance(s, dict):
+        raise CertificateError(f"step {k} must be a JSON object")
+    try:
+        return parse(s.get("lhs"), vocab), parse(s.get("rhs"), vocab)
+    except CertificateError as err:
+        raise CertificateError(f"step {k}: {err}") from None
 
 
 def _rule(e: Equation, trusted: bool) -> Rule:

@@ -703,7 +703,7 @@ def _certified(norm_id: str, t_id: str) -> bool:
 
 
 def _checked(data: dict, invariant) -> Consequence:
-    from .checker import CertificateError, Vocabulary, parse
+    from .checker import CertificateError, Vocabulary, parse_step
     from .notation import plain
     norm_id, t_id, kind = data.get("normalizer"), data.get("transformation"), data.get("consequence")
     for key, value in (("normalizer", norm_id), ("transformation", t_id), ("consequence", kind)):
@@ -738,12 +738,7 @@ def _checked(data: dict, invariant) -> Consequence:
         raise CertificateError("steps must be a list of 1 to 16 steps")
     steps: list[Equation] = []
     for k, s in enumerate(steps_data, 1):
-        if not isinstance(s, dict):
-            raise CertificateError(f"step {k} must be a JSON object")
-        try:
-            lhs, rhs = parse(s.get("lhs"), vocab), parse(s.get("rhs"), vocab)
-        except CertificateError as err:
-            raise CertificateError(f"step {k}: {err}") from None
+        lhs, rhs = parse_step(s, k, vocab)
         name, uses = f"step {k}", s.get("uses")
         if not (isinstance(uses, list) and all(isinstance(u, str) for u in uses) and len(uses) <= 12):
             raise CertificateError(f"step {k}: uses must be a list of names")
@@ -768,22 +763,22 @@ def _checked(data: dict, invariant) -> Consequence:
 
 
 def _holds(step: Equation, known: dict) -> bool:
-    from .checker import CertificateError
+    from .checker import MAX_TERMS, CertificateError, _rule as checker_rule, _terms as expansion_terms
     lhs, rhs = step.lhs, step.rhs
     for u in step.uses:
         e = known[u]
         if isinstance(e.lhs, Symbol):
             lhs, rhs = lhs.xreplace({e.lhs: e.rhs}), rhs.xreplace({e.lhs: e.rhs})
             continue
-        idx = e.lhs.indices if isinstance(e.lhs, Indexed) else None
-        bound = {v for s in e.rhs.atoms(Sum) for v in s.variables}
-        if idx is None or not all(isinstance(i, Symbol) for i in idx) or len(set(idx)) != len(idx) or set(idx) & bound:
+        if not isinstance(e.lhs, Indexed):
             raise CertificateError(f"{u} cannot be used as a rule: it needs distinct symbolic indices")
-        rule = [Rule(e.lhs, e.rhs)]
+        rule = [checker_rule(e, trusted=False)]   # the cell checker's conditions on a rule
         try:
             lhs, rhs = unfold(lhs, rule), unfold(rhs, rule)
         except ValueError as err:
             raise CertificateError(f"{step.name} cannot be checked: {err}") from None
+    if expansion_terms(lhs - rhs) > MAX_TERMS:   # what holds will expand, as for a cell's steps
+        raise CertificateError(f"{step.name}: unfolded, it expands to more than {MAX_TERMS} terms")
     return holds(lhs, rhs)
 
 
