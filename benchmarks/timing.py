@@ -4,8 +4,11 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 REPEATS = 3
+ROOT = Path(__file__).resolve().parent.parent   # the checkout the figures are about
+sys.path.insert(0, str(ROOT))                    # so `import invariance` is this checkout's, installed or not
 
 
 def wall(args: list[str], repeats: int = REPEATS) -> float:
@@ -13,6 +16,6 @@ def wall(args: list[str], repeats: int = REPEATS) -> float:
     best = float("inf")
     for _ in range(repeats):
         t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "invariance", *args], check=True, capture_output=True)
+        subprocess.run([sys.executable, "-m", "invariance", *args], check=True, capture_output=True, cwd=ROOT)
         best = min(best, time.perf_counter() - t)
     return best
