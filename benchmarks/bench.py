@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from timing import REPEATS, wall   # benchmarks/timing.py, beside this script
+from timing import wall   # benchmarks/timing.py, beside this script
 
 
 

@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from timing import REPEATS, wall   # benchmarks/timing.py, beside this script
+from timing import wall   # benchmarks/timing.py, beside this script
 
 
 

@@ -376,7 +376,7 @@ class _Derivation:
         self.hess_form = lambda inner: _sum(IndexedBase(U)[idx] * _sum(IndexedBase(U2)[self.idx2] * inner,
                                                                        self.idx2, sizes), idx, sizes)
         self.defs["chain rule UU"] = _def("chain rule UU", DDL, self.hess_form(HESS[w][both]),
-                                          f"the second derivative of L(h(W, X)) along U and U2 (the Hessian)")
+                                          "the second derivative of L(h(W, X)) along U and U2 (the Hessian)")
         self.defs["chain rule UU'"] = _def("chain rule UU'", DDLT, _sum(XI_U[w][idx] * _sum(
             XI_U2[w][self.idx2] * HESS_T[w][both], self.idx2, sizes), idx, sizes),
             f"the second derivative of L(h(W', X')) along U and U2 (chain rule; {w}' is affine in {w})")

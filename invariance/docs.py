@@ -462,7 +462,7 @@ def derivations_section(cells: dict) -> list[str]:
             extra.append(f"{tex(act.alpha_name)} = {tex(act.alpha)}")
         if act.beta_name != act.beta:
             extra.append(f"{tex(act.beta_name)} = {tex(act.beta)}")
-        out.append(f"On the summed inputs: $" + law + "$" + (", with" if extra else "."))
+        out.append("On the summed inputs: $" + law + "$" + (", with" if extra else "."))
         if extra:
             out.append(display(r",\qquad ".join(extra)))
         out.append(f"The factor varies along: {_axes_text(act.alpha_axes) if act.alpha != 1 else 'no re-scaling'}; "

@@ -75,7 +75,6 @@ def _parameters(cell: Cell, b) -> list:
     t = TRANSFORMATIONS[cell.transformation]
     eqs = {e.name: e for e in definitions(b, t)}
     m = b.m
-    known = {m.W, m.X, sp.IndexedBase("W'"), sp.IndexedBase("X'")}
     found = []
     for name in ("W'", "X'"):
         rhs = eqs[name].rhs
@@ -134,7 +133,7 @@ def _definitions(out: _Out, cell: Cell, b):
         out.words(p, indent="    ", first="  ")
     act = action(b, t)
     m = b.m
-    alpha, beta, a = sp.Symbol("alpha"), sp.Symbol("beta"), sp.Symbol("a")
+    alpha, beta = sp.Symbol("alpha"), sp.Symbol("beta")
     out.words(["On the summed inputs (derived: linearity of the sum over the inputs j) it is ",
                ("a' = \u03b1 a + \u03b2", "a' = alpha a + beta"), ":"])
     out.equation(m.at(sp.IndexedBase("a'"), m.point), act.alpha_name * m.at(m.a, m.point) + act.beta_name)

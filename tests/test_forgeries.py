@@ -62,7 +62,7 @@ def as_invariant(doc: dict, steps: list[dict]) -> dict:
                                          ("batch-norm", "single-case-rescaling")])
 def test_three_trivial_steps_named_after_definitions_do_not_certify_a_refuted_cell(norm, trans):
     d = defs(norm, trans, sp.S.Zero)
-    a, h, hp = d["a"].lhs, d["h"].lhs, d["h'"].lhs
+    a, hp = d["a"].lhs, d["h'"].lhs
     forged = as_invariant(genuine(norm, trans), [
         step("a' law", a, a), step("h", hp, hp), step("invariance", hp, hp)])
     rejected(forged, "must state the value of a quantity of the transformed layer", "is named")
