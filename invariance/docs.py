@@ -535,7 +535,8 @@ def caveats_section(cells: list[Cell]) -> list[str]:
                  f"$|h' - h| \\le {tex(eps.expr)}$" if eps is not None and eps.expr is not None else "--")
         m = re.match(r"when \$(.*?)\$", deg.statement) if deg is not None else None
         deg_t = f"${m.group(1)}$" if m else "--"
-        title = f"{esc(NORMALIZERS[cell.normalizer].title)}, {esc(TRANSFORMATIONS[cell.transformation].short)}"
+        short = esc(TRANSFORMATIONS[cell.transformation].short).replace(r"w\_i", r"$w_i$")   # the paper's w_i
+        title = f"{esc(NORMALIZERS[cell.normalizer].title)}, {short}"
         rows.append(f"{title} & {neg_t} & {eps_t} & {deg_t} \\\\")
     return [r"\section{Caveats of the invariant cells}\label{sec:caveats}",
             r"Derived for each invariant cell (\texttt{invariance/caveats.py}): with a negative factor, the "
@@ -1135,7 +1136,7 @@ def _training_chapter() -> str:
     """Issue 12's chapter: what invariance implies for training (its figure: :func:`write`)."""
     from .training_report import chapter_tex, collect
     consequences = collect([(n, t) for n in TABLE1 for t in TRANSFORMATIONS], numeric=True)
-    return chapter_tex(consequences=consequences)   # the paper's rows; every row: the JSON output
+    return chapter_tex(consequences=consequences, scope="of the paper's Table~1 (every row: the JSON output)")
 
 
 def render(cells: list[Cell] | None = None) -> str:

@@ -199,7 +199,8 @@ def write_figure(out_dir: Path, seed: int = 0) -> Path:
     return path
 
 
-def chapter_tex(with_figure: bool = True, consequences=None, seed: int = 0) -> str:
+def chapter_tex(with_figure: bool = True, consequences=None, seed: int = 0,
+                scope: str = "of every registered row") -> str:
     """The section "What invariance implies for training": method, table, one worked proof, the
     figure (included by name: :func:`write_figure` draws it beside the document)."""
     from .registry import NORMALIZERS, TRANSFORMATIONS
@@ -224,7 +225,7 @@ def chapter_tex(with_figure: bool = True, consequences=None, seed: int = 0) -> s
            r"The quantity $Q = \langle \xi(W), W \rangle$ (a squared norm, or a column sum for layer norm's "
            r"re-centering) is conserved under gradient flow, and one step of SGD changes it exactly as "
            r"the table's last two columns state (Kunin et al., \emph{Neural Mechanics}, ICLR 2021).",
-           f"Of the {len({(c.normalizer, c.transformation) for c in consequences})} cells, {len(cells)} "
+           f"Of the {len({(c.normalizer, c.transformation) for c in consequences})} cells {scope}, {len(cells)} "
            f"are invariant under a continuous family; they give {len(applies)} consequences, each proved "
            r"by checked steps that rest on the cell's invariance certificate, and each measured through the "
            r"NumPy layer (gradients by complex steps, accurate to rounding) on a random instance. "
