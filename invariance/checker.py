@@ -12,7 +12,10 @@ Trusted (not re-derived here):
 2. SymPy's constructors and ``expand``/``cancel`` on expressions with rational
    coefficients, behind :func:`invariance.algebra.holds` (rules unfolded,
    linearity of finite sums; a sum over a reversed range follows Karr's
-   convention there and in the evaluator alike);
+   convention there and in the evaluator alike).  A step is an identity of
+   rational functions of its atoms: where a denominator would vanish, SymPy
+   gives ``nan``/``zoo``, never 0, and a step divides only by what is positive
+   by assumption;
 3. exact evaluation (:func:`invariance.algebra.evaluate`: Python fractions,
    SymPy for square roots) and mpmath's certified 50-digit test that an
    irrational difference is not zero (:func:`invariance.algebra.exact_nonzero`);
