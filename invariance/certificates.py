@@ -123,15 +123,19 @@ def document_problem(doc) -> str | None:
 def verify(doc, titles: dict[str, str] | None = None, markdown: str | None = None) -> list[str]:
     """Problems found in one document (empty if every claim of every cell holds)."""
     from . import titles as all_titles
-    from .checker import check_cell
     why = document_problem(doc)
     if why:
         return [why]
     if _consequences_document(doc):
         from .consequences import verify_document
         return verify_document(doc)
-    titles = titles or all_titles()
-    problems = []
+    return [p for _, found in _checked_cells(doc, titles or all_titles(), markdown) for p in found]
+
+
+def _checked_cells(doc: dict, titles, markdown) -> list[tuple[object, list[str]]]:
+    """(cell, its problems, each prefixed with where it is) for every cell of a document."""
+    from .checker import check_cell
+    out = []
     for k, cell in enumerate(doc["cells"], 1):
         where = f"{cell.get('normalizer')} x {cell.get('transformation')}" if isinstance(cell, dict) \
             else f"cell {k}"
@@ -139,8 +143,8 @@ def verify(doc, titles: dict[str, str] | None = None, markdown: str | None = Non
             found = check_cell(cell, titles, markdown if len(doc["cells"]) == 1 else None)
         except Exception as err:   # anything unforeseen rejects the cell, never the whole run
             found = [f"could not be checked ({type(err).__name__}: {str(err)[:200]})"]
-        problems += [f"{where}: {p}" for p in found]
-    return problems
+        out.append((cell, [f"{where}: {p}" for p in found]))
+    return out
 
 
 class Report(NamedTuple):
@@ -163,7 +167,8 @@ def verify_path(path: Path) -> Report:
     run when the folder holds it, else derived and checked afresh.
     """
     files = sorted(path.glob("*.json")) if path.is_dir() else [path]
-    cells, problems, proven, later = 0, [], set(), []
+    from . import titles
+    cells, problems, proven, present, later = 0, [], {}, set(), []
     for f in files:
         try:
             doc = load(read_text(f))
@@ -184,19 +189,30 @@ def verify_path(path: Path) -> Report:
                 problems.append(f"{f.name}: a Markdown rendering beside a document of "
                                 f"{len(doc['cells'])} cells (it renders one cell): remove it or split the document")
                 markdown = None
-        found = verify(doc, markdown=markdown)
-        if isinstance(doc, dict) and isinstance(doc.get("cells"), list):
-            cells += len(doc["cells"])
-            bad = {p.split(":")[0] for p in found}
-            proven |= {(c["normalizer"], c["transformation"]) for c in doc["cells"]
-                       if isinstance(c, dict) and c.get("verdict") == INVARIANT
-                       and f"{c.get('normalizer')} x {c.get('transformation')}" not in bad}
-        problems += [f"{f.name}: {p}" for p in found]
+        why = document_problem(doc)
+        results = [] if why else _checked_cells(doc, titles(), markdown)
+        cells += len(results)
+        for cell, found in results:   # a cell counts as proven only when it verified on its own
+            ids = (cell.get("normalizer"), cell.get("transformation")) if isinstance(cell, dict) else ()
+            if len(ids) == 2 and all(isinstance(x, str) for x in ids):
+                present.add(ids)
+                if not found and cell.get("verdict") == INVARIANT:
+                    proven[ids] = tuple(cell["conditions"])
+        problems += [f"{f.name}: {p}" for p in ([why] if why else [p for _, found in results for p in found])]
+
+    def invariant(n: str, t: str):
+        """A cell's conditions if it is proven invariant: by its certificate here, when the
+        folder holds one (rejected: not proven), else derived and checked afresh."""
+        if (n, t) in present:
+            return proven.get((n, t))
+        from .consequences import _default_invariant
+        return _default_invariant(n, t)
+
     consequences = 0
     for f, doc in later:
         from .consequences import verify_document
         try:
-            found = verify_document(doc, (lambda n, t: (n, t) in proven) if proven else None)
+            found = verify_document(doc, invariant)
         except Exception as err:   # anything unforeseen rejects the file, never the whole run
             found = [f"could not be checked ({type(err).__name__}: {str(err)[:200]})"]
         consequences += len(doc["consequences"]) if isinstance(doc.get("consequences"), list) else 0

@@ -82,6 +82,7 @@ MAX_INT = 10 ** 6        # an integer literal inside an expression
 MAX_DIGITS = 60          # digits of a counterexample value's numerator or denominator
 MAX_SIZE = 8             # a counterexample's size along one axis
 MAX_STEPS = 64
+MAX_DENOMINATORS = 4     # different quantities one step divides by
 MAX_TERMS = 20_000       # terms an expression may expand to (a power of a long sum would hang expand)
 MAX_SUM_TERMS = 100_000  # terms the spot check may add up in one step at sizes of 3
 ASSUMPTIONS = frozenset({"integer", "positive", "nonnegative", "negative", "nonpositive", "nonzero",
@@ -460,11 +461,18 @@ def _rule(e: Equation, trusted: bool) -> Rule:
 
 
 def _no_division_by_zero(lhs, rhs, where: str) -> None:
-    """A step may divide only by what is positive by assumption (sizes, scale factors)."""
+    """A step may divide only by what is positive by assumption (sizes, scale factors),
+    and by few different quantities (``cancel`` over many denominators takes minutes)."""
+    bases = set()
     for side in (lhs, rhs):
         for p in side.atoms(sp.Pow):
-            if p.exp.is_negative and not p.base.is_positive:
-                raise CertificateError(f"{where} divides by {p.base}, which may be zero")
+            if p.exp.is_negative:
+                if not p.base.is_positive:
+                    raise CertificateError(f"{where} divides by {p.base}, which may be zero")
+                bases.add(p.base)
+    if len(bases) > MAX_DENOMINATORS:
+        raise CertificateError(f"{where} divides by {len(bases)} different quantities "
+                               f"(at most {MAX_DENOMINATORS})")
 
 
 def _spot_check(defs, earlier, step: Equation, b: Built, t) -> bool:

@@ -475,8 +475,9 @@ class _Derivation:
             Equation(f"step {n + 2}", lhs, rhs, "", (f"step {n + 1}", f"step {n}")),
         ]
 
-    def used_definitions(self, kind: str) -> tuple[Equation, ...]:
-        names = {u for e in self.steps(kind) for u in e.uses if u in self.defs}
+    def used_definitions(self, kind: str, steps=None) -> tuple[Equation, ...]:
+        """The definitions the steps (the toolkit's, or ``steps``) rest on, shown with them."""
+        names = {u for e in (self.steps(kind) if steps is None else steps) for u in e.uses if u in self.defs}
         names |= {"W'", "X'"}
         return tuple(e for k, e in self.defs.items() if k in names)
 
@@ -626,9 +627,11 @@ def check_consequence(data, invariant=None) -> list[str]:
     of the gradient times the derivative of the arguments, for a loss and a
     layer differentiable at the point, which the cell's conditions give);
     and the rule *coefficients* below.  ``invariant(normalizer,
-    transformation)`` decides that the cited cell is invariant with a
-    certificate that verifies; by default the cell is derived by the engine and
-    its certificate is checked by :func:`invariance.checker.check_cell`.
+    transformation)`` gives the conditions of the cited cell when it is
+    invariant with a certificate that verifies (None otherwise); by default the
+    cell is derived by the engine and its certificate is checked by
+    :func:`invariance.checker.check_cell`.  Whether epsilon = 0 is a condition
+    comes from the cell, never from the entry.
 
     Re-derived, never taken from the file:
 
@@ -689,17 +692,21 @@ def verify_document(doc, invariant=None) -> list[str]:
     return problems
 
 
-def _default_invariant(norm_id: str, t_id: str) -> bool:
+def _default_invariant(norm_id: str, t_id: str) -> tuple[str, ...] | None:
     return _certified(norm_id, t_id)
 
 
 @functools.lru_cache(maxsize=None)
-def _certified(norm_id: str, t_id: str) -> bool:
+def _certified(norm_id: str, t_id: str) -> tuple[str, ...] | None:
+    """The conditions of the cell, derived and its certificate checked, if it is invariant."""
     from .certificates import cell_json
     from .checker import check_cell
+    from .notation import plain
     from . import titles
     cell = _cell(norm_id, t_id)
-    return cell.verdict == INVARIANT and not check_cell(cell_json(cell), titles())
+    if cell.verdict != INVARIANT or check_cell(cell_json(cell), titles()):
+        return None
+    return tuple(plain(c) for c in cell.conditions)
 
 
 def _checked(data: dict, invariant) -> Consequence:
@@ -712,11 +719,15 @@ def _checked(data: dict, invariant) -> Consequence:
     _normalizer(norm_id), _transformation(t_id)
     if kind not in CONSEQUENCES:
         raise CertificateError(f"unknown consequence {kind!r}; valid: {', '.join(CONSEQUENCES)}")
-    is_invariant = (invariant or _default_invariant)(norm_id, t_id)
-    verdict = INVARIANT if is_invariant else "not-invariant"
+    proven = (invariant or _default_invariant)(norm_id, t_id)   # the cell's conditions, or None
+    verdict = INVARIANT if proven is not None else "not-invariant"
     conds = data.get("conditions", [])
-    eps_zero = isinstance(conds, list) and plain(sp.Eq(EPS, 0)) in conds
+    # epsilon = 0 exactly when the cell's own proof needed it: never the entry's choice
+    eps_zero = plain(sp.Eq(EPS, 0)) in (proven if proven is not None else conds if isinstance(conds, list) else [])
     d = _derivation(norm_id, t_id, eps_zero)
+    if proven is not None and tuple(plain(x) for x in d.conditions) != tuple(proven):
+        raise CertificateError(f"the conditions {[plain(x) for x in d.conditions]} are not the proven cell's "
+                               f"{list(proven)}")
     why = d.reason(kind, verdict)
     if why:
         if data.get("applies") is not False:
@@ -726,7 +737,6 @@ def _checked(data: dict, invariant) -> Consequence:
         raise CertificateError("applies: the cell is invariant and the consequence applies")
     if not isinstance(conds, list) or conds != [plain(x) for x in d.conditions]:
         raise CertificateError("the conditions are not the cell's conditions (from the registry)")
-    defs = d.used_definitions(kind)
     known = {e.name: e for e in d.defs.values()}
     extra = [IndexedBase(V), IndexedBase(U), IndexedBase(U2)]
     vocab = Vocabulary.of(list(d.defs.values()) + list(d.cell_defs) + [
@@ -759,7 +769,8 @@ def _checked(data: dict, invariant) -> Consequence:
     want = d.target(kind)
     if (steps[-1].lhs, steps[-1].rhs) != want:
         raise CertificateError(f"the last step is not the toolkit's {kind}: {_eq_plain(*want)}")
-    return Consequence(norm_id, t_id, kind, True, "", tuple(d.conditions), defs, tuple(steps))
+    return Consequence(norm_id, t_id, kind, True, "", tuple(d.conditions), d.used_definitions(kind, steps),
+                       tuple(steps))
 
 
 def _holds(step: Equation, known: dict) -> bool:
@@ -834,8 +845,5 @@ def _coefficients(step: Equation, known: dict, d: _Derivation) -> None:
 
 
 def _no_division_by_zero(lhs, rhs, where: str) -> None:
-    from .checker import CertificateError
-    for side in (lhs, rhs):
-        for p in side.atoms(sp.Pow):
-            if p.exp.is_negative and not p.base.is_positive:
-                raise CertificateError(f"{where} divides by {p.base}, which may be zero")
+    from .checker import _no_division_by_zero as the_cells_rule   # one rule for cells and consequences
+    the_cells_rule(lhs, rhs, where)

@@ -167,8 +167,40 @@ def test_forged_consequences_are_rejected_with_one_line_reasons(what, cell, kind
 
 def test_a_consequence_resting_on_a_cell_that_does_not_verify_is_rejected():
     entry = _entry("layer-norm", "weight-matrix-recentering", "gradient-orthogonality")
-    assert cq.check_consequence(entry, invariant=lambda n, t: True) == []
-    assert "does not apply" in cq.check_consequence(entry, invariant=lambda n, t: False)[0]
+    assert cq.check_consequence(entry, invariant=lambda n, t: tuple(entry["conditions"])) == []
+    assert "does not apply" in cq.check_consequence(entry, invariant=lambda n, t: None)[0]
+    # a cell proven under other conditions (here with epsilon = 0) does not carry this entry
+    assert "conditions" in cq.check_consequence(
+        entry, invariant=lambda n, t: ("epsilon = 0", *entry["conditions"]))[0]
+
+
+def test_dropping_epsilon_zero_cannot_carry_consequences_to_epsilon_above_zero():
+    """Layer norm is invariant to W re-scaling only at epsilon = 0: consequences
+    rebuilt with a symbolic epsilon (whose steps never involve h) must not pass."""
+    d = cq._derivation("layer-norm", "weight-matrix-rescaling", False)
+    kinds = [k for k in cq.CONSEQUENCES if d.reason(k, "invariant") is None]
+    for kind in kinds:
+        steps = tuple(cq.Equation(e.name, e.lhs, e.rhs, cq.justify(e, d), e.uses) for e in d.steps(kind))
+        forged = cq.consequence_json(cq.Consequence("layer-norm", "weight-matrix-rescaling", kind, True, "",
+                                                    tuple(d.conditions), d.used_definitions(kind), steps))
+        assert "epsilon = 0" not in forged["conditions"]
+        assert any("conditions" in p for p in cq.check_consequence(forged)), kind
+
+
+def test_a_step_dividing_by_many_quantities_is_refused_before_cancel_runs():
+    """sum_k 1/(eta + k) over 2 x 40 denominators made holds' cancel run for minutes."""
+    entry = _entry("layer-norm", "weight-matrix-rescaling", "gradient-orthogonality")
+    term = "Pow(Add(Symbol('delta', positive=True), Integer({k})), Integer(-1))"
+    side = lambda ks: "Add(" + ", ".join(term.format(k=k) for k in ks) + ")"  # noqa: E731
+    entry["steps"][0] = {**entry["steps"][0], "lhs": side(range(1, 41)), "rhs": side(range(41, 81)), "uses": []}
+    assert any("divides by 80 different quantities" in p for p in cq.check_consequence(entry))
+
+
+def test_a_step_resting_on_a_definition_must_show_it():
+    """The definitions shown are those the steps use: citing one more changes what is shown."""
+    entry = _entry("layer-norm", "weight-matrix-rescaling", "gradient-orthogonality")
+    entry["steps"][1]["uses"] = ["invariance U", *entry["steps"][1]["uses"]]
+    assert cq.check_consequence(entry)
 
 
 def test_the_checker_never_sympifies_file_text(monkeypatch):

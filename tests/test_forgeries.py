@@ -492,6 +492,56 @@ def test_files_that_are_not_regular_files_are_problems_not_hangs(tmp_path):
     assert all("not a regular file" in p for p in problems)
 
 
+def test_a_step_dividing_by_many_quantities_is_refused_before_cancel_runs():
+    """sum_k 1/(delta + k) = sum_k 1/(delta + k + N) over 2 x 80 denominators made holds' cancel run for minutes."""
+    doc = genuine("layer-norm", "weight-matrix-rescaling")
+    law = _a_law(doc)
+    term = "Pow(Add(Symbol('delta', positive=True), Integer({k})), Integer(-1))"
+    law["rhs"] = "Add(" + ", ".join(term.format(k=k) for k in range(1, 81)) + ")"
+    law["uses"] = []
+    rejected(doc, "divides by 80 different quantities")
+
+
+def _consequence_doc(norm, trans):
+    """The genuine consequences of one cell, as a document of their own."""
+    doc = json.loads((PROOFS / "consequences.json").read_text())
+    return {**doc, "consequences": [e for e in doc["consequences"]
+                                    if (e["normalizer"], e["transformation"]) == (norm, trans)]}
+
+
+def test_a_rejected_cell_certificate_does_not_carry_its_consequences(tmp_path):
+    """A folder's cell certificate that is rejected (here: relabelled invariant, with an
+    extra field) must not make consequences of a refuted cell pass."""
+    cell = genuine("batch-norm-inference", "weight-matrix-rescaling")
+    cell["cells"][0]["verdict"] = "invariant"
+    cell["x"] = 1
+    (tmp_path / "batch-norm-inference__weight-matrix-rescaling.json").write_text(json.dumps(cell))
+    twin = _consequence_doc("batch-norm", "weight-matrix-rescaling")
+    for e in twin["consequences"]:
+        e["normalizer"] = "batch-norm-inference"
+    (tmp_path / "consequences.json").write_text(json.dumps(twin))
+    cells, consequences, problems = verify_path(tmp_path)
+    assert consequences == 7 and sum(p.startswith("consequences.json") for p in problems) >= 1
+
+
+def test_an_id_that_is_not_a_string_is_one_problem_not_a_crash(tmp_path):
+    doc = genuine("layer-norm", "weight-matrix-rescaling")
+    doc["cells"][0]["normalizer"] = ["a:b"]
+    (tmp_path / "a.json").write_text(json.dumps(doc))
+    (tmp_path / "b.json").write_text((PROOFS / "layer-norm__dataset-rescaling.json").read_text())
+    (tmp_path / "consequences.json").write_text(json.dumps(_consequence_doc("layer-norm", "dataset-rescaling")))
+    cells, consequences, problems = verify_path(tmp_path)
+    assert cells == 2 and consequences == 7 and len(problems) == 1 and problems[0].startswith("a.json")
+
+
+def test_a_consequence_verdict_does_not_depend_on_the_files_beside_it(tmp_path):
+    """A folder holding some other genuine cell must not make an invariant cell's
+    consequences 'not apply' (the cited cell is checked afresh when absent)."""
+    (tmp_path / "rms.json").write_text((PROOFS / "rms-norm__weight-matrix-rescaling.json").read_text())
+    (tmp_path / "consequences.json").write_text(json.dumps(_consequence_doc("layer-norm", "weight-matrix-rescaling")))
+    assert verify_path(tmp_path).problems == []
+
+
 def test_a_markdown_file_that_is_unreadable_or_beside_several_cells_is_a_problem(tmp_path):
     name = "layer-norm__dataset-rescaling"
     doc = genuine("layer-norm", name.split("__")[1])
