@@ -1125,17 +1125,17 @@ def chapters(cells: list[Cell]) -> list:
         lambda at, defs, reg: cells_section(at, defs, first, "The cells of the paper's Table 1", "sec:cells"),
         lambda at, defs, reg: sources_section(at),
         lambda at, defs, reg: caveats_section([c for c in cells if c.verdict == INVARIANT]),
-        lambda at, defs, reg: [_training_chapter()],
+        lambda at, defs, reg: [_training_chapter([at[n, t] for n in TABLE1 for t in TRANSFORMATIONS])],
         lambda at, defs, reg: bibliography_section(),
         lambda at, defs, reg: [r"\appendix"] + cells_section(at, defs, more, "The rows beyond Table 1",
                                                               "sec:more"),
     ]
 
 
-def _training_chapter() -> str:
-    """Issue 12's chapter: what invariance implies for training (its figure: :func:`write`)."""
+def _training_chapter(cells: list[Cell]) -> str:
+    """Issue 12's chapter, on the paper's cells already derived (its figure: :func:`write`)."""
     from .training_report import chapter_tex, collect
-    consequences = collect([(n, t) for n in TABLE1 for t in TRANSFORMATIONS], numeric=True)
+    consequences = collect(cells, numeric=True)
     return chapter_tex(consequences=consequences, scope="of the paper's Table~1 (every row: the JSON output)")
 
 

@@ -211,6 +211,11 @@ def evaluate_outputs(eqs, values: dict, sizes: dict, point_indices) -> dict:
     memoised function of its indices.
     """
     arrays, _ = bind_definitions(eqs, values, sizes)
+    return _outputs(eqs, arrays, point_indices)
+
+
+def _outputs(eqs, arrays: dict, point_indices) -> dict:
+    """h and h' at every point, from arrays already bound by :func:`bind_definitions`."""
     byname = {e.name: e for e in eqs}
     return {name: {idx: arrays[byname[name].lhs.base](*idx) for idx in point_indices}
             for name in ("h", "h'")}
@@ -336,15 +341,15 @@ def find_counterexample(b: Built, t: Transformation, seed: int = 0, draws: int =
     m = b.m
     rng = random.Random(seed)
     eqs = definitions(b, t)
-    unit = m.point["unit"]
+    unit = [ax.name for ax in m.axes].index("unit")   # where a point holds its unit
     fallback = None
     for sizes in _size_grid(b):
         points = list(itertools.product(*[range(1, sizes[ax.size] + 1) for ax in m.axes]))
         for _ in range(draws):
             values, params = random_instance(b, t, rng, sizes)
             bound = bind_instance(b, t, values, params, sizes)
-            arrays, _ = bind_definitions(eqs, bound, sizes)
-            out = evaluate_outputs(eqs, bound, sizes, points)
+            arrays, _ = bind_definitions(eqs, bound, sizes)   # once: _honest reads a and a' from it too
+            out = _outputs(eqs, arrays, points)
             if not all(v.is_finite for h in out.values() for v in h.values()):
                 continue  # a statistic is zero here: no evidence either way
             searched = {str(k): v for k, v in sizes.items()}   # as searched: no derived H
@@ -352,7 +357,7 @@ def find_counterexample(b: Built, t: Transformation, seed: int = 0, draws: int =
             def found(idx):
                 return Counterexample(searched, values, params, dict(zip((ax.name for ax in m.axes), idx)),
                                       out["h"][idx], out["h'"][idx])
-            bias = lambda idx: values["b"][idx[[ax.index for ax in m.axes].index(unit)] - 1]  # noqa: E731
+            bias = lambda idx: values["b"][idx[unit] - 1]  # noqa: E731
             idx = _honest(eqs, arrays, sizes, m.input.size, points, out, bias)
             if idx is not None:
                 return found(idx)
@@ -384,7 +389,7 @@ def derive(norm: Normalizer | str, trans: Transformation | str) -> Cell:
         b = norm.build(sp.S.Zero)
         found = try_proof(b, trans)
     if found:
-        proof, laws, alpha = found
+        proof, laws, _ = found
         return Cell(norm.id, trans.id, INVARIANT, conditions(b, trans, b.eps == 0),
                     proof=proof, laws=laws, definitions=definitions(b, trans))
     b = b if b.eps == 0 else norm.build(sp.S.Zero)

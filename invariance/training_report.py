@@ -22,10 +22,13 @@ FIGURE_CELL = ("batch-norm", "weight-matrix-rescaling")   # the paper's section 
 
 
 def collect(cells, numeric: bool = False, seed: int = 0) -> list[Consequence]:
-    """Every consequence of every (normalizer, transformation) pair, with numeric checks if asked."""
+    """Every consequence of each cell, with numeric checks if asked.  ``cells``:
+    (normalizer, transformation) pairs, derived here, or Cells already derived."""
+    from .records import Cell
     out = []
-    for n, t in cells:
-        found = derive_consequences(n, t)
+    for c in cells:
+        n, t, cell = (c.normalizer, c.transformation, c) if isinstance(c, Cell) else (*c, None)
+        found = derive_consequences(n, t, cell)
         if numeric:
             from .training import attach_numeric
             found = attach_numeric(found, seed)

@@ -26,7 +26,7 @@ def fresh(tmp_path_factory):
     out = tmp_path_factory.mktemp("proofs")
     cells = derived.all_cells()
     write(cells, out, invariance.titles())
-    write_consequences(collect([(c.normalizer, c.transformation) for c in cells]), out)
+    write_consequences(collect(cells), out)
     return out
 
 
