@@ -24,7 +24,7 @@ CONFIGS = [("numpy", "float64"), ("torch", "float64"), ("numpy", "float32"), ("t
 
 def cross_check_only(cells, setup) -> float:
     import invariance
-    from invariance.numeric import cross_check
+    from invariance.numeric.crosscheck import cross_check
     run = lambda c: cross_check(invariance.NORMALIZERS[c.normalizer],  # noqa: E731
                                 invariance.TRANSFORMATIONS[c.transformation], c, setup=setup)
     run(cells[0])   # warm-up: imports, vmap's first trace
@@ -39,7 +39,7 @@ def cross_check_only(cells, setup) -> float:
 
 def main() -> None:
     import invariance
-    from invariance.numeric import Setup
+    from invariance.numeric.crosscheck import Setup
     cells = invariance.table(list(invariance.NORMALIZERS))
     whole, alone = {}, {}
     for backend, dtype in CONFIGS:

@@ -24,7 +24,7 @@ from timing import wall   # benchmarks/timing.py, beside this script
 
 def main() -> None:
     import invariance
-    from invariance.numeric import cross_check
+    from invariance.numeric.crosscheck import cross_check
 
     table = wall(["table"])
     table_numeric = wall(["table", "--numeric"])

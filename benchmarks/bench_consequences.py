@@ -23,8 +23,8 @@ from timing import wall   # benchmarks/timing.py, beside this script
 
 def main() -> None:
     import invariance
-    from invariance.consequences import check_consequence, consequence_json
-    from invariance.training_report import chapter_tex, collect
+    from invariance.derive.consequences import check_consequence, consequence_json
+    from invariance.report.training_report import chapter_tex, collect
 
     print(f"consequences --all (fresh process):             {wall(['consequences', '--all']):6.2f} s")
     print(f"consequences --all --numeric (fresh process):   "

@@ -8,12 +8,14 @@
 """
 from __future__ import annotations
 
-from .definition import InvalidNormalizer, Normalizer, Statistic, general_form
-from .engine import derive, derive_row
-from .model import CONV, DENSE, Group
-from .normalizers import rms, standardize, weight_norm_stats
-from .records import INVARIANT, NOT_INVARIANT, UNKNOWN, Cell
-from .registry import NORMALIZERS, TABLE1, TRANSFORMATIONS, UnknownId, register
+from .core.definition import InvalidNormalizer, Normalizer, Statistic, general_form
+from .derive.engine import derive, derive_row
+from .core.model import CONV, DENSE, Group
+from .catalogue.normalizers import rms, standardize, weight_norm_stats
+from .core.records import INVARIANT, NOT_INVARIANT, UNKNOWN, Cell
+from .catalogue.registry import NORMALIZERS, TABLE1, TRANSFORMATIONS, UnknownId, register, titles
+from .core import certificate as _certificate  # noqa: F401  (registers how a cell reads as JSON)
+from .report import explain as _explain  # noqa: F401  (registers how a cell explains itself)
 
 __all__ = ["derive", "derive_row", "table", "titles", "Normalizer", "Statistic", "general_form",
            "standardize", "rms", "weight_norm_stats", "Group", "DENSE", "CONV", "register",
@@ -22,8 +24,8 @@ __all__ = ["derive", "derive_row", "table", "titles", "Normalizer", "Statistic",
 
 
 def probe(layer, weight=None, against=None, instances: int = 200, seed: int = 0, name=None):
-    """Your own layer's row of the table, numerically: see :func:`invariance.probing.probe`."""
-    from .probing import probe as _probe
+    """Your own layer's row of the table, numerically: see :func:`invariance.numeric.probe.probe`."""
+    from .numeric.probe import probe as _probe
     return _probe(layer, weight, against, instances, seed, name)
 
 
@@ -33,7 +35,3 @@ def table(normalizers=TABLE1, transformations=None) -> list[Cell]:
     return [cell for n in normalizers for cell in derive_row(n, cols)]
 
 
-def titles() -> dict[str, str]:
-    """id -> title, for every registered normalizer and transformation."""
-    return {**{k: v.title for k, v in NORMALIZERS.items()},
-            **{k: v.title for k, v in TRANSFORMATIONS.items()}}

@@ -18,10 +18,10 @@ import sys
 from pathlib import Path
 
 from . import NORMALIZERS, TABLE1, TRANSFORMATIONS, table, titles
-from .definition import InvalidNormalizer
-from .records import UNKNOWN
-from .registry import UnknownId, did_you_mean, normalizer, transformation
-from .render import FORMATS, render_table
+from .core.definition import InvalidNormalizer
+from .core.records import UNKNOWN
+from .catalogue.registry import UnknownId, did_you_mean, normalizer, transformation
+from .report.table import FORMATS, render_table
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 PROG = "python -m invariance"
@@ -142,7 +142,7 @@ def _preload(argv: list[str]) -> None:
 
 # --- the numeric cross-check's options ---------------------------------------------------------
 def _numeric_options(p: argparse.ArgumentParser) -> None:
-    from .numeric import cross_check
+    from .numeric.crosscheck import cross_check
     default = inspect.signature(cross_check).parameters
     p.add_argument("--numeric", action="store_true",
                    help="cross-check with the NumPy layers (random instances, and each exact "
@@ -152,7 +152,7 @@ def _numeric_options(p: argparse.ArgumentParser) -> None:
                         "needs --numeric)")
     p.add_argument("--seed", type=_whole(0), metavar="S",
                    help=f"seed of the random instances (default {default['seed'].default}; needs --numeric)")
-    from .numeric import BACKENDS, DTYPES
+    from .numeric.crosscheck import BACKENDS, DTYPES
     p.add_argument("--backend", metavar="NAME", help=f"layers of the numeric cross-check: {' or '.join(BACKENDS)} "
                                                      "(default numpy; torch needs the [torch] extra)")
     p.add_argument("--dtype", metavar="DTYPE", help=f"{' or '.join(DTYPES)} (default float64)")
@@ -170,7 +170,7 @@ def _numeric_settings(args) -> dict:
     if given and not args.numeric:
         raise BadInput(f"{' and '.join('--' + k for k in given)} {'is' if len(given) == 1 else 'are'} "
                        "for the numeric cross-check only; add --numeric")
-    from .numeric import Setup
+    from .numeric.crosscheck import Setup
     try:
         setup = Setup(**{k: given.pop(k) for k in _SETUP if k in given})
     except ValueError as err:
@@ -281,7 +281,7 @@ def _table(args) -> int:
         rows = _linear_bias_rows(rows, args.all)
     setup = settings.get("setup")
     if args.numeric:
-        from .numeric import check_backend
+        from .numeric.crosscheck import check_backend
         try:
             check_backend(setup, [NORMALIZERS[n] for n in rows])
         except ValueError as err:
@@ -293,7 +293,7 @@ def _table(args) -> int:
         notes += [f"unknown: {c.normalizer} x {c.transformation} (no proof and no counterexample found)"
                   for c in cells if c.verdict == UNKNOWN]
     if args.numeric:
-        from .numeric import cross_check, margins, progress_bar
+        from .numeric.crosscheck import cross_check, margins, progress_bar
         from inspect import signature
         per_cell = settings.get("instances", signature(cross_check).parameters["instances"].default)
         results, bar = [], progress_bar(len(cells) * per_cell, f"numeric ({setup.backend}, {setup.dtype})")
@@ -317,7 +317,7 @@ def _table(args) -> int:
         notes.append(margins(results))
         status = max(status, _values(rows, notes, args.format, setup))
     if args.caveats:
-        from .caveats import caveats
+        from .derive.caveats import caveats
         for cell in cells:
             found = caveats(cell)
             if found:
@@ -333,9 +333,9 @@ def _table(args) -> int:
 
 
 def _linear_bias_rows(rows, everything: bool) -> list[str]:
-    from .model import DENSE
-    from .normalizers import with_linear_bias
-    from .registry import register
+    from .core.model import DENSE
+    from .catalogue.normalizers import with_linear_bias
+    from .catalogue.registry import register
     if everything:
         rows = [n for n in rows if NORMALIZERS[n].model is DENSE]
     try:
@@ -346,7 +346,7 @@ def _linear_bias_rows(rows, everything: bool) -> list[str]:
 
 def _values(rows, notes: list, fmt: str, setup) -> int:
     """Each row's numeric op against its definition, exactly evaluated (invariance.values)."""
-    from .values import compare_values
+    from .numeric.values import compare_values
     status = EXIT_OK
     for n in rows:
         v = compare_values(NORMALIZERS[n], backend=setup.backend, device=setup.device)
@@ -361,7 +361,7 @@ def _values(rows, notes: list, fmt: str, setup) -> int:
 
 
 def _probe(args) -> int:
-    from .probing import load, probe
+    from .numeric.probe import load, probe
     if args.against is not None:
         normalizer(args.against)
     try:
@@ -378,16 +378,16 @@ def _check(args) -> int:
     n, t = normalizer(args.normalizer), transformation(args.transformation)
     settings = _numeric_settings(args)
     from . import derive
-    from .caveats import caveats
-    from .explain import explain
+    from .derive.caveats import caveats
+    from .report.explain import explain
     cell = derive(n, t)
     numeric = None
     if args.numeric:
-        from .numeric import cross_check
+        from .numeric.crosscheck import cross_check
         numeric = cross_check(n, t, cell, **settings)
     disagreement = numeric and _disagreement(cell, numeric)
     if args.format == "json":
-        from .certificates import document
+        from .core.certificate import document
         notes = {"caveats": [k.to_json() for k in caveats(cell)]} | ({"numeric": numeric.to_json()} if numeric else {})
         print(json.dumps(document([cell], annotations={(cell.normalizer, cell.transformation): notes}),
                          indent=1, ensure_ascii=False))
@@ -399,8 +399,8 @@ def _check(args) -> int:
 
 
 def _proofs(args) -> int:
-    from .certificates import write, write_consequences
-    from .training_report import collect
+    from .report.certificates import write, write_consequences
+    from .report.training_report import collect
     out = _out_dir(args.out)
     cells = table(list(NORMALIZERS))
     paths = write(cells, out, titles())
@@ -415,7 +415,8 @@ def _count(n: int, noun: str) -> str:
 
 
 def _verify(args) -> int:
-    from .certificates import document_problem, load, read_text, verify_path
+    from .kernel.files import document_problem, load, read_text
+    from .report.certificates import verify_path
     path = args.path
     if not path.exists():
         raise BadInput(f"no such file or directory: {path}; give a certificate or a directory of them")
@@ -440,7 +441,7 @@ def _verify(args) -> int:
 
 
 def _consequences(args) -> int:
-    from .training_report import command
+    from .report.training_report import command
     output, notes, status = command(args.normalizer, args.transformation, args.all, args.numeric, args.format)
     print(output)
     for note in notes:
@@ -449,7 +450,7 @@ def _consequences(args) -> int:
 
 
 def _docs(args) -> int:
-    from .docs import build
+    from .report.docs import build
     return build(_out_dir(args.out), pdf=args.pdf)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import invariance
-from invariance.records import Cell
+from invariance.core.records import Cell
 
 
 @lru_cache(maxsize=None)

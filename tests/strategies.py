@@ -2,8 +2,8 @@
 
 Everything is drawn in the format the package takes: sizes as
 ``{"N", "H", "D"(, "P")}`` (H counts channels in the conv model), arrays for
-:func:`invariance.layers.layer`, and transformation parameters for
-:func:`invariance.layers.transform`, with the keys that ``trans.sample`` uses.
+:func:`invariance.catalogue.layers.layer`, and transformation parameters for
+:func:`invariance.numeric.crosscheck.transform`, with the keys that ``trans.sample`` uses.
 
 Floats are bounded (|W|, |X| <= 4; scale factors in [1/4, 4]; gains of
 magnitude in [1/2, 2]) and entries below 2**-10 in magnitude are flushed to 0.
@@ -24,10 +24,11 @@ import sympy as sp
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from invariance import layers
-from invariance.definition import Built, Normalizer
-from invariance.model import EPS
-from invariance.transformations import Transformation
+from invariance.catalogue import layers
+from invariance.numeric.crosscheck import transform
+from invariance.core.definition import Built, Normalizer
+from invariance.core.model import EPS
+from invariance.catalogue.transformations import Transformation
 
 __all__ = [
     # numeric helpers: the symbolic definitions evaluated with NumPy, conditioning, rounding
@@ -270,8 +271,8 @@ class Instance:
 
     @property
     def transformed(self) -> tuple[np.ndarray, np.ndarray]:
-        """(W', X') by :func:`invariance.layers.transform`."""
-        return layers.transform(self.trans, self.W, self.X, self.params)
+        """(W', X') by :func:`invariance.numeric.crosscheck.transform`."""
+        return transform(self.trans, self.W, self.X, self.params)
 
     def output(self, norm: Normalizer, W, X, eps: float | None = None) -> np.ndarray:
         """h = g op(W x) + b with the normalizer's numeric op (f = identity)."""
@@ -358,7 +359,7 @@ def shifts() -> st.SearchStrategy[float]:
 
 
 def transformation_params(trans: Transformation, s: dict) -> st.SearchStrategy[dict]:
-    """Parameters in the format of ``layers.transform``; keys and shapes from ``trans.sample``.
+    """Parameters in the format of ``transform``; keys and shapes from ``trans.sample``.
 
     ``delta*`` keys are scale factors (a scalar, or one per unit), ``gamma``
     a shift vector, ``case`` the index (1-based) of the re-scaled case.

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from invariance.algebra import Rule, evaluate, holds, sum_normal_form, unfold
+from invariance.core.algebra import Rule, evaluate, holds, sum_normal_form, unfold
 
 k, j, K = sp.symbols("k j K", integer=True)
 x, y, s = sp.IndexedBase("x"), sp.IndexedBase("y"), sp.IndexedBase("s")

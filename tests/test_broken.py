@@ -22,7 +22,7 @@ from hypothesis import Phase, given, settings, strategies as st
 from hypothesis.errors import NoSuchExample
 
 from invariance import NORMALIZERS, TRANSFORMATIONS, Statistic, derive
-from invariance.records import INVARIANT, UNKNOWN
+from invariance.core.records import INVARIANT, UNKNOWN
 
 import test_properties as props
 

@@ -14,8 +14,9 @@ import pytest
 import derived
 import invariance
 from invariance.__main__ import main
-from invariance.certificates import FORMAT, verify, verify_path, write, write_consequences
-from invariance.training_report import collect
+from invariance.core.certificate import FORMAT
+from invariance.report.certificates import verify, verify_path, write, write_consequences
+from invariance.report.training_report import collect
 
 PROOFS = Path(__file__).parent.parent / "proofs"
 REFRESH = "run `python -m invariance proofs` to refresh the certificates"

@@ -10,7 +10,7 @@ import pytest
 
 import invariance
 from invariance.__main__ import main
-from invariance.render import render_table
+from invariance.report.table import render_table
 
 ROOT = Path(__file__).resolve().parent.parent
 

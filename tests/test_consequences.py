@@ -9,12 +9,13 @@ import pytest
 import sympy as sp
 
 import invariance
-from invariance import consequences as cq
-from invariance import layers, training
+from invariance.derive import consequences as cq
+from invariance.catalogue import layers
+from invariance.numeric import training
 from invariance.__main__ import main
-from invariance.model import DENSE
-from invariance.records import INVARIANT
-from invariance.transformations import TRANSFORMATIONS, Parameter, Transformation
+from invariance.core.model import DENSE
+from invariance.core.records import INVARIANT
+from invariance.catalogue.transformations import TRANSFORMATIONS, Parameter, Transformation
 
 CELLS = [(n, t) for n in invariance.NORMALIZERS for t in invariance.TRANSFORMATIONS]
 
@@ -22,7 +23,7 @@ CELLS = [(n, t) for n in invariance.NORMALIZERS for t in invariance.TRANSFORMATI
 @pytest.fixture(scope="module")
 def everything():
     """Every consequence of every built-in cell, with numeric checks (about 7 s)."""
-    from invariance.training_report import collect
+    from invariance.report.training_report import collect
     return collect(CELLS, numeric=True)
 
 
@@ -309,7 +310,7 @@ def test_cli_bad_input_exits_2(args, capsys):
 
 def test_chapter_has_the_table_and_writes_its_figure(everything, tmp_path):
     pytest.importorskip("matplotlib")
-    from invariance.training_report import FIGURE_NAME, chapter_tex, write_figure
+    from invariance.report.training_report import FIGURE_NAME, chapter_tex, write_figure
     text = chapter_tex(consequences=everything)
     assert r"\section{What invariance implies for training}" in text
     assert write_figure(tmp_path) == tmp_path / FIGURE_NAME

@@ -17,11 +17,12 @@ import pytest
 
 import derived as session_cells
 
-from invariance import NORMALIZERS, TRANSFORMATIONS, docs
-from invariance.claims import (CLAIMS, PAPER, PAPER_CLAIMS, TRANSCRIPT, TRANSCRIPT_CLAIMS,
+from invariance import NORMALIZERS, TRANSFORMATIONS
+from invariance.report import docs
+from invariance.derive.claims import (CLAIMS, PAPER, PAPER_CLAIMS, TRANSCRIPT, TRANSCRIPT_CLAIMS,
                                TRANSCRIPT_FILE, assess, quote_occurs)
-from invariance.normalizers import NORMALIZERS as BUILTIN
-from invariance.records import INVARIANT, NOT_INVARIANT
+from invariance.catalogue.normalizers import NORMALIZERS as BUILTIN
+from invariance.core.records import INVARIANT, NOT_INVARIANT
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = ROOT / "docs" / docs.TEX_NAME
@@ -211,14 +212,14 @@ def test_document_has_references_marks_and_appendix(generated):
 def test_the_papers_table_claims_are_its_reference_table():
     import json
     ref = json.loads((ROOT / "tests" / "reference" / "table1.json").read_text())
-    from invariance.claims import PAPER_TABLE_CLAIMS
+    from invariance.derive.claims import PAPER_TABLE_CLAIMS
     got = {(c.normalizer, c.transformation): c.claimed_verdict for c in PAPER_TABLE_CLAIMS}
     want = {(n, t): v for n, row in ref["rows"].items() for t, v in zip(ref["transformations"], row)}
     assert got == want
 
 
 def test_the_papers_prose_contradicts_its_own_table(generated):
-    from invariance.claims import PAPER_TABLE_CLAIMS, contradicting
+    from invariance.derive.claims import PAPER_TABLE_CLAIMS, contradicting
     pairs = contradicting(PAPER_CLAIMS, PAPER_TABLE_CLAIMS)
     assert [(c.normalizer, c.transformation) for c, _ in pairs] == [("weight-norm", "dataset-rescaling")]
     assert "The paper contradicts itself here: its own Table~1 says ``No''" in generated.read_text()
@@ -227,7 +228,7 @@ def test_the_papers_prose_contradicts_its_own_table(generated):
 def test_a_right_conclusion_from_a_wrong_argument_is_listed_as_such(generated):
     """The paper's dataset sentence argues that the summed inputs stay constant: they do not
     (a' = delta a), so for batch and layer norm the verdict is right and the argument wrong."""
-    from invariance.claims import argument_holds
+    from invariance.derive.claims import argument_holds
     lucky = [c.normalizer for c in PAPER_CLAIMS if assess(c, session_cells_by_key())[1] and argument_holds(c) is False]
     assert lucky == ["batch-norm", "layer-norm"]
     text = generated.read_text()
@@ -241,8 +242,8 @@ def session_cells_by_key():
 
 def test_eq6_combined_transformation_is_checked(generated):
     from invariance import derive
-    from invariance.records import INVARIANT
-    from invariance.transformations import COMBINED
+    from invariance.core.records import INVARIANT
+    from invariance.catalogue.transformations import COMBINED
     assert derive("layer-norm", COMBINED).verdict == INVARIANT
     assert derive("batch-norm", COMBINED).verdict != INVARIANT
     assert "The combined transformation of Eq.~6" in generated.read_text()
@@ -250,7 +251,7 @@ def test_eq6_combined_transformation_is_checked(generated):
 
 @needs_seed
 def test_the_notes_formula_is_verbatim_and_corrected(generated):
-    from invariance.claims import NOTES_FORMULA
+    from invariance.derive.claims import NOTES_FORMULA
     assert quote_occurs(NOTES_FORMULA, SEED.read_text())
     text = generated.read_text()
     assert NOTES_FORMULA.quote in text and "The notes' formula, corrected" in text

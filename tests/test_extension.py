@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import invariance
-from invariance.numeric import cross_check
+from invariance.numeric.crosscheck import cross_check
 
 ROOT = Path(__file__).parent.parent
 
@@ -103,7 +103,7 @@ def test_register_refuses_a_normalizer_whose_definitions_fail(dynamic_tanh):
 
 
 def test_the_callbacks_of_a_user_normalizer_are_documented():
-    from invariance.definition import Context
+    from invariance.core.definition import Context
     for name in ("a", "W", "g", "b", "stat", "mean", "total", "has", "base"):
         assert getattr(Context, name).__doc__, name
 

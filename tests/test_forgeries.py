@@ -15,9 +15,9 @@ import sympy as sp
 
 import invariance
 from invariance.__main__ import main
-from invariance.certificates import verify, verify_path
-from invariance.engine import definitions
-from invariance.model import EPS
+from invariance.report.certificates import verify, verify_path
+from invariance.derive.engine import definitions
+from invariance.core.model import EPS
 
 PROOFS = Path(__file__).parent.parent / "proofs"
 
@@ -217,7 +217,7 @@ def test_a_counterexample_cannot_set_a_normalizers_constant(monkeypatch):
     c = sp.Symbol("c", positive=True)
     norm = invariance.Normalizer(
         "c-layer-norm", "c layer norm", invariance.DENSE, invariance.standardize(("unit",)),
-        invariance.layers.layer_norm, constants={c: sp.Integer(1)},
+        invariance.catalogue.layers.layer_norm, constants={c: sp.Integer(1)},
         output=lambda k, at: k.g(at) * (k.a(at) - c * k.stat("mu", at)) / k.stat("sigma", at) + k.b(at))
     monkeypatch.setitem(invariance.NORMALIZERS, norm.id, norm)
     assert invariance.derive(norm, "weight-matrix-recentering").verdict != "not-invariant"
@@ -330,7 +330,7 @@ def test_a_huge_power_is_refused_before_it_is_built():
 def test_reversed_sum_ranges_mean_the_same_to_the_rewriting_and_to_the_evaluator():
     """SymPy's algebra reads sum_{k=3}^{1} 1 as -1 (Karr); so does the exact
     evaluator, so a step cannot pass one and fail the other."""
-    from invariance.algebra import evaluate, holds
+    from invariance.core.algebra import evaluate, holds
     k = sp.Symbol("k", integer=True)
     s = sp.Sum(1, (k, 3, 1))
     assert holds(s, sp.Integer(-1)) and evaluate(s, {}) == -1

@@ -1,4 +1,4 @@
-"""Tests for invariance.layers.
+"""Tests for invariance.catalogue.layers.
 
 Tolerances: float64 has unit roundoff u = 2**-53 ~ 1.1e-16 (ulp 2.2e-16).  A sum
 of n terms, a mean, a variance and a sqrt each carry a relative error of a few
@@ -13,11 +13,12 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from invariance.layers import (
+from invariance.catalogue.layers import (
     batch_norm, conv_batch_norm, conv_layer_norm, conv_rms_norm,
     conv_weight_norm, group_norm, instance_norm, layer, layer_norm, rms_norm,
-    summed_inputs, transform, weight_norm,
+    summed_inputs, weight_norm,
 )
+from invariance.numeric.crosscheck import transform
 
 ULP64 = np.finfo(np.float64).eps  # 2.22e-16
 ULP32 = np.finfo(np.float32).eps  # 1.19e-7

@@ -6,10 +6,10 @@ import re
 import pytest
 
 from invariance import NORMALIZERS, TRANSFORMATIONS, derive, register
-from invariance.model import DENSE
-from invariance.normalizers import with_linear_bias
-from invariance.numeric import Setup, cross_check
-from invariance.values import compare_values
+from invariance.core.model import DENSE
+from invariance.catalogue.normalizers import with_linear_bias
+from invariance.numeric.crosscheck import Setup, cross_check
+from invariance.numeric.values import compare_values
 
 DENSE_ROWS = [n for n, v in NORMALIZERS.items() if v.model is DENSE]
 
@@ -69,7 +69,7 @@ def test_cli_refuses_conv_rows_and_torch_without_a_counterpart(capsys):
         assert "not a dense-layer normalizer" in capsys.readouterr().err
         assert main(["table", "--normalizers", "weight-norm", "--linear-bias", "--numeric",
                      "--backend", "torch"]) == 2
-        from invariance.torch_backend import available
+        from invariance.numeric.torch_backend import available
         assert ("no PyTorch counterpart for weight-norm-linear-bias" if available()
                 else "needs PyTorch") in capsys.readouterr().err
     finally:

@@ -9,8 +9,8 @@ import sympy as sp
 
 import derived
 from invariance import NORMALIZERS, TRANSFORMATIONS, InvalidNormalizer
-from invariance.model import EPS
-from invariance.numeric import cross_check, replay
+from invariance.core.model import EPS
+from invariance.numeric.crosscheck import cross_check, replay
 
 CELLS = [(n, t) for n in NORMALIZERS for t in TRANSFORMATIONS]
 
@@ -113,7 +113,7 @@ def test_a_layer_that_produces_nan_says_so():
 
 
 # ------------------------------------------------------ dtypes, epsilon, backends
-from invariance.numeric import WITHIN_EPS_BOUND, Setup, measured_tolerance  # noqa: E402
+from invariance.numeric.crosscheck import WITHIN_EPS_BOUND, Setup, measured_tolerance  # noqa: E402
 
 
 @pytest.mark.parametrize("norm, trans", CELLS)
@@ -200,7 +200,7 @@ def test_torch_backend_without_torch_says_how_to_install_it(monkeypatch):
 
 def test_instances_run_in_chunks_that_fit_the_memory_budget(monkeypatch, cells):
     """A budget of a few instances a call: same verdict, every instance counted, progress per chunk."""
-    import invariance.numeric as numeric
+    import invariance.numeric.crosscheck as numeric
     n, t = NORMALIZERS["layer-norm"], TRANSFORMATIONS["dataset-rescaling"]
     sizes = numeric.random_sizes(n, np.random.default_rng(0))
     monkeypatch.setattr(numeric, "MEMORY_BUDGET", 3 * 16 * numeric.LIVE_COPIES * (6 * 5 + 5 * 5 + 5 * 6))
@@ -212,7 +212,7 @@ def test_instances_run_in_chunks_that_fit_the_memory_budget(monkeypatch, cells):
 
 
 def test_progress_bar_writes_to_stderr_only_on_a_terminal(capsys):
-    from invariance.numeric import progress_bar
+    from invariance.numeric.crosscheck import progress_bar
     bar = progress_bar(10, "numeric")
     bar.update(10)
     bar.close()

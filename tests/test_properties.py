@@ -21,14 +21,16 @@ import pytest
 import sympy as sp
 from hypothesis import Phase, assume, find, given, settings, strategies as st
 
-from invariance import NORMALIZERS, TRANSFORMATIONS, layers
-from invariance import caveats as caveat_module
-from invariance.algebra import Rule, evaluate, unfold
-from invariance.engine import _memo as memoised
-from invariance.engine import bind_instance, definitions
-from invariance.model import EPS
-from invariance.numeric import cross_check
-from invariance.records import INVARIANT, NOT_INVARIANT
+from invariance import NORMALIZERS, TRANSFORMATIONS
+from invariance.catalogue import layers
+from invariance.numeric.crosscheck import transform
+from invariance.derive import caveats as caveat_module
+from invariance.core.algebra import Rule, evaluate, unfold
+from invariance.core.cells import _memo as memoised
+from invariance.derive.engine import bind_instance, definitions
+from invariance.core.model import EPS
+from invariance.numeric.crosscheck import cross_check
+from invariance.core.records import INVARIANT, NOT_INVARIANT
 
 from derived import cell_of
 from strategies import (
@@ -198,7 +200,7 @@ def test_symbolic_definitions_and_numpy_layers_agree_on_every_instance(norm, tra
 @examples(0.12)
 @given(seed=st.integers(0, 2 ** 32 - 1))
 def test_numeric_cross_check_agrees_with_the_derived_verdict_for_any_seed(norm, trans, seed):
-    """invariance.numeric.cross_check, over 100 random instances per seed, gives the derived verdict."""
+    """invariance.numeric.crosscheck.cross_check, over 100 random instances per seed, gives the derived verdict."""
     result = cross_check(norm, trans, instances=100, seed=seed)
     assert result.verdict == cell_of(norm.id, trans.id).verdict
 
@@ -216,7 +218,7 @@ def test_a_negative_scale_factor_flips_the_centred_output(norm, trans, data):
     for m in range(1, inst.sizes["N"] + 1) if "case" in inst.params else ():
         if m != inst.params["case"]:
             delta = -data.draw(scale_factors(), label=f"delta_{m}")
-            W, X = layers.transform(trans.id, W, X, {**inst.params, "case": m, "delta": delta})
+            W, X = transform(trans.id, W, X, {**inst.params, "case": m, "delta": delta})
     h, h_t = inst.output(norm, inst.W, inst.X), inst.output(norm, W, X)
     expected = at_every_output(cav.expr, norm, inst, h)
     tol = rounding_bound(norm, inst.W, inst.X, inst.gain, inst.bias) + \
@@ -359,7 +361,7 @@ def test_symbolic_counterexample_differs_in_exact_arithmetic_and_in_float64(norm
     as_float = lambda v: np.array(v, dtype=float)  # noqa: E731
     W, X, g, bias = (as_float(ce.values[k]) for k in ("W", "X", "g", "b"))
     params = {k: (v if isinstance(v, int) else as_float(v)) for k, v in ce.parameters.items()}
-    Wt, Xt = layers.transform(trans.id, W, X, params)
+    Wt, Xt = transform(trans.id, W, X, params)
     run = lambda W, X: layers.layer(W, X, g, bias, norm.numeric, **norm.numeric_kwargs)  # noqa: E731
     point = tuple(ce.point[ax.name] - 1 for ax in m.axes)
     diff = run(Wt, Xt)[point] - run(W, X)[point]

@@ -8,9 +8,9 @@ import pytest
 import derived
 import invariance
 from invariance import derive, standardize
-from invariance.explain import explain
-from invariance.reasons import action, averaged_axes, built, chains, check_chain, intermediates, reason
-from invariance.records import INVARIANT, NOT_INVARIANT
+from invariance.report.explain import explain
+from invariance.derive.reasons import action, averaged_axes, built, chains, check_chain, intermediates, reason
+from invariance.core.records import INVARIANT, NOT_INVARIANT
 
 CELLS = [(n, t) for n in invariance.NORMALIZERS for t in invariance.TRANSFORMATIONS]
 TITLES = {**{k: v.title for k, v in invariance.NORMALIZERS.items()},
@@ -110,7 +110,7 @@ def test_fixed_statistics_absorb_nothing():
 def test_where_a_no_breaks_is_checked_too(norm, trans):
     """A 'No' shows where the derivation breaks; every link of that chain holds, and what the
     rule would need there is a different expression."""
-    from invariance.reasons import breaking_chain
+    from invariance.derive.reasons import breaking_chain
     cell = derived.cell_of(norm, trans)
     found = breaking_chain(cell)
     assert (found is not None) == (cell.verdict == NOT_INVARIANT)

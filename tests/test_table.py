@@ -11,8 +11,8 @@ import sympy as sp
 import derived
 import invariance
 from invariance import CONV, DENSE, Group, Normalizer, derive, derive_row, standardize
-from invariance.algebra import exact_nonzero
-from invariance.records import INVARIANT, NOT_INVARIANT, UNKNOWN
+from invariance.core.algebra import exact_nonzero
+from invariance.core.records import INVARIANT, NOT_INVARIANT, UNKNOWN
 
 HERE = Path(__file__).parent
 SHARED = HERE.parent.parent / "shared" / "reference"
@@ -142,13 +142,13 @@ def test_no_proof_and_no_counterexample_is_unknown_not_a_guess():
 def _summed_inputs(cell):
     """a and a' of the cell's counterexample at every point, exactly, from the definitions."""
     import itertools
-    from invariance.engine import bind_definitions, definitions
+    from invariance.derive.engine import bind_definitions, definitions
     b = invariance.NORMALIZERS[cell.normalizer].build(sp.S.Zero)
     t = invariance.TRANSFORMATIONS[cell.transformation]
     eqs = definitions(b, t)
     names = {str(s): s for s in (*b.m.sizes, *b.size_symbols)}
     sizes = {names[k]: v for k, v in cell.counterexample.sizes.items()}
-    from invariance.engine import counterexample_symbols
+    from invariance.core.cells import counterexample_symbols
     arrays, _ = bind_definitions(eqs, counterexample_symbols(b, t, cell.counterexample), sizes)
     byname = {e.name: e.lhs.base for e in eqs}
     points = itertools.product(*[range(1, sizes[ax.size] + 1) for ax in b.m.axes])

@@ -8,9 +8,9 @@ import pytest
 
 import derived
 from invariance import NORMALIZERS, TRANSFORMATIONS
-from invariance.definition import TorchOp
-from invariance.numeric import Setup, cross_check
-from invariance.values import compare_values
+from invariance.core.definition import TorchOp
+from invariance.numeric.crosscheck import Setup, cross_check
+from invariance.numeric.values import compare_values
 
 torch = pytest.importorskip("torch", reason="the torch backend needs PyTorch: pip install '.[torch]'")
 F = torch.nn.functional
@@ -67,7 +67,7 @@ def _weight_norm_module(W, X, g, b, conv):
 
 def _running(W, X, g, b):
     """nn.BatchNorm1d in eval mode, its running statistics set to the entry's m and v."""
-    from invariance.normalizers import RUNNING, RUNNING_MEAN, RUNNING_VAR
+    from invariance.catalogue.normalizers import RUNNING, RUNNING_MEAN, RUNNING_VAR
     m = _affine(torch.nn.BatchNorm1d(W.shape[0], eps=1e-3), g, b).eval()
     m.running_mean.fill_(float(RUNNING[RUNNING_MEAN]))
     m.running_var.fill_(float(RUNNING[RUNNING_VAR]))

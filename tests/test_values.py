@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from invariance import NORMALIZERS
-from invariance.values import EPSILONS, compare_values, exact_layer
+from invariance.numeric.values import EPSILONS, compare_values, exact_layer
 
 
 @pytest.mark.parametrize("norm", list(NORMALIZERS))

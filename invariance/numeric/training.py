@@ -1,13 +1,13 @@
 """The consequences of invariance, measured through the NumPy layers.
 
-Gradients of a loss through the real layer (:mod:`invariance.layers`) by
+Gradients of a loss through the real layer (:mod:`invariance.catalogue.layers`) by
 *complex-step differentiation*: :math:`\\partial f/\\partial x_k =
 \\operatorname{Im} f(x + i h e_k) / h + O(h^2)`.  Unlike a finite difference
 it subtracts nothing, so with :math:`h = 10^{-30}` the truncation error
 (:math:`h^2 f'''/6`) is far below rounding and the derivative is as accurate
 as the evaluation of f itself.  It needs every operation to be analytic: the
 layers use ``d * d`` (never ``abs``), ``sqrt`` of a variance with positive
-real part, ``tanh``; :func:`invariance.layers.complex_step` lets them take
+real part, ``tanh``; :func:`invariance.catalogue.layers.complex_step` lets them take
 complex arrays.  The loss is a small network on top of the layer,
 :math:`L(h) = \\tfrac12 \\sum_n \\lVert R \\tanh(h_n) - y_n \\rVert^2`.
 
@@ -32,12 +32,12 @@ import numpy as np
 import sympy as sp
 from sympy import Indexed, IndexedBase, Sum, Symbol
 
-from . import layers
-from .algebra import Rule, evaluate, unfold
-from .consequences import C, ETA, GRAD, GRAD_T, LAM, Q, QDOT, Consequence, _derivation
-from .model import EPS
-from .numeric import EXTENDED, U as UNIT_ROUNDOFF, random_sizes
-from .registry import normalizer as _normalizer, transformation as _transformation
+from ..catalogue import layers
+from ..core.algebra import Rule, evaluate, unfold
+from ..derive.consequences import C, ETA, GRAD, GRAD_T, LAM, Q, QDOT, Consequence, _derivation
+from ..core.model import EPS
+from .crosscheck import EXTENDED, U as UNIT_ROUNDOFF, random_sizes, transform
+from ..catalogue.registry import normalizer as _normalizer, transformation as _transformation
 
 __all__ = ["gradients", "check_numeric", "sgd_run", "attach_numeric"]
 
@@ -89,7 +89,7 @@ class Problem:
 
     def transformed(self):
         lead = {k: (np.asarray(v)[None] if not isinstance(v, int) else v) for k, v in self.params.items()}
-        Wt, Xt = layers.transform(self.t.id, self.W[None], self.X[None], lead)
+        Wt, Xt = transform(self.t.id, self.W[None], self.X[None], lead)
         return Wt[0], Xt[0]
 
 

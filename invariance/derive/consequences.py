@@ -30,8 +30,8 @@ downstream is constant along the family.  Differentiating that identity gives:
 
 Everything is derived from the registry (the transformation's W' and X', the
 cell's verdict and conditions); nothing is typed per cell.  Each consequence
-is a chain of :class:`invariance.records.Equation` steps, each checked by
-:func:`invariance.algebra.holds`, plus one structural rule, *coefficients*:
+is a chain of :class:`invariance.core.records.Equation` steps, each checked by
+:func:`invariance.core.algebra.holds`, plus one structural rule, *coefficients*:
 two linear forms in a free direction that are equal for every direction have
 equal coefficients.  :func:`check_consequence` re-checks an entry read from
 JSON (see its docstring for what it trusts).
@@ -50,12 +50,12 @@ from dataclasses import dataclass, field
 import sympy as sp
 from sympy import Indexed, IndexedBase, Sum, Symbol
 
-from .algebra import Rule, holds, sum_normal_form, unfold
-from .engine import conditions as cell_conditions, definitions as cell_definitions
-from .model import EPS, Model
-from .records import INVARIANT, Equation
-from .registry import normalizer as _normalizer, transformation as _transformation
-from .transformations import Transformation
+from ..core.algebra import Rule, holds, sum_normal_form, unfold
+from ..core.cells import conditions as cell_conditions, definitions as cell_definitions
+from ..core.model import EPS, Model
+from ..core.records import INVARIANT, Equation
+from ..catalogue.registry import normalizer as _normalizer, transformation as _transformation
+from ..catalogue.transformations import Transformation
 
 __all__ = ["CONSEQUENCES", "Family", "Consequence", "family", "derive_consequences", "consequence_json",
            "document", "check_consequence", "verify_document", "tex", "COEFFICIENTS"]
@@ -104,7 +104,7 @@ _TEX = {"dL/dW": r"(\partial_{W} L)", "dL/dX": r"(\partial_{X} L)",      # the g
 
 def tex(expr: sp.Basic) -> str:
     """LaTeX with this chapter's names (the gradient as a fraction of partials ...)."""
-    from .notation import _Printer, _name
+    from ..core.notation import _Printer, _name
     names = {}
     for s in expr.atoms(Symbol):
         if s.name in _TEX:
@@ -115,7 +115,7 @@ def tex(expr: sp.Basic) -> str:
 
 
 def _plain(expr) -> str:
-    from .notation import plain
+    from ..core.notation import plain
     return plain(expr)
 
 
@@ -591,7 +591,7 @@ def _eq_json(e: Equation, step: bool) -> dict:
 
 def consequence_json(c: Consequence) -> dict:
     """One self-contained entry: ids, statement, applicability, the cell it rests on, proof."""
-    from .notation import plain
+    from ..core.notation import plain
     out = {"normalizer": c.normalizer, "transformation": c.transformation, "consequence": c.consequence,
            "statement": c.statement, "applies": c.applies}
     if not c.applies:
@@ -607,7 +607,7 @@ def consequence_json(c: Consequence) -> dict:
 
 
 def document(consequences) -> dict:
-    from .certificates import FORMAT
+    from ..core.certificate import FORMAT
     return {"schema": FORMAT, "consequences": [consequence_json(c) for c in consequences]}
 
 
@@ -616,12 +616,12 @@ def document(consequences) -> dict:
 def check_consequence(data, invariant=None) -> list[str]:
     """Problems found in one consequence entry (empty when every claim holds).
 
-    Written like :mod:`invariance.checker`, on its parser; the entry is
+    Written like :mod:`invariance.kernel.cells`, on its parser; the entry is
     untrusted and nothing in it is run.
 
-    Trusted (not re-derived here): what :mod:`invariance.checker` trusts (the
+    Trusted (not re-derived here): what :mod:`invariance.kernel.cells` trusts (the
     registry, SymPy's constructors, ``expand``/``cancel`` behind
-    :func:`invariance.algebra.holds`, Python's ``json``/``ast``); SymPy's
+    :func:`invariance.core.algebra.holds`, Python's ``json``/``ast``); SymPy's
     ``diff`` of a polynomial in one symbol ``s`` (the generator); the chain
     rule (the definitions ``chain rule``: a derivative of L(h(...)) is the sum
     of the gradient times the derivative of the arguments, for a loss and a
@@ -630,7 +630,7 @@ def check_consequence(data, invariant=None) -> list[str]:
     transformation)`` gives the conditions of the cited cell when it is
     invariant with a certificate that verifies (None otherwise); by default the
     cell is derived by the engine and its certificate is checked by
-    :func:`invariance.checker.check_cell`.  Whether epsilon = 0 is a condition
+    :func:`invariance.kernel.cells.check_cell`.  Whether epsilon = 0 is a condition
     comes from the cell, never from the entry.
 
     Re-derived, never taken from the file:
@@ -643,10 +643,10 @@ def check_consequence(data, invariant=None) -> list[str]:
     - applicability and its reason (a non-invariant cell, a transformation
       that is not a continuous family, a family acting on the data for the
       training laws);
-    - each step: parsed by :func:`invariance.checker.parse` with this cell's
+    - each step: parsed by :func:`invariance.kernel.cells.parse` with this cell's
       vocabulary; it holds by unfolding, in order, the definitions and earlier
       steps it names (a Symbol by substitution, an indexed quantity as a rule
-      with distinct symbolic indices) and :func:`invariance.algebra.holds`;
+      with distinct symbolic indices) and :func:`invariance.core.algebra.holds`;
       it divides by nothing that may be zero;
     - *coefficients*: from two earlier steps ``E = sum_l v_l A_l`` and
       ``E = sum_l v_l B_l`` (or ``E = 0``), with v a direction symbol that
@@ -658,7 +658,7 @@ def check_consequence(data, invariant=None) -> list[str]:
       conditions) is regenerated from the checked content and must be equal.
       ``numeric`` is an annotation (a measurement), not a claim.
     """
-    from .checker import CertificateError, _compare
+    from ..kernel.cells import CertificateError, compare_fields
     if not isinstance(data, dict):
         return ["a consequence must be a JSON object"]
     try:
@@ -672,13 +672,13 @@ def check_consequence(data, invariant=None) -> list[str]:
     got = {k: v for k, v in data.items() if k != "numeric"}
     if "numeric" in data and not isinstance(data["numeric"], dict):
         return ["numeric must be an object"]
-    return _compare("", consequence_json(c), got)
+    return compare_fields("", consequence_json(c), got)
 
 
 def verify_document(doc, invariant=None) -> list[str]:
     """Problems in a ``{"schema": ..., "consequences": [...]}`` document, one line each,
     prefixed with the entry's cell and consequence (for ``verify``)."""
-    from .certificates import FORMAT
+    from ..core.certificate import FORMAT
     if not (isinstance(doc, dict) and doc.get("schema") == FORMAT and isinstance(doc.get("consequences"), list)
             and set(doc) == {"schema", "consequences"}):
         return [f'not a consequences document: expected {{"schema": "{FORMAT}", "consequences": [...]}}']
@@ -699,19 +699,18 @@ def _default_invariant(norm_id: str, t_id: str) -> tuple[str, ...] | None:
 @functools.lru_cache(maxsize=None)
 def _certified(norm_id: str, t_id: str) -> tuple[str, ...] | None:
     """The conditions of the cell, derived and its certificate checked, if it is invariant."""
-    from .certificates import cell_json
-    from .checker import check_cell
-    from .notation import plain
-    from . import titles
+    from ..core.certificate import cell_json
+    from ..kernel.cells import check_cell
+    from ..core.notation import plain
     cell = _cell(norm_id, t_id)
-    if cell.verdict != INVARIANT or check_cell(cell_json(cell), titles()):
+    if cell.verdict != INVARIANT or check_cell(cell_json(cell)):
         return None
     return tuple(plain(c) for c in cell.conditions)
 
 
 def _checked(data: dict, invariant) -> Consequence:
-    from .checker import CertificateError, Vocabulary, parse_step
-    from .notation import plain
+    from ..kernel.cells import CertificateError, Vocabulary, parse_step
+    from ..core.notation import plain
     norm_id, t_id, kind = data.get("normalizer"), data.get("transformation"), data.get("consequence")
     for key, value in (("normalizer", norm_id), ("transformation", t_id), ("consequence", kind)):
         if not isinstance(value, str):
@@ -774,7 +773,7 @@ def _checked(data: dict, invariant) -> Consequence:
 
 
 def _holds(step: Equation, known: dict) -> bool:
-    from .checker import MAX_TERMS, CertificateError, _rule as checker_rule, _terms as expansion_terms
+    from ..kernel.cells import MAX_TERMS, CertificateError, _rule as checker_rule, _terms as expansion_terms
     lhs, rhs = step.lhs, step.rhs
     for u in step.uses:
         e = known[u]
@@ -816,7 +815,7 @@ def _linear_form(expr, direction_base, direction_symbol, limits_of):
 
 def _coefficients(step: Equation, known: dict, d: _Derivation) -> None:
     """Check a *coefficients* step: uses = [coefficients, E = form A, E = form B]; states A = B."""
-    from .checker import CertificateError
+    from ..kernel.cells import CertificateError
     if len(step.uses) == 2:      # one step, form = form: compare its two sides
         only = known.get(step.uses[1])
         if only is None or not only.name.startswith("step"):
@@ -845,5 +844,5 @@ def _coefficients(step: Equation, known: dict, d: _Derivation) -> None:
 
 
 def _no_division_by_zero(lhs, rhs, where: str) -> None:
-    from .checker import _no_division_by_zero as the_cells_rule   # one rule for cells and consequences
+    from ..kernel.cells import _no_division_by_zero as the_cells_rule   # one rule for cells and consequences
     the_cells_rule(lhs, rhs, where)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .records import INVARIANT, NOT_INVARIANT, Cell
+from ..core.records import INVARIANT, NOT_INVARIANT, Cell
 
 __all__ = ["Claim", "PAPER", "PAPER_TABLE", "TRANSCRIPT", "TRANSCRIPT_FILE", "PAPER_CLAIMS",
            "PAPER_TABLE_CLAIMS", "TRANSCRIPT_CLAIMS", "CLAIMS", "NOTES_FORMULA", "SUMMED_INPUTS_UNCHANGED",
@@ -157,7 +157,7 @@ def assess(claim: Claim, cells: dict | None = None) -> tuple[Cell, bool]:
     """
     cell = (cells or {}).get((claim.normalizer, claim.transformation))
     if cell is None:
-        from . import derive
+        from .engine import derive
         cell = derive(claim.normalizer, claim.transformation)
     return cell, cell.verdict == claim.claimed_verdict
 
@@ -170,8 +170,8 @@ def argument_holds(claim: Claim) -> bool | None:
     """
     if claim.argument != SUMMED_INPUTS_UNCHANGED:
         return None
-    from .engine import affine_law, definitions
-    from .registry import NORMALIZERS, TRANSFORMATIONS
+    from ..core.cells import affine_law, definitions
+    from ..catalogue.registry import NORMALIZERS, TRANSFORMATIONS
     b = NORMALIZERS[claim.normalizer].build()
     alpha, beta = affine_law(b, {e.name: e for e in definitions(b, TRANSFORMATIONS[claim.transformation])})
     return (alpha, beta) == (1, 0)

@@ -6,7 +6,7 @@ definitions of each normalizer and transformation, the tables, and for every
 cell its proof (each step as checked by SymPy) or its exact counterexample,
 then the claims of other sources that the derivation contradicts.  Every
 formula is typeset from the SymPy expressions the proofs use
-(:func:`invariance.notation.tex`); no verdict is typed in here.
+(:func:`invariance.core.notation.tex`); no verdict is typed in here.
 
 ``--pdf`` compiles it with ``latexmk -pdf`` (else ``pdflatex`` twice) in the
 output directory.  Only packages of TeX Live's ``latex-base`` and
@@ -23,20 +23,22 @@ from pathlib import Path
 
 import sympy as sp
 
-from .algebra import Rule, unfold
-from .caveats import caveats as derive_caveats
-from .claims import (NOTES_FORMULA, PAPER_CLAIMS, PAPER_TABLE_CLAIMS, TRANSCRIPT_CLAIMS, TRANSCRIPT_FILE,
+from ..core.algebra import Rule, unfold
+from ..derive.caveats import caveats as derive_caveats
+from ..derive.claims import (NOTES_FORMULA, PAPER_CLAIMS, PAPER_TABLE_CLAIMS, TRANSCRIPT_CLAIMS, TRANSCRIPT_FILE,
                      Claim, argument_holds, assess, contradicting)
-from .definition import Normalizer, general_form
-from .engine import affine_law, counterexample_symbols, definitions, derive, derive_laws
-from .reasons import RULE, action, averaged_axes, built, chains, reason
-from .model import CONV, DENSE, EPS, Model, prime
-from .transformations import COMBINED
-from .normalizers import NORMALIZERS as BUILTIN
-from .notation import tex
-from .records import INVARIANT, NOT_INVARIANT, Cell
-from .registry import NORMALIZERS, TABLE1, TRANSFORMATIONS
-from .render import cell_word, verdict_word
+from ..core.definition import Normalizer, general_form
+from ..derive.engine import derive, derive_laws
+from ..core.cells import affine_law, counterexample_symbols, definitions
+from ..derive.reasons import RULE, action, averaged_axes, built, chains, reason
+from ..core.model import CONV, DENSE, EPS, Model, prime
+from ..catalogue.transformations import COMBINED
+from ..catalogue.normalizers import NORMALIZERS as BUILTIN
+from ..core.notation import tex
+from ..core.records import INVARIANT, NOT_INVARIANT, Cell
+from ..catalogue.registry import NORMALIZERS, TABLE1, TRANSFORMATIONS
+from .latex import esc
+from .table import cell_word, verdict_word
 
 __all__ = ["build", "render", "write", "compile_pdf", "TEX_NAME", "PREAMBLE"]
 
@@ -49,27 +51,8 @@ H_PRIME = "h'"
 
 # --- text --------------------------------------------------------------------
 
-_ESCAPE = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "%": r"\%",
-           "#": r"\#", "_": r"\_", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-           "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}"}
-_UNICODE = {"\u2019": "'", "\u2018": "`", "\u201c": "``", "\u201d": "''", "\u2014": "---",
-            "\u2013": "--", "\u2026": r"\dots{}", "\u00a0": "~", "\u00b5": r"$\mu$", "\u03bc": r"$\mu$",
-            "\u03c3": r"$\sigma$", "\u03b4": r"$\delta$", "\u03b3": r"$\gamma$"}
 
 
-def esc(text: str) -> str:
-    """Plain text (any characters) as LaTeX text."""
-    out = []
-    for ch in text:
-        if ch in _ESCAPE:
-            out.append(_ESCAPE[ch])
-        elif ch in _UNICODE:
-            out.append(_UNICODE[ch])
-        elif ord(ch) > 127:
-            raise ValueError(f"docs: no LaTeX for the character {ch!r} in {text!r}")
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 def _symbol(name: str) -> str:
@@ -296,7 +279,7 @@ def equations(rows) -> str:
 # --- definitions -----------------------------------------------------------------
 
 class _Eq5:
-    """Just enough of a :class:`invariance.definition.Context` for Eq. 5 with
+    """Just enough of a :class:`invariance.core.definition.Context` for Eq. 5 with
     per-unit statistics, so that :func:`general_form` typesets it."""
 
     def __init__(self, m: Model):
@@ -789,7 +772,7 @@ def _caveats_tex(cell: Cell) -> list[str]:
 
 
 def parts_tex(parts) -> str:
-    """Words and SymPy expressions (from :mod:`invariance.reasons`) as LaTeX text."""
+    """Words and SymPy expressions (from :mod:`invariance.derive.reasons`) as LaTeX text."""
     return "".join(esc(p) if isinstance(p, str) else f"${tex(p)}$" for p in parts)
 
 

@@ -139,7 +139,7 @@ class Context:
         """:math:`\\frac{1}{|over|} \\sum_{over} f`: the mean of ``f(t)`` over the axes ``over``.
 
         ``over`` is a tuple of axis names (``"case"``, ``"unit"``,
-        ``"position"``) or :class:`~invariance.model.Group`; ``f`` receives the
+        ``"position"``) or :class:`~invariance.core.model.Group`; ``f`` receives the
         point ``t`` with those axes bound, e.g. layer norm's mean is
         ``c.mean(lambda t: c.a(t), at, ("unit",))``.
         """

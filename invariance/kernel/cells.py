@@ -7,18 +7,18 @@ itself.  It is meant to be audited in one sitting.
 Trusted (not re-derived here):
 
 1. the registry: each normalizer's and transformation's definitions
-   (:func:`invariance.engine.definitions`), the conditions and parameters a
+   (:func:`invariance.core.cells.definitions`), the conditions and parameters a
    transformation declares, a normalizer's registered constants;
 2. SymPy's constructors and ``expand``/``cancel`` on expressions with rational
-   coefficients, behind :func:`invariance.algebra.holds` (rules unfolded,
+   coefficients, behind :func:`invariance.core.algebra.holds` (rules unfolded,
    linearity of finite sums; a sum over a reversed range follows Karr's
    convention there and in the evaluator alike).  A step is an identity of
    rational functions of its atoms: where a denominator would vanish, SymPy
    gives ``nan``/``zoo``, never 0, and a step divides only by what is positive
    by assumption;
-3. exact evaluation (:func:`invariance.algebra.evaluate`: Python fractions,
+3. exact evaluation (:func:`invariance.core.algebra.evaluate`: Python fractions,
    SymPy for square roots) and mpmath's certified 50-digit test that an
-   irrational difference is not zero (:func:`invariance.algebra.exact_nonzero`);
+   irrational difference is not zero (:func:`invariance.core.algebra.exact_nonzero`);
 4. Python's ``json`` and ``ast.parse``, which parse and never run anything.
 
 Re-derived, never taken from the file:
@@ -51,7 +51,7 @@ Re-derived, never taken from the file:
 - what a reader sees: every display field (statements, LaTeX, justifications,
   conditions, outputs) and the Markdown beside the file are regenerated from
   the checked content and must be equal; so are ``caveats`` when present
-  (re-derived by :func:`invariance.caveats.caveats` from the checked cell).
+  (re-derived by :func:`invariance.derive.caveats.caveats` from the checked cell).
   Only ``numeric``, a measurement, is not a claim and is not checked.
 """
 from __future__ import annotations
@@ -66,15 +66,15 @@ from fractions import Fraction
 import sympy as sp
 from sympy import Indexed, IndexedBase, Sum, Symbol
 
-from .algebra import Rule, TooManyTerms, evaluate, exact_nonzero, holds, unfold
-from .definition import Built
-from .engine import (bind_definitions, bind_instance, conditions, definitions, evaluate_outputs, justify,
-                     random_instance, refutation_conditions, shapes, step_name, with_groups)
-from .model import EPS
-from .records import INVARIANT, NOT_INVARIANT, Cell, Counterexample, Equation, Proof
-from .registry import UnknownId, normalizer, transformation
+from ..core.algebra import Rule, TooManyTerms, evaluate, exact_nonzero, holds, unfold
+from ..core.definition import Built
+from ..core.cells import bind_definitions, bind_instance, conditions, definitions, evaluate_outputs, justify, random_instance, refutation_conditions, shapes, step_name, with_groups
+from ..core.model import EPS
+from ..core.certificate import cell_json, equation_json
+from ..core.records import INVARIANT, NOT_INVARIANT, Cell, Counterexample, Equation, Proof
+from ..catalogue.registry import UnknownId, normalizer, transformation
 
-__all__ = ["CertificateError", "Vocabulary", "parse", "parse_step", "check_cell", "rational"]
+__all__ = ["CertificateError", "Vocabulary", "parse", "parse_step", "check_cell", "rational", "compare_fields"]
 
 MAX_TEXT = 20_000        # characters in one expression
 MAX_NODES = 4_000        # parse-tree nodes in one expression
@@ -88,6 +88,7 @@ MAX_SUM_TERMS = 100_000  # terms the spot check may add up in one step at sizes 
 ASSUMPTIONS = frozenset({"integer", "positive", "nonnegative", "negative", "nonpositive", "nonzero",
                          "real", "commutative"})
 ANNOTATIONS = frozenset({"numeric"})   # a measurement added by --numeric: not a claim with evidence
+DISPLAYED = frozenset({"caveats"})     # derived claims the display hook re-derives and compares
 
 
 class CertificateError(ValueError):
@@ -142,7 +143,7 @@ def parse(text, vocab: Vocabulary) -> sp.Expr:
     >>> parse("__import__('os').system('true')", v)
     Traceback (most recent call last):
     ...
-    invariance.checker.CertificateError: not a call of Symbol, Integer, Rational, IndexedBase, Indexed, Add, Mul, Pow or Sum
+    invariance.kernel.cells.CertificateError: not a call of Symbol, Integer, Rational, IndexedBase, Indexed, Add, Mul, Pow or Sum
     """
     if not isinstance(text, str) or len(text) > MAX_TEXT:
         raise CertificateError(f"an expression must be a string of at most {MAX_TEXT} characters")
@@ -320,11 +321,12 @@ def _size(value, what: str, top: int = MAX_SIZE) -> int:
 
 # --- one cell ---------------------------------------------------------------------
 
-def check_cell(data, titles: dict[str, str], markdown: str | None = None) -> list[str]:
+def check_cell(data, display=None, markdown: str | None = None) -> list[str]:
     """Problems found in one cell of a certificate (empty when every claim holds).
 
-    ``markdown`` is the rendering found beside the file, if any: it must be
-    the rendering of the checked cell.
+    ``display(data, cell, markdown)``, handed down by the layers above, checks
+    what a person reads that this kernel does not derive (``caveats``, the
+    Markdown rendering beside the file); without it those are refused.
     """
     if not isinstance(data, dict):
         return ["a cell must be a JSON object"]
@@ -334,14 +336,11 @@ def check_cell(data, titles: dict[str, str], markdown: str | None = None) -> lis
         return [str(err)]
     except UnknownId as err:
         return [f"{err} (a normalizer of your own: verify --load FILE)"]
-    from .caveats import caveats
-    from .certificates import cell_json, render_markdown
     want = cell_json(cell, definitions="definitions" in data)
-    if "caveats" in data:   # derived claims too: re-derived from the checked cell and compared
-        want["caveats"] = [k.to_json() for k in caveats(cell)]
-    problems = _compare("", want, {k: v for k, v in data.items() if k not in ANNOTATIONS})
-    if markdown is not None and markdown != render_markdown(cell, titles):
-        problems.append("the Markdown rendering beside the file is not the rendering of the checked cell")
+    shown = ANNOTATIONS | (DISPLAYED if display else frozenset())
+    problems = compare_fields("", want, {k: v for k, v in data.items() if k not in shown})
+    if display is not None:
+        problems += display(data, cell, markdown)
     return problems
 
 
@@ -385,7 +384,6 @@ def _build_for(norm, t, data: dict) -> Built:
     b = norm.build(sp.S.Zero if "epsilon = 0" in conds else EPS)
     stated = data.get("definitions")
     if stated is not None:
-        from .certificates import equation_json
         if stated != [equation_json(e) for e in definitions(b, t)]:
             raise CertificateError("the definitions are not the toolkit's definitions of this cell")
     return b
@@ -574,17 +572,17 @@ def _flatten(value):
         yield sp.sympify(value) if isinstance(value, int) else value
 
 
-def _compare(where: str, want, got) -> list[str]:
+def compare_fields(where: str, want, got) -> list[str]:
     """Where ``got`` (the file) differs from ``want`` (regenerated): one line per field."""
     if isinstance(want, dict) and isinstance(got, dict):
         problems = [f"field {where + k} is not part of a certificate" for k in got if k not in want]
         problems += [f"field {where + k} is missing" for k in want if k not in got]
         for k in want:
             if k in got:
-                problems += _compare(f"{where}{k}.", want[k], got[k])
+                problems += compare_fields(f"{where}{k}.", want[k], got[k])
         return problems
     if isinstance(want, list) and isinstance(got, list) and len(want) == len(got):
-        return [p for k, (w, g) in enumerate(zip(want, got)) for p in _compare(f"{where[:-1]}[{k + 1}].", w, g)]
+        return [p for k, (w, g) in enumerate(zip(want, got)) for p in compare_fields(f"{where[:-1]}[{k + 1}].", w, g)]
     if want != got:
         return [f"{where[:-1]} is not what the checked content gives: {_short(got)} (expected {_short(want)})"]
     return []

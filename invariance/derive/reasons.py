@@ -22,13 +22,13 @@ from functools import lru_cache
 
 import sympy as sp
 
-from .algebra import Rule, holds, sum_normal_form, unfold
-from .definition import Built
-from .engine import affine_law, bind_definitions, counterexample_symbols, definitions
-from .model import Axis, prime
-from .records import INVARIANT, NOT_INVARIANT, Cell
-from .registry import NORMALIZERS, TRANSFORMATIONS
-from .transformations import COMBINED
+from ..core.algebra import Rule, holds, sum_normal_form, unfold
+from ..core.definition import Built
+from ..core.cells import affine_law, bind_definitions, counterexample_symbols, definitions
+from ..core.model import Axis, prime
+from ..core.records import INVARIANT, NOT_INVARIANT, Cell
+from ..catalogue.registry import NORMALIZERS, TRANSFORMATIONS
+from ..catalogue.transformations import COMBINED
 
 __all__ = ["RULE", "Action", "action", "averaged_axes", "reason", "Link", "Chain", "chains", "built",
            "intermediates", "MEAN", "SCALE"]
@@ -59,12 +59,12 @@ def transformation_of(cell: Cell):
 
 @lru_cache(maxsize=None)
 def built(norm_id: str, eps_zero: bool) -> Built:
-    from .model import EPS
+    from ..core.model import EPS
     return NORMALIZERS[norm_id].build(sp.S.Zero if eps_zero else EPS)
 
 
 def _cell_built(cell: Cell) -> Built:
-    from .model import EPS
+    from ..core.model import EPS
     return built(cell.normalizer, any(c == sp.Eq(EPS, 0) for c in cell.conditions)
                  or cell.verdict == NOT_INVARIANT)
 

@@ -3,7 +3,7 @@
 Each entry gives, side by side: the symbolic definition of ``W'`` and ``X'``
 (used by the proofs), exact random parameters (used by the counterexample
 search) and float parameters for K instances (used by the NumPy cross-check).
-The parameters are in the format of :func:`invariance.layers.transform`.
+The parameters are in the format of :func:`invariance.numeric.crosscheck.transform`.
 """
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import numpy as np
 import sympy as sp
 from sympy import IndexedBase, Symbol
 
-from .algebra import random_rational
-from .model import DENSE, Model
+from ..core.algebra import random_rational
+from ..core.model import DENSE, Model
 
 __all__ = ["Parameter", "Transformation", "TRANSFORMATIONS", "COMBINED"]
 

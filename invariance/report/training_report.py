@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .consequences import CONSEQUENCES, TITLES, Consequence, derive_consequences, document, tex
+from .latex import esc
+from ..derive.consequences import CONSEQUENCES, TITLES, Consequence, derive_consequences, document, tex
 
 __all__ = ["FORMATS", "collect", "render", "command", "chapter_tex", "figure", "write_figure",
            "PREAMBLE_PACKAGES"]
@@ -24,13 +25,13 @@ FIGURE_CELL = ("batch-norm", "weight-matrix-rescaling")   # the paper's section 
 def collect(cells, numeric: bool = False, seed: int = 0) -> list[Consequence]:
     """Every consequence of each cell, with numeric checks if asked.  ``cells``:
     (normalizer, transformation) pairs, derived here, or Cells already derived."""
-    from .records import Cell
+    from ..core.records import Cell
     out = []
     for c in cells:
         n, t, cell = (c.normalizer, c.transformation, c) if isinstance(c, Cell) else (*c, None)
         found = derive_consequences(n, t, cell)
         if numeric:
-            from .training import attach_numeric
+            from ..numeric.training import attach_numeric
             found = attach_numeric(found, seed)
         out += found
     return out
@@ -68,7 +69,7 @@ def render_text(consequences) -> str:
 
 
 def _plain(x) -> str:
-    from .notation import plain
+    from ..core.notation import plain
     return plain(x)
 
 
@@ -83,7 +84,6 @@ def render_markdown(consequences) -> str:
 
 
 def _esc(text: str) -> str:
-    from .docs import esc
     return esc(text)
 
 
@@ -139,8 +139,8 @@ def command(normalizer: str | None, transformation: str | None, all_: bool, nume
             seed: int = 0) -> tuple[str, list[str], int]:
     """(output, notes for stderr, exit status) of ``python -m invariance consequences``.
 
-    Raises :class:`invariance.registry.UnknownId` for bad input (exit 2 in the CLI)."""
-    from .registry import NORMALIZERS, TABLE1, TRANSFORMATIONS, UnknownId, normalizer as norm_of, \
+    Raises :class:`invariance.catalogue.registry.UnknownId` for bad input (exit 2 in the CLI)."""
+    from ..catalogue.registry import NORMALIZERS, TABLE1, TRANSFORMATIONS, UnknownId, normalizer as norm_of, \
         transformation as trans_of
     if fmt not in FORMATS:
         raise UnknownId(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
@@ -167,7 +167,7 @@ def figure(out_dir: Path, seed: int = 0) -> tuple[Path, dict]:
     import matplotlib
     matplotlib.use("Agg")   # no display: the docs command runs anywhere
     import matplotlib.pyplot as plt
-    from .training import sgd_run
+    from ..numeric.training import sgd_run
     n, t = FIGURE_CELL
     found = {c.consequence: c for c in derive_consequences(n, t)}
     runs = {k: sgd_run(found[k], seed) for k in ("sgd-norm-growth", "weight-decay-law")}
@@ -206,7 +206,7 @@ def chapter_tex(with_figure: bool = True, consequences=None, seed: int = 0,
                 scope: str = "of every registered row") -> str:
     """The section "What invariance implies for training": method, table, one worked proof, the
     figure (included by name: :func:`write_figure` draws it beside the document)."""
-    from .registry import NORMALIZERS, TRANSFORMATIONS
+    from ..catalogue.registry import NORMALIZERS, TRANSFORMATIONS
     if consequences is None:
         consequences = collect([(n, t) for n in NORMALIZERS for t in TRANSFORMATIONS], numeric=True, seed=seed)
     applies = [c for c in consequences if c.applies]
@@ -250,7 +250,7 @@ def chapter_tex(with_figure: bool = True, consequences=None, seed: int = 0,
                r"the gradient step grows it, and the two balance. Here $\partial_W L$ is the gradient at "
                r"$(W, X)$ and $\partial_W L'$ the gradient at $(W', X')$.")
     if with_figure:   # the PNG is drawn by write_figure when the document is written
-        from .training import ETA_VALUE, LAMBDA_VALUE, STEPS
+        from ..numeric.training import ETA_VALUE, LAMBDA_VALUE, STEPS
         out += [r"\begin{figure}[ht]\centering",
                 f"\\includegraphics[width=\\linewidth]{{{FIGURE_NAME}}}",
                 f"\\caption{{{_esc(n)} with a tanh readout and squared error, trained by SGD "

@@ -21,8 +21,10 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from ..core.definition import InvalidNormalizer
+
 __all__ = [
-    "complex_step", "summed_inputs", "layer", "transform", "Operands",
+    "complex_step", "summed_inputs", "layer", "Operands", "check_op", "random_sizes",
     "batch_norm", "layer_norm", "rms_norm", "weight_norm",
     "conv_batch_norm", "conv_layer_norm", "instance_norm", "group_norm",
     "conv_weight_norm", "conv_rms_norm",
@@ -35,7 +37,7 @@ _KINDS = "fiu"   # dtype kinds accepted; complex_step() adds "c"
 @contextmanager
 def complex_step():
     """Accept complex arrays inside this block, for complex-step differentiation
-    (:mod:`invariance.training`).  Every op is an analytic function of its
+    (:mod:`invariance.numeric.training`).  Every op is an analytic function of its
     inputs away from sigma = 0 (no abs, no conjugate: squares are ``d * d``),
     so ``f(x + i h e_k)`` carries ``h df/dx_k`` in its imaginary part."""
     global _KINDS
@@ -284,7 +286,7 @@ def _param(params, key, lead, tail, name):
 class Operands:
     """W and X of a (batched) layer, and the parameters of a transformation, checked.
 
-    The transformations themselves live in :mod:`invariance.transformations`,
+    The transformations themselves live in :mod:`invariance.catalogue.transformations`,
     beside their symbolic definitions; each reads its parameters from here.
     """
 
@@ -314,19 +316,51 @@ class Operands:
         return (np.arange(1, self.N + 1) == m).reshape((self.N,) + (1,) * (1 + self.conv))
 
 
-def transform(name, W, X, params):
-    """Apply a transformation of section 5.1 to (W, X); returns (W', X').
+# ----------------------------------------------------------------- a catalogue entry's op, checked
+def random_sizes(norm, rng: np.random.Generator) -> dict[str, int]:
+    """Sizes with at least two entries along every axis, so that sigma > 0 almost surely."""
+    sizes = {"N": int(rng.integers(2, 6)), "H": int(rng.integers(2, 7)), "D": int(rng.integers(1, 6))}
+    if norm.model.id == "conv":
+        sizes["P"] = int(rng.integers(2, 5))
+        groups = norm.groups or 1
+        sizes["H"] = groups * int(rng.integers(max(1, 2 // groups), 4))
+    return sizes
 
-    ``name`` is a transformation id of :mod:`invariance.registry`; ``params`` a
-    dict: ``delta`` (a scalar per instance, or a vector over the units for weight
-    vector re-scaling), ``gamma`` (a vector over the inputs), ``case`` (the
-    re-scaled case, 1-based as in the paper).
-    """
-    from .registry import transformation  # the registry imports this module
-    try:
-        t = transformation(name)
-    except KeyError as err:
-        raise ValueError(str(err)) from None
-    ops = Operands(name, W, X, params)
-    Wn, Xn = t.numeric(ops)
-    return Wn.astype(ops.W.dtype, copy=False), Xn.astype(ops.X.dtype, copy=False)
+
+def _draw(norm, rng: np.random.Generator, K: int, s: dict):
+    """K instances: standard normal weights and data, gains bounded away from 0."""
+    x_shape = (K, s["N"], s["D"]) + ((s["P"],) if "P" in s else ())
+    W = rng.normal(size=(K, s["H"], s["D"]))
+    X = rng.normal(size=x_shape)
+    g = rng.uniform(0.5, 2.0, size=(K, s["H"])) * rng.choice([-1.0, 1.0], size=(K, s["H"]))
+    b = rng.normal(size=(K, s["H"]))
+    return W, X, g, b
+
+
+def _checked(norm):
+    """``norm.numeric``, failing with a clear :class:`InvalidNormalizer` unless it returns finite
+    values of the summed inputs' shape (a user's op is called here first)."""
+    def op(a, W, eps=0.0, **kw):
+        try:
+            z = norm.numeric(a, W, eps, **kw)
+        except Exception as err:  # a user's function: name it, keep the cause chained
+            raise InvalidNormalizer(f"the NumPy op of normalizer {norm.id!r} raised {type(err).__name__}: "
+                                    f"{err} (on summed inputs of shape {np.shape(a)})") from err
+        if not isinstance(z, np.ndarray) or z.shape != np.shape(a):
+            got = f"an array of shape {z.shape}" if isinstance(z, np.ndarray) else type(z).__name__
+            raise InvalidNormalizer(f"the NumPy op of normalizer {norm.id!r} returned {got}; it must return "
+                                    f"an array of the summed inputs' shape {np.shape(a)}")
+        if z.dtype.kind != "f" or not np.all(np.isfinite(z)):
+            what = ("NaN" if z.dtype.kind == "f" and np.isnan(z).any() else
+                    "inf" if z.dtype.kind == "f" else f"values of dtype {z.dtype}")
+            raise InvalidNormalizer(f"the NumPy layer of normalizer {norm.id!r} produced {what} on finite "
+                                    f"summed inputs of shape {np.shape(a)}; its op must return finite floats")
+        return z
+    return op
+
+
+def check_op(norm, seed: int = 0) -> None:
+    """Run the NumPy op of ``norm`` on one small random batch; :class:`InvalidNormalizer` if it fails."""
+    rng = np.random.default_rng(seed)
+    W, X, _, _ = _draw(norm, rng, 2, random_sizes(norm, rng))
+    _checked(norm)(summed_inputs(W, X), W, 0.0, **norm.numeric_kwargs)

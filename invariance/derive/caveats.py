@@ -20,13 +20,13 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .algebra import holds, sum_normal_form, unfold
+from ..core.algebra import holds, sum_normal_form, unfold
 from .engine import Laws, derive_laws, try_proof
-from .model import EPS
-from .notation import plain, tex
-from .records import INVARIANT, Cell
-from .registry import NORMALIZERS, TRANSFORMATIONS
-from .transformations import delta, delta_unit
+from ..core.model import EPS
+from ..core.notation import plain, tex
+from ..core.records import INVARIANT, Cell
+from ..catalogue.registry import NORMALIZERS, TRANSFORMATIONS
+from ..catalogue.transformations import delta, delta_unit
 
 __all__ = ["Caveat", "caveats", "negative_scale", "eps_bound", "degenerate"]
 

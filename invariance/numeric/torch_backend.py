@@ -1,6 +1,6 @@
 """The PyTorch backend of the numeric cross-check (the optional ``[torch]`` extra).
 
-Each catalogue entry's :class:`invariance.definition.TorchOp` computes one
+Each catalogue entry's :class:`invariance.core.definition.TorchOp` computes one
 instance, ``h = layer(W, X, g, b, eps)``, with PyTorch's own functions; here it
 is batched over the leading instance axis with :func:`torch.func.vmap`, so K
 instances cost one call, as they do in the NumPy layers.  W and X are the

@@ -2,7 +2,7 @@
 
 For each cell, many random instances (sizes, weights, data, gains, biases and
 the transformation's parameters all drawn from a seeded generator) are run
-through :func:`invariance.layers.layer`, vectorised along a leading axis.  The
+through :func:`invariance.catalogue.layers.layer`, vectorised along a leading axis.  The
 transformation is applied to W and X, never to the summed inputs.
 
 An instance counts as *unchanged* when its deviation
@@ -22,11 +22,12 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from . import layers
-from .definition import InvalidNormalizer, Normalizer
-from .model import EPS
-from .records import INVARIANT, NOT_INVARIANT, Cell
-from .transformations import Transformation
+from ..catalogue import layers
+from ..catalogue.layers import _checked, _draw, check_op, random_sizes  # noqa: F401 (re-exported)
+from ..core.definition import InvalidNormalizer, Normalizer
+from ..core.model import EPS
+from ..core.records import INVARIANT, NOT_INVARIANT, Cell
+from ..catalogue.transformations import Transformation
 
 __all__ = ["NumericResult", "Setup", "cross_check", "check_backend", "chunk_size", "progress_bar", "margins", "EPS_DEPENDENT", "WITHIN_EPS_BOUND",
            "eps_bound_function", "tolerance", "measured_tolerance", "replay",
@@ -150,53 +151,12 @@ class NumericResult:
         return out
 
 
-def random_sizes(norm: Normalizer, rng: np.random.Generator) -> dict[str, int]:
-    """Sizes with at least two entries along every axis, so that sigma > 0 almost surely."""
-    sizes = {"N": int(rng.integers(2, 6)), "H": int(rng.integers(2, 7)), "D": int(rng.integers(1, 6))}
-    if norm.model.id == "conv":
-        sizes["P"] = int(rng.integers(2, 5))
-        groups = norm.groups or 1
-        sizes["H"] = groups * int(rng.integers(max(1, 2 // groups), 4))
-    return sizes
 
 
-def _draw(norm: Normalizer, rng: np.random.Generator, K: int, s: dict):
-    """K instances: standard normal weights and data, gains bounded away from 0."""
-    x_shape = (K, s["N"], s["D"]) + ((s["P"],) if "P" in s else ())
-    W = rng.normal(size=(K, s["H"], s["D"]))
-    X = rng.normal(size=x_shape)
-    g = rng.uniform(0.5, 2.0, size=(K, s["H"])) * rng.choice([-1.0, 1.0], size=(K, s["H"]))
-    b = rng.normal(size=(K, s["H"]))
-    return W, X, g, b
 
 
-def _checked(norm: Normalizer):
-    """``norm.numeric``, failing with a clear :class:`InvalidNormalizer` unless it returns finite
-    values of the summed inputs' shape (a user's op is called here first)."""
-    def op(a, W, eps=0.0, **kw):
-        try:
-            z = norm.numeric(a, W, eps, **kw)
-        except Exception as err:  # a user's function: name it, keep the cause chained
-            raise InvalidNormalizer(f"the NumPy op of normalizer {norm.id!r} raised {type(err).__name__}: "
-                                    f"{err} (on summed inputs of shape {np.shape(a)})") from err
-        if not isinstance(z, np.ndarray) or z.shape != np.shape(a):
-            got = f"an array of shape {z.shape}" if isinstance(z, np.ndarray) else type(z).__name__
-            raise InvalidNormalizer(f"the NumPy op of normalizer {norm.id!r} returned {got}; it must return "
-                                    f"an array of the summed inputs' shape {np.shape(a)}")
-        if z.dtype.kind != "f" or not np.all(np.isfinite(z)):
-            what = ("NaN" if z.dtype.kind == "f" and np.isnan(z).any() else
-                    "inf" if z.dtype.kind == "f" else f"values of dtype {z.dtype}")
-            raise InvalidNormalizer(f"the NumPy layer of normalizer {norm.id!r} produced {what} on finite "
-                                    f"summed inputs of shape {np.shape(a)}; its op must return finite floats")
-        return z
-    return op
 
 
-def check_op(norm: Normalizer, seed: int = 0) -> None:
-    """Run the NumPy op of ``norm`` on one small random batch; :class:`InvalidNormalizer` if it fails."""
-    rng = np.random.default_rng(seed)
-    W, X, _, _ = _draw(norm, rng, 2, random_sizes(norm, rng))
-    _checked(norm)(layers.summed_inputs(W, X), W, 0.0, **norm.numeric_kwargs)
 
 
 def _per_instance_max(x: np.ndarray) -> np.ndarray:
@@ -262,7 +222,7 @@ def _reference(norm: Normalizer, setup: Setup, W, X, g, b, eps: float) -> np.nda
     """The same layer in a wider type: float64 for float32 (same backend), and for
     float64 the NumPy layer in ``np.longdouble`` (PyTorch has no wider type; the
     NumPy op is the same function, checked against the exact definition by
-    :mod:`invariance.values`).  The inputs are widened exactly."""
+    :mod:`invariance.numeric.values`).  The inputs are widened exactly."""
     if setup.dtype == "float32":
         return _run(norm, setup, W, X, g, b, eps, "float64")
     wide = np.longdouble if EXTENDED else np.float64
@@ -306,7 +266,7 @@ def _deviation(norm, setup: Setup, eps: float, W, X, g, b, trans_id: str, params
     """
     dt = DTYPES[setup.dtype]
     W, X, g, b = (np.asarray(v, dtype=dt) for v in (W, X, g, b))
-    Wt, Xt = layers.transform(trans_id, W, X, params)
+    Wt, Xt = transform(trans_id, W, X, params)
     h, ht = _both(_run, norm, setup, W, X, Wt, Xt, g, b, eps)
     scale = _per_instance_max(g).astype(float)
     dev = _per_instance_max(ht - h).astype(float) / scale
@@ -314,7 +274,7 @@ def _deviation(norm, setup: Setup, eps: float, W, X, g, b, trans_id: str, params
         return dev, tolerance(norm, W, X, g, b, h, eps) + tolerance(norm, Wt, Xt, g, b, ht, eps), (h, ht)
     wide = np.float64 if setup.dtype == "float32" else (np.longdouble if EXTENDED else np.float64)
     Ww, Xw = W.astype(wide), X.astype(wide)
-    Wtw, Xtw = layers.transform(trans_id, Ww, Xw, params)
+    Wtw, Xtw = transform(trans_id, Ww, Xw, params)
     ref, ref_t = _both(_reference, norm, setup, Ww, Xw, Wtw, Xtw, g, b, eps)
     err = _per_instance_max(h - ref).astype(float) / scale
     err_t = _per_instance_max(ht - ref_t).astype(float) / scale
@@ -359,7 +319,7 @@ def cross_check(norm: Normalizer, trans: Transformation, cell: Cell | None = Non
 
     With eps > 0 on a cell whose proof needed eps = 0, the verdict is one of
     three: invariant (within rounding), within the proven eps bound of
-    :func:`invariance.caveats.eps_bound`, or not invariant.
+    :func:`invariance.derive.caveats.eps_bound`, or not invariant.
     """
     if isinstance(instances, bool) or not isinstance(instances, numbers.Integral) or instances < 1:
         raise ValueError(f"instances must be a whole number >= 1, got {instances!r}")
@@ -407,11 +367,11 @@ def cross_check(norm: Normalizer, trans: Transformation, cell: Cell | None = Non
 
 
 def eps_bound_function(cell: Cell):
-    """The proven bound on |h' - h| for eps > 0 (:func:`invariance.caveats.eps_bound`)
+    """The proven bound on |h' - h| for eps > 0 (:func:`invariance.derive.caveats.eps_bound`)
     as a NumPy function ``f(c, s, alpha, g, eps)``, where h = g c / sqrt(s + eps) + b
     and the summed inputs scale by alpha; None if no bound was proven."""
-    from .caveats import _scale_parts, eps_bound
-    from .engine import derive_laws
+    from ..derive.caveats import _scale_parts, eps_bound
+    from ..derive.engine import derive_laws
     found = eps_bound(cell)
     if found is None or found.expr == 0:
         return None
@@ -437,7 +397,7 @@ def _within_bound(bound, norm, setup: Setup, eps: float, W, X, g, trans_id, para
     """
     wide = np.float64 if setup.dtype == "float32" else (np.longdouble if EXTENDED else np.float64)
     Ww, Xw = np.asarray(W, dtype=DTYPES[setup.dtype]).astype(wide), np.asarray(X, dtype=DTYPES[setup.dtype]).astype(wide)
-    Wtw, Xtw = layers.transform(trans_id, Ww, Xw, params)
+    Wtw, Xtw = transform(trans_id, Ww, Xw, params)
 
     def parts(Wv, Xv):
         a = layers.summed_inputs(Wv, Xv)
@@ -493,15 +453,33 @@ def margins(results) -> str:
 
 
 def _normalizer_of(cell: Cell) -> Normalizer:
-    from .registry import normalizer
+    from ..catalogue.registry import normalizer
     return normalizer(cell.normalizer)
 
 
 def _transformation_of(cell: Cell) -> Transformation:
-    from .registry import transformation
+    from ..catalogue.registry import transformation
     return transformation(cell.transformation)
 
 
 def _stable_hash(text: str) -> int:
     """A hash that does not change between runs (Python's str hash does)."""
     return zlib.crc32(text.encode())
+
+
+def transform(name, W, X, params):
+    """Apply a transformation of section 5.1 to (W, X); returns (W', X').
+
+    ``name`` is a transformation id of :mod:`invariance.catalogue.registry`; ``params`` a
+    dict: ``delta`` (a scalar per instance, or a vector over the units for weight
+    vector re-scaling), ``gamma`` (a vector over the inputs), ``case`` (the
+    re-scaled case, 1-based as in the paper).
+    """
+    from ..catalogue.registry import transformation
+    try:
+        t = transformation(name)
+    except KeyError as err:
+        raise ValueError(str(err)) from None
+    ops = layers.Operands(name, W, X, params)
+    Wn, Xn = t.numeric(ops)
+    return Wn.astype(ops.W.dtype, copy=False), Xn.astype(ops.X.dtype, copy=False)

@@ -2,12 +2,35 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import sympy as sp
 
-__all__ = ["Equation", "Proof", "Counterexample", "Cell", "INVARIANT", "NOT_INVARIANT", "UNKNOWN"]
+from .notation import plain
+
+__all__ = ["Equation", "Proof", "Counterexample", "Cell", "INVARIANT", "NOT_INVARIANT", "UNKNOWN", "reads"]
 
 INVARIANT, NOT_INVARIANT, UNKNOWN = "invariant", "not-invariant", "unknown"
+
+#: How a cell is read, registered by the layer that knows (a record imports nothing above it):
+#: "json" (:mod:`invariance.core.certificate`), "explain" (:mod:`invariance.report.explain`),
+#: "titles" (:mod:`invariance.catalogue.registry`).
+_READERS: dict[str, Callable] = {}
+
+
+def reads(what: str):
+    """Register ``f`` as the way a cell is read as ``what`` ("json", "explain" or "titles")."""
+    def register(f):
+        _READERS[what] = f
+        return f
+    return register
+
+
+def _reader(what: str) -> Callable:
+    try:
+        return _READERS[what]
+    except KeyError:
+        raise RuntimeError(f"no {what} reader is registered: import invariance first") from None
 
 
 @dataclass(frozen=True)
@@ -16,7 +39,7 @@ class Equation:
 
     A step is checked by unfolding the equations named in ``uses`` (in that
     order) on both sides, then sum linearity and ``expand``: see
-    :func:`invariance.algebra.holds`.
+    :func:`invariance.core.algebra.holds`.
     """
 
     name: str
@@ -75,19 +98,16 @@ class Cell:
     definitions: tuple[Equation, ...] = ()
     laws: dict[str, sp.Expr] = field(default_factory=dict)   # how each statistic transforms
 
-    # Reading a cell: each delegates to the module that renders it (imported late, as they import this one).
+    # Reading a cell: each delegates to the layer that renders it, registered with :func:`reads`.
     def to_dict(self) -> dict:
-        """The cell as JSON-ready data, in the certificates' format (:func:`invariance.certificates.to_json`)."""
-        from .certificates import to_json
-        return to_json(self)
+        """The cell as JSON-ready data, in the certificates' format (:func:`invariance.core.certificate.cell_json`)."""
+        return _reader("json")(self)
 
     def explain(self, caveats: bool = False) -> str:
         """What ``python -m invariance check`` prints: verdict, conditions, each proof step or the
         counterexample.  With ``caveats``, also an invariant cell's caveats (a negative factor,
         epsilon > 0, degenerate sizes), derived for the registered normalizer of this id."""
-        from .caveats import caveats as find
-        from .explain import explain
-        return explain(self, self._titles(), find(self) if caveats else ())
+        return _reader("explain")(self, caveats)
 
     def __str__(self) -> str:
         """One line: what was asked, the verdict, its evidence and its conditions.
@@ -96,7 +116,6 @@ class Cell:
         >>> print(derive("layer-norm", "weight-matrix-recentering"))
         Layer norm under weight matrix re-centering: invariant (proof in 5 checked steps; given sigma[n] != 0)
         """
-        from .notation import plain
         titles = self._titles()
         if self.verdict == INVARIANT:
             evidence = f"proof in {len(self.proof.steps())} checked steps"
@@ -112,5 +131,4 @@ class Cell:
 
     def _titles(self) -> dict[str, str]:
         """Registered titles; the id stands in for a normalizer that is not registered."""
-        from . import titles
-        return {self.normalizer: self.normalizer, self.transformation: self.transformation, **titles()}
+        return {self.normalizer: self.normalizer, self.transformation: self.transformation, **_reader("titles")()}

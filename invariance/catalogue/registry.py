@@ -8,12 +8,13 @@ from __future__ import annotations
 import difflib
 import re
 
-from .definition import InvalidNormalizer, Normalizer
+from ..core.definition import InvalidNormalizer, Normalizer
+from ..core.records import reads
 from .normalizers import NORMALIZERS as _BUILTIN
 from .transformations import TRANSFORMATIONS as _TRANSFORMATIONS, Transformation
 
 __all__ = ["NORMALIZERS", "TRANSFORMATIONS", "TABLE1", "register", "normalizer", "transformation",
-           "UnknownId", "InvalidNormalizer", "unknown", "did_you_mean"]
+           "UnknownId", "InvalidNormalizer", "unknown", "did_you_mean", "titles"]
 
 NORMALIZERS: dict[str, Normalizer] = {n.id: n for n in _BUILTIN}
 _BUILTIN_IDS = frozenset(NORMALIZERS)
@@ -53,7 +54,7 @@ def register(norm: Normalizer) -> Normalizer:
         raise InvalidNormalizer(f"a normalizer with id {norm.id!r} is already registered ({whose}); "
                                 "give each normalizer its own id")
     norm.build()
-    from .numeric import check_op
+    from .layers import check_op
     check_op(norm)
     NORMALIZERS[norm.id] = norm
     return norm
@@ -87,3 +88,10 @@ def normalizer(id: str) -> Normalizer:
 def transformation(id: str) -> Transformation:
     """The transformation ``id``; :class:`UnknownId` (with the close match) otherwise."""
     return _lookup(TRANSFORMATIONS, id, "transformation")
+
+
+@reads("titles")
+def titles() -> dict[str, str]:
+    """id -> title, for every registered normalizer and transformation."""
+    return {**{k: v.title for k, v in NORMALIZERS.items()},
+            **{k: v.title for k, v in TRANSFORMATIONS.items()}}

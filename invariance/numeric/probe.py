@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import layers
-from .numeric import measured_tolerance
-from .records import INVARIANT, NOT_INVARIANT
-from .registry import TRANSFORMATIONS
+from ..catalogue import layers
+from .crosscheck import measured_tolerance, transform
+from ..core.records import INVARIANT, NOT_INVARIANT
+from ..catalogue.registry import TRANSFORMATIONS
 
 __all__ = ["probe", "ProbeResult"]
 
@@ -167,8 +167,8 @@ def probe(layer, weight=None, against: str | None = None, instances: int = 200, 
             W = rng.normal(size=(1, run.H, run.D)).astype(np.float32)
             X = rng.normal(size=(1, s["N"], run.D) + ((s["P"],) if run.conv else ())).astype(np.float32)
             params = t.sample(rng, 1, s)
-            Wt, Xt = layers.transform(t.id, W, X, params)                      # in float32
-            Wtw, Xtw = layers.transform(t.id, W.astype(float), X.astype(float), params)  # in float64
+            Wt, Xt = transform(t.id, W, X, params)                      # in float32
+            Wtw, Xtw = transform(t.id, W.astype(float), X.astype(float), params)  # in float64
             h, ht = run(W[0], X[0], "float32"), run(Wt[0], Xt[0], "float32")
             hw, htw = run(W[0].astype(float), X[0].astype(float), "float64"), run(Wtw[0], Xtw[0], "float64")
             scale = max(float(np.abs(hw).max()), np.finfo(float).tiny)   # the units cancel in the ratio
@@ -178,8 +178,8 @@ def probe(layer, weight=None, against: str | None = None, instances: int = 200, 
         verdicts[t.id], ratios[t.id] = (INVARIANT if worst <= 1 else NOT_INVARIANT), worst
     derived, values = {}, None
     if against is not None:
-        from . import derive
-        from .registry import normalizer
+        from ..derive.engine import derive
+        from ..catalogue.registry import normalizer
         from .values import EPSILONS, compare_values
         norm = normalizer(against)
         derived = {t: derive(norm, t).verdict for t in TRANSFORMATIONS}

@@ -5,7 +5,7 @@ and after a transformation), so an op that computes the wrong thing but is
 invariant where the definition is (the identity beside layer norm's
 definition, an unbiased variance) passes them.  Here the output of the op,
 :math:`h = g\\,\\mathrm{op}(a) + b`, is compared with the same output evaluated
-*exactly* from the symbolic definitions (:func:`invariance.engine.bind_definitions`)
+*exactly* from the symbolic definitions (:func:`invariance.core.cells.bind_definitions`)
 at random rational points: exact W, X, g, b and sizes 2 or 3 along every axis,
 with :math:`\\epsilon = 0` and :math:`\\epsilon = 1/8`.
 
@@ -23,10 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from . import layers
-from .definition import Normalizer
-from .engine import bind_definitions, bind_instance, definitions, random_instance, with_groups
-from .model import EPS
+from ..catalogue import layers
+from ..core.definition import Normalizer
+from ..core.cells import bind_definitions, bind_instance, definitions, random_instance, with_groups
+from ..core.model import EPS
 
 __all__ = ["ValueCheck", "compare_values", "exact_layer", "EPSILONS"]
 
@@ -62,7 +62,7 @@ def exact_layer(norm: Normalizer, rng: random.Random, eps: sp.Expr = sp.Integer(
     denominator is exactly zero at that instance.  ``unit_gain``: g = 1, b = 0;
     ``fixed``: sizes by axis name (e.g. ``{"unit": 6, "input": 4}``) kept as given.
     """
-    from .registry import TRANSFORMATIONS   # any transformation: only h is read, never h'
+    from ..catalogue.registry import TRANSFORMATIONS   # any transformation: only h is read, never h'
     b = norm.build(EPS)
     m = b.m
     fixed = fixed or {}
@@ -93,7 +93,7 @@ def compare_values(norm: Normalizer, draws: int = 4, seed: int = 0, op=None,
 
     A PyTorch counterpart without an epsilon (weight norm) is compared at 0 only.
     """
-    from .numeric import tolerance
+    from .crosscheck import tolerance
     rng = random.Random(seed)
     if op is None and backend == "torch":
         from . import torch_backend

@@ -7,8 +7,8 @@ import json
 import shutil
 import sys
 
-from .certificates import document
-from .records import INVARIANT, NOT_INVARIANT, Cell
+from ..core.certificate import document
+from ..core.records import INVARIANT, NOT_INVARIANT, Cell
 
 __all__ = ["FORMATS", "render_table", "cell_word", "verdict_word"]
 

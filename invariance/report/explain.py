@@ -1,7 +1,7 @@
 """A cell explained for a person, for ``python -m invariance check``.
 
 The transformation in the paper's words and symbols, every symbol defined,
-the one-sentence reason (:mod:`invariance.reasons`), then the proof as
+the one-sentence reason (:mod:`invariance.derive.reasons`), then the proof as
 chains of equalities with reasons in words, or the counterexample with the
 intermediate values (exact and in decimals).  Maths goes through SymPy's
 pretty printer: unicode when the output encoding can show it, ASCII
@@ -16,12 +16,13 @@ import textwrap
 import sympy as sp
 from sympy.printing.pretty.stringpict import prettyForm
 
-from .algebra import exact_nonzero
-from .engine import definitions
-from .notation import inline, pretty_form
-from .reasons import RULE, Eq, action, breaking_chain, built, chains, intermediates, reason
-from .records import INVARIANT, NOT_INVARIANT, UNKNOWN, Cell
-from .registry import NORMALIZERS, TRANSFORMATIONS
+from ..core.algebra import exact_nonzero
+from ..core.cells import definitions
+from ..core.notation import inline, pretty_form
+from ..derive.reasons import RULE, Eq, action, breaking_chain, built, chains, intermediates, reason
+from ..core.records import INVARIANT, NOT_INVARIANT, UNKNOWN, Cell, reads
+from ..derive.caveats import caveats as find_caveats
+from ..catalogue.registry import NORMALIZERS, TRANSFORMATIONS, titles
 
 __all__ = ["explain", "supports_unicode"]
 
@@ -304,3 +305,10 @@ def _fmt(v) -> str:
         return "[" + ", ".join(_fmt(x) for x in v) + "]"
     return str(v)
 
+
+
+@reads("explain")
+def explain_cell(cell: Cell, caveats: bool = False) -> str:
+    """``cell.explain()``: :func:`explain` with the registry's titles (and the caveats, derived)."""
+    return explain(cell, {cell.normalizer: cell.normalizer, cell.transformation: cell.transformation, **titles()},
+                   find_caveats(cell) if caveats else ())

@@ -2,7 +2,7 @@
 
 A normalizer is the axes its statistics run over, plus whether it centres.
 Adding one is adding an entry here (or passing one to
-:func:`invariance.registry.register`); the engine is not edited.
+:func:`invariance.catalogue.registry.register`); the engine is not edited.
 """
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import numpy as np
 import sympy as sp
 
 from . import layers
-from .definition import Normalizer, Statistic, TorchOp
-from .model import CONV, DENSE, DENSE_BIAS, Group, Model
+from ..core.definition import Normalizer, Statistic, TorchOp
+from ..core.model import CONV, DENSE, DENSE_BIAS, Group, Model
 
 __all__ = ["standardize", "rms", "weight_norm_stats", "NORMALIZERS", "with_linear_bias", "LINEAR_BIAS"]
 

@@ -1,0 +1,72 @@
+"""The one JSON schema of the toolkit: a checked cell as data.
+
+Every JSON document the toolkit writes (``table --format json``, ``check
+--format json``, the files in ``proofs/``) is ``{"schema": FORMAT, "cells":
+[...]}``; each cell states its verdict with its evidence, every expression
+both as SymPy ``srepr`` (read back by the kernel's whitelist parser, never
+evaluated) and as text and LaTeX for people.  The writer (:mod:`invariance.report`)
+and the kernel, which regenerates every display field of a checked cell and
+compares, share this one serializer.
+"""
+from __future__ import annotations
+
+import sympy as sp
+
+from .notation import plain, tex
+from .records import INVARIANT, Cell, Equation, reads
+
+__all__ = ["FORMAT", "cell_json", "document", "equation_json", "to_json", "filename"]
+
+
+FORMAT = "invariance-certificate/2"
+
+
+def filename(cell: Cell) -> str:
+    return f"{cell.normalizer}__{cell.transformation}"
+
+
+def _num(v):
+    return [_num(x) for x in v] if isinstance(v, (list, tuple)) else v if isinstance(v, int) else str(v)
+
+
+def equation_json(e: Equation) -> dict:
+    """A definition: its name, what it is, the equation as text, LaTeX and ``srepr``."""
+    return {"name": e.name, "meaning": e.justification, "statement": plain(sp.Eq(e.lhs, e.rhs, evaluate=False)),
+            "latex": f"{tex(e.lhs)} = {tex(e.rhs)}", "lhs": sp.srepr(e.lhs), "rhs": sp.srepr(e.rhs)}
+
+
+def _step_json(e: Equation) -> dict:
+    return {"name": e.name, "statement": plain(sp.Eq(e.lhs, e.rhs, evaluate=False)),
+            "latex": f"{tex(e.lhs)} = {tex(e.rhs)}", "justification": e.justification,
+            "uses": list(e.uses), "lhs": sp.srepr(e.lhs), "rhs": sp.srepr(e.rhs)}
+
+
+def cell_json(cell: Cell, definitions: bool = True) -> dict:
+    """One cell of the schema: verdict, conditions, definitions (optional: the
+    registry's, so a checker never needs them), proof steps or counterexample."""
+    out = {"normalizer": cell.normalizer, "transformation": cell.transformation,
+           "verdict": cell.verdict, "conditions": [plain(c) for c in cell.conditions]}
+    if definitions:
+        out["definitions"] = [equation_json(e) for e in cell.definitions]
+    out["proof"] = [_step_json(e) for e in cell.proof.steps()] if cell.verdict == INVARIANT else None
+    ce = cell.counterexample
+    out["counterexample"] = None if ce is None else {
+        "sizes": dict(ce.sizes), "values": {k: _num(v) for k, v in ce.values.items()},
+        "parameters": {k: _num(v) for k, v in ce.parameters.items()}, "point": dict(ce.point),
+        "output": str(ce.output), "transformed_output": str(ce.transformed_output)}
+    return out
+
+
+to_json = reads("json")(cell_json)
+
+
+def document(cells, definitions: bool = True, annotations: dict | None = None) -> dict:
+    """The schema's document: ``{"schema": FORMAT, "cells": [...]}``; ``annotations``
+    maps (normalizer, transformation) to extra fields (``numeric``, ``caveats``)."""
+    items = []
+    for c in cells:
+        d = cell_json(c, definitions)
+        d.update((annotations or {}).get((c.normalizer, c.transformation), {}))
+        items.append(d)
+    return {"schema": FORMAT, "cells": items}
+

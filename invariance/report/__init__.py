@@ -1,0 +1,3 @@
+"""What people read: the table (``table``), ``check``'s text (``explain``), the
+certificates written and verified with their display (``certificates``), the
+training report (``training_report``) and the LaTeX document (``docs``, ``latex``)."""
