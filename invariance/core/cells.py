@@ -7,7 +7,6 @@ Nothing here searches: each function is a pure reading of the definitions.
 """
 from __future__ import annotations
 
-import itertools
 import random
 
 import sympy as sp

@@ -773,7 +773,8 @@ def _checked(data: dict, invariant) -> Consequence:
 
 
 def _holds(step: Equation, known: dict) -> bool:
-    from ..kernel.cells import MAX_TERMS, CertificateError, _rule as checker_rule, _terms as expansion_terms
+    from ..kernel.cells import _rule as checker_rule
+    from ..kernel.parse import MAX_TERMS, CertificateError, expansion_terms
     lhs, rhs = step.lhs, step.rhs
     for u in step.uses:
         e = known[u]

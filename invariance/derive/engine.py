@@ -20,7 +20,6 @@ import random
 from dataclasses import dataclass, field, replace
 
 import sympy as sp
-from sympy import IndexedBase
 
 from ..core.algebra import Rule, exact_nonzero, holds
 from ..core.cells import (affine_law, bind_definitions, bind_instance, conditions, definitions, justify,

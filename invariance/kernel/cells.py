@@ -56,16 +56,14 @@ Re-derived, never taken from the file:
 """
 from __future__ import annotations
 
-import ast
 import itertools
 import random
-import re
-from dataclasses import dataclass
-from fractions import Fraction
 
 import sympy as sp
-from sympy import Indexed, IndexedBase, Sum, Symbol
+from sympy import Indexed, IndexedBase, Sum
 
+from .parse import (MAX_TERMS, CertificateError, Vocabulary, array, expansion_terms, is_index,
+                    parse, rational, size)
 from ..core.algebra import Rule, TooManyTerms, evaluate, exact_nonzero, holds, unfold
 from ..core.definition import Built
 from ..core.cells import bind_definitions, bind_instance, conditions, definitions, evaluate_outputs, justify, random_instance, refutation_conditions, shapes, step_name, with_groups
@@ -76,247 +74,47 @@ from ..catalogue.registry import UnknownId, normalizer, transformation
 
 __all__ = ["CertificateError", "Vocabulary", "parse", "parse_step", "check_cell", "rational", "compare_fields"]
 
-MAX_TEXT = 20_000        # characters in one expression
-MAX_NODES = 4_000        # parse-tree nodes in one expression
-MAX_INT = 10 ** 6        # an integer literal inside an expression
-MAX_DIGITS = 60          # digits of a counterexample value's numerator or denominator
-MAX_SIZE = 8             # a counterexample's size along one axis
 MAX_STEPS = 64
 MAX_DENOMINATORS = 4     # different quantities one step divides by
-MAX_TERMS = 20_000       # terms an expression may expand to (a power of a long sum would hang expand)
 MAX_SUM_TERMS = 100_000  # terms the spot check may add up in one step at sizes of 3
-ASSUMPTIONS = frozenset({"integer", "positive", "nonnegative", "negative", "nonpositive", "nonzero",
-                         "real", "commutative"})
 ANNOTATIONS = frozenset({"numeric"})   # a measurement added by --numeric: not a claim with evidence
 DISPLAYED = frozenset({"caveats"})     # derived claims the display hook re-derives and compares
 
 
-class CertificateError(ValueError):
-    """A certificate that cannot be checked; the message says why, in one line."""
 
 
-@dataclass(frozen=True)
-class Vocabulary:
-    """What a cell's expressions may mention: the registry's symbols, indexed
-    bases and functions for that cell."""
-
-    symbols: frozenset
-    bases: frozenset
-    functions: dict
-
-    @classmethod
-    def of(cls, eqs) -> "Vocabulary":
-        """Symbols as scalars (sizes, epsilon, indices, scale factors, constants; an
-        indexed base's label is no scalar), indexed bases, functions."""
-        exprs = [x for e in eqs for x in (e.lhs, e.rhs)]
-        funcs = {type(f).__name__: type(f) for x in exprs for f in x.atoms(sp.Function)}
-        return cls(frozenset().union(*(set(_scalars(x)) for x in exprs)),
-                   frozenset().union(*(x.atoms(IndexedBase) for x in exprs)), funcs)
 
 
-def _scalars(expr):
-    """Every Symbol of ``expr`` used as a scalar (not as an indexed base's label)."""
-    if isinstance(expr, Symbol):
-        yield expr
-    elif isinstance(expr, Indexed):
-        for i in expr.indices:
-            yield from _scalars(i)
-    else:
-        for a in expr.args:
-            yield from _scalars(a)
 
 
-def _is_index(s) -> bool:
-    """An integer symbol with no other assumption: what indices and summation
-    variables are.  A size (positive) is a parameter of the layer, never one."""
-    return isinstance(s, Symbol) and s == Symbol(s.name, integer=True)
 
 
 # --- the whitelist parser ------------------------------------------------------
 
-def parse(text, vocab: Vocabulary) -> sp.Expr:
-    """The SymPy expression that ``srepr`` text denotes, built node by node.
-
-    >>> v = Vocabulary(frozenset({Symbol('x')}), frozenset(), {})
-    >>> parse("Add(Symbol('x'), Integer(2))", v)
-    x + 2
-    >>> parse("__import__('os').system('true')", v)
-    Traceback (most recent call last):
-    ...
-    invariance.kernel.cells.CertificateError: not a call of Symbol, Integer, Rational, IndexedBase, Indexed, Add, Mul, Pow or Sum
-    """
-    if not isinstance(text, str) or len(text) > MAX_TEXT:
-        raise CertificateError(f"an expression must be a string of at most {MAX_TEXT} characters")
-    try:
-        tree = ast.parse(text, mode="eval")
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        raise CertificateError(f"not an expression: {text[:60]!r}") from None
-    if sum(1 for _ in ast.walk(tree)) > MAX_NODES:
-        raise CertificateError(f"an expression of more than {MAX_NODES} nodes")
-    expr = _build(tree.body, vocab)
-    if not isinstance(expr, sp.Expr) or isinstance(expr, (IndexedBase, sp.Tuple)):
-        raise CertificateError(f"not an expression: {text[:60]!r}")
-    _check_vocabulary(expr, vocab)
-    return expr
 
 
-_CALLS = "Symbol, Integer, Rational, IndexedBase, Indexed, Add, Mul, Pow or Sum"
-_NAMES = frozenset({"Symbol", "Integer", "Rational", "IndexedBase", "Indexed", "Tuple", "Add", "Mul", "Pow", "Sum"})
 
 
-def _build(node, vocab: Vocabulary):
-    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
-        raise CertificateError(f"not a call of {_CALLS}")
-    name, args = node.func.id, node.args
-    if name not in _NAMES and name not in vocab.functions:
-        raise CertificateError(f"{name}() is not allowed (allowed: {_CALLS}"
-                               + "".join(f", {f}" for f in sorted(vocab.functions)) + ")")
-    if node.keywords and name != "Symbol":
-        raise CertificateError(f"{name}() takes no keyword arguments here")
-    if name == "Symbol":
-        if len(args) != 1 or not _is_str(args[0]):
-            raise CertificateError("Symbol() takes one string")
-        kw = {}
-        for k in node.keywords:
-            if k.arg not in ASSUMPTIONS or not (isinstance(k.value, ast.Constant) and isinstance(k.value.value, bool)):
-                raise CertificateError(f"Symbol() assumption {k.arg!r} is not one of {', '.join(sorted(ASSUMPTIONS))}")
-            kw[k.arg] = k.value.value
-        try:
-            return Symbol(args[0].value, **kw)
-        except Exception:   # inconsistent assumptions
-            raise CertificateError(f"Symbol({args[0].value!r}) has inconsistent assumptions") from None
-    if name == "Integer":
-        return sp.Integer(_int(args, 1)[0])
-    if name == "Rational":
-        p, q = _int(args, 2)
-        if q <= 0:
-            raise CertificateError("Rational() needs a positive denominator")
-        return sp.Rational(p, q)
-    if name == "IndexedBase":
-        if len(args) != 1:
-            raise CertificateError("IndexedBase() takes one Symbol")
-        label = _build(args[0], vocab)
-        if not isinstance(label, Symbol):
-            raise CertificateError("IndexedBase() takes one Symbol")
-        return IndexedBase(label)
-    built = [_build(a, vocab) for a in args]
-    if name == "Indexed":
-        if len(built) < 2 or not isinstance(built[0], IndexedBase) or not all(_is_expr(b) for b in built[1:]):
-            raise CertificateError("Indexed() takes an IndexedBase and indices")
-        return Indexed(built[0], *built[1:])
-    if name == "Tuple":   # only as the limits of a Sum, checked there
-        return sp.Tuple(*built)
-    if name == "Sum" and len(built) >= 2:
-        body, *limits = built
-        if not _is_expr(body) or not all(
-                isinstance(t, sp.Tuple) and len(t) == 3 and isinstance(t[0], Symbol) and t[0].is_integer
-                and all(_is_expr(x) and x.is_integer for x in t[1:]) for t in limits):
-            # a bound such as H/3 is counted H/3 times by the algebra but int(H/3) by the evaluator
-            raise CertificateError("Sum() takes a body and limits Tuple(integer Symbol, lower, upper) "
-                                   "whose bounds are integers")
-        return Sum(body, *limits)
-    if not all(_is_expr(b) for b in built):
-        raise CertificateError(f"{name}() takes expressions")
-    if name in ("Add", "Mul") and built:
-        return (sp.Add if name == "Add" else sp.Mul)(*built)
-    if name == "Pow" and len(built) == 2:
-        base, exp = built
-        if not (exp.is_Rational and abs(exp.p) <= 4 and exp.q <= 2):
-            raise CertificateError(f"a power with exponent {exp} (allowed: p/q with |p| <= 4, q <= 2)")
-        if base.is_Rational and max(abs(base.p), base.q) > MAX_INT:   # SymPy would compute it now
-            raise CertificateError(f"a power of a number larger than {MAX_INT}")
-        return sp.Pow(base, exp)
-    if name in vocab.functions and len(built) == 1:
-        arg = built[0]
-        if arg.has(Sum) or not arg.free_symbols:   # SymPy would evaluate it numerically, now
-            raise CertificateError(f"{name}() of a constant or of a sum is not allowed")
-        return vocab.functions[name](arg)
-    raise CertificateError(f"{name}() is not allowed (allowed: {_CALLS}"
-                           + "".join(f", {f}" for f in sorted(vocab.functions)) + ")")
 
 
-def _is_str(node) -> bool:
-    return isinstance(node, ast.Constant) and isinstance(node.value, str) and len(node.value) <= 40
 
 
-def _is_expr(x) -> bool:
-    return isinstance(x, sp.Expr) and not isinstance(x, (IndexedBase, sp.Tuple))
 
 
-def _int(args, count: int) -> list[int]:
-    out = []
-    for a in args:
-        sign = 1
-        if isinstance(a, ast.UnaryOp) and isinstance(a.op, ast.USub):
-            sign, a = -1, a.operand
-        if not (isinstance(a, ast.Constant) and type(a.value) is int and a.value <= MAX_INT):
-            raise CertificateError(f"expected an integer literal of at most {MAX_INT}")
-        out.append(sign * a.value)
-    if len(out) != count:
-        raise CertificateError(f"expected {count} integer literal(s)")
-    return out
 
 
-def _check_vocabulary(expr: sp.Expr, vocab: Vocabulary) -> None:
-    bound = {v for s in expr.atoms(Sum) for v in s.variables}
-    for v in bound:   # binding a size (or epsilon) would capture it in a definition unfolded inside
-        if not _is_index(v):
-            raise CertificateError(f"a sum over {v.name!r}: only an integer index may be summed over")
-    free = expr.free_symbols
-    for s in set(_scalars(expr)):
-        if s in vocab.symbols or (s in bound and s not in free):
-            continue   # the registry's, or a summation index bound where it occurs
-        raise CertificateError(f"symbol {s.name!r} (with its assumptions) is not one of this cell's")
-    for b in expr.atoms(IndexedBase):
-        if b not in vocab.bases:
-            raise CertificateError(f"{b.label.name!r} is not an indexed quantity of this cell")
-    for p in expr.atoms(sp.Pow):   # SymPy merges nested powers: bound them after construction
-        if not (p.exp.is_Rational and abs(p.exp.p) <= 4 and p.exp.q <= 2):
-            raise CertificateError(f"a power with exponent {p.exp} (allowed: p/q with |p| <= 4, q <= 2)")
-    if _terms(expr) > MAX_TERMS:
-        raise CertificateError(f"an expression that expands to more than {MAX_TERMS} terms")
 
 
-def _terms(expr) -> int:
-    """An upper estimate of the terms ``expand`` (and the sum normal form) make of ``expr``,
-    counting what they expand inside it too (sum limits, indices, function arguments)."""
-    if isinstance(expr, sp.Add):
-        return sum(_terms(a) for a in expr.args)
-    if isinstance(expr, sp.Mul):
-        return sp.prod([_terms(a) for a in expr.args])
-    if isinstance(expr, sp.Pow):
-        base = _terms(expr.base)
-        return base ** abs(expr.exp.p) if expr.exp.q == 1 and expr.exp.is_Rational else base
-    if isinstance(expr, Sum):
-        return _terms(expr.function) + sum(_terms(x) for _, lo, hi in expr.limits for x in (lo, hi))
-    return 1 + sum(_terms(a) for a in expr.args if isinstance(a, sp.Expr) and not isinstance(a, IndexedBase))
 
 
 # --- exact values ---------------------------------------------------------------
 
-_RATIONAL = re.compile(r"-?(0|[1-9][0-9]{0,%d})(/[1-9][0-9]{0,%d})?" % (MAX_DIGITS - 1, MAX_DIGITS - 1))
 
 
-def rational(text) -> sp.Rational:
-    """``"-13/3"`` -> Rational(-13, 3); nothing else is accepted (no floats, no expressions)."""
-    if not isinstance(text, str) or not _RATIONAL.fullmatch(text):
-        raise CertificateError(f"{text!r} is not an exact rational such as -13/3")
-    f = Fraction(text)
-    return sp.Rational(f.numerator, f.denominator)
 
 
-def _array(value, shape: tuple[int, ...], what: str):
-    if not shape:
-        return rational(value)
-    if not isinstance(value, list) or len(value) != shape[0]:
-        raise CertificateError(f"{what} must have shape {shape}")
-    return [_array(v, shape[1:], what) for v in value]
 
 
-def _size(value, what: str, top: int = MAX_SIZE) -> int:
-    if type(value) is not int or not 1 <= value <= top:
-        raise CertificateError(f"{what} must be an integer from 1 to {top}, got {value!r}")
-    return value
 
 
 # --- one cell ---------------------------------------------------------------------
@@ -415,7 +213,7 @@ def _check_proof(steps_data, b: Built, t, defs, vocab: Vocabulary) -> tuple[Equa
         _no_division_by_zero(lhs, rhs, f"step {k} ({name})")
         try:
             rules = [_rule(known[u], trusted=u in {e.name for e in defs}) for u in uses]
-            if _terms(unfold(lhs - rhs, rules)) > MAX_TERMS:   # what holds will expand
+            if expansion_terms(unfold(lhs - rhs, rules)) > MAX_TERMS:   # what holds will expand
                 raise CertificateError(f"unfolded, it expands to more than {MAX_TERMS} terms")
             ok = holds(lhs, rhs, rules)
         except CertificateError as err:
@@ -452,7 +250,7 @@ def _rule(e: Equation, trusted: bool) -> Rule:
     if not trusted:
         idx = e.lhs.indices
         bound = {v for s in e.rhs.atoms(Sum) for v in s.variables}
-        if not all(_is_index(i) for i in idx) or len(set(idx)) != len(idx) or set(idx) & bound:
+        if not all(is_index(i) for i in idx) or len(set(idx)) != len(idx) or set(idx) & bound:
             raise CertificateError(f"{e.name} is stated at {e.lhs}: a rule needs distinct symbolic indices "
                                    "(integer symbols, not sizes) that its right-hand side does not bind")
     return Rule(e.lhs, e.rhs)
@@ -517,7 +315,7 @@ def _check_counterexample(ce, b: Built, t, defs) -> Counterexample:
     recorded = ce["sizes"]
     if not isinstance(recorded, dict) or set(recorded) != set(size_syms):
         raise CertificateError(f"sizes must give exactly {', '.join(sorted(size_syms))}")
-    sizes = {size_syms[k]: _size(v, f"size {k}") for k, v in recorded.items()}
+    sizes = {size_syms[k]: size(v, f"size {k}") for k, v in recorded.items()}
     if b.norm.groups:   # the unit axis holds groups x S units
         (group,) = b.size_symbols - set(m.sizes)
         unit = m.axis("unit").size
@@ -528,18 +326,18 @@ def _check_counterexample(ce, b: Built, t, defs) -> Counterexample:
     if not isinstance(values, dict) or set(values) != set(shape):
         raise CertificateError(f"values must give exactly {', '.join(shape)} (the transformation's "
                                "parameters go under parameters; epsilon and constants are not the file's)")
-    values = {k: _array(v, shape[k], k) for k, v in values.items()}
+    values = {k: array(v, shape[k], k) for k, v in values.items()}
     dims = {k: sizes[s] for k, s in size_syms.items()} | {"H": sizes[m.axis("unit").size]}
     params = ce["parameters"]
     declared = {p.name: p for p in t.parameters}
     if not isinstance(params, dict) or set(params) != set(declared):
         raise CertificateError(f"parameters must give exactly {', '.join(declared) or 'nothing'}")
-    params = {k: _size(v, f"parameter {k}", dims[declared[k].index_of]) if declared[k].index_of
-              else _array(v, tuple(dims[d] for d in declared[k].shape), k) for k, v in params.items()}
+    params = {k: size(v, f"parameter {k}", dims[declared[k].index_of]) if declared[k].index_of
+              else array(v, tuple(dims[d] for d in declared[k].shape), k) for k, v in params.items()}
     point = ce["point"]
     if not isinstance(point, dict) or list(point) != [ax.name for ax in m.axes]:
         raise CertificateError(f"point must give {', '.join(ax.name for ax in m.axes)}, in that order")
-    point = {ax.name: _size(point[ax.name], f"point {ax.name}", sizes[ax.size]) for ax in m.axes}
+    point = {ax.name: size(point[ax.name], f"point {ax.name}", sizes[ax.size]) for ax in m.axes}
     bound = bind_instance(b, t, values, params, sizes)
     for sym, value in bound.items():
         _admissible(sym, value)

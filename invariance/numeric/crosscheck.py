@@ -24,7 +24,7 @@ import sympy as sp
 
 from ..catalogue import layers
 from ..catalogue.layers import _checked, _draw, check_op, random_sizes  # noqa: F401 (re-exported)
-from ..core.definition import InvalidNormalizer, Normalizer
+from ..core.definition import Normalizer
 from ..core.model import EPS
 from ..core.records import INVARIANT, NOT_INVARIANT, Cell
 from ..catalogue.transformations import Transformation

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..catalogue import layers
 from .crosscheck import measured_tolerance, transform
 from ..core.records import INVARIANT, NOT_INVARIANT
 from ..catalogue.registry import TRANSFORMATIONS
