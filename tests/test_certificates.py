@@ -53,7 +53,9 @@ def test_markdown_rendering_has_the_maths_and_the_verdict():
     text = (PROOFS / "weight-norm__dataset-rescaling.md").read_text()
     assert "**Verdict: not-invariant.**" in text and "## Counterexample (exact)" in text
     text = (PROOFS / "layer-norm__weight-matrix-recentering.md").read_text()
-    assert "## Proof" in text and "$${h'}_{n,i} = {h}_{n,i}$$" in text
+    assert "## Proof" in text
+    last = text.split("**invariance.**")[1].strip().splitlines()   # the chain concluding h' = h
+    assert last[0].startswith("- ${h'}_{n,i} = ") and last[-1].startswith("- $= {h}_{n,i}$")
 
 
 # --- one schema: table, check and the certificates ------------------------------------
@@ -62,6 +64,13 @@ def _json_of(*args) -> dict:
     r = subprocess.run([sys.executable, "-m", "invariance", *args], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)
+
+
+def _assert_chain(chain: dict) -> None:
+    assert set(chain) == {"name", "lhs", "statement", "latex", "links"} and chain["links"]
+    for link in chain["links"]:
+        assert set(link) == {"rhs", "uses", "statement", "latex", "reason"} and link["reason"]
+        assert all(isinstance(u, str) for u in link["uses"])
 
 
 def _assert_schema(doc: dict) -> None:
@@ -73,11 +82,15 @@ def _assert_schema(doc: dict) -> None:
                           "counterexample", "numeric", "caveats"}
         assert all(isinstance(k, str) for k in c) and all(isinstance(x, str) for x in c["conditions"])
         assert (c["proof"] is None) != (c["counterexample"] is None)
-        for s in c["proof"] or ():
-            assert set(s) == {"name", "statement", "latex", "justification", "uses", "lhs", "rhs"}
+        for chain in c["proof"] or ():
+            _assert_chain(chain)
         ce = c["counterexample"]
         if ce is not None:
-            assert set(ce) == {"sizes", "values", "parameters", "point", "output", "transformed_output"}
+            assert set(ce) == {"sizes", "values", "parameters", "point", "output", "transformed_output", "breaks"}
+            if ce["breaks"] is not None:
+                assert set(ce["breaks"]) == {"chains", "wanted"}
+                for chain in ce["breaks"]["chains"]:
+                    _assert_chain(chain)
             assert set(ce["values"]) == {"W", "X", "g", "b"}
             assert all(1 <= v <= ce["sizes"].get({"case": "N", "unit": "H"}.get(ax, ""), 99)
                        for ax, v in ce["point"].items())   # 1-based, as the paper
@@ -99,6 +112,16 @@ def test_table_check_and_certificates_share_one_schema_and_all_verify(tmp_path):
 
 def test_a_version_1_certificate_is_refused_with_the_command_that_regenerates_it(tmp_path, capsys):
     (tmp_path / "old.json").write_text(json.dumps({"format": "invariance-certificate/1", "verdict": "invariant"}))
+    assert main(["verify", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("old.json: ") and "python -m invariance proofs" in err[0]
+
+
+def test_a_version_2_certificate_is_refused_with_the_command_that_regenerates_it(tmp_path, capsys):
+    """Format 2 stored a proof as steps that no reader saw; format 3 stores the chains."""
+    doc = json.loads((PROOFS / "layer-norm__weight-matrix-recentering.json").read_text())
+    doc["schema"] = "invariance-certificate/2"
+    (tmp_path / "old.json").write_text(json.dumps(doc))
     assert main(["verify", str(tmp_path)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("old.json: ") and "python -m invariance proofs" in err[0]

@@ -263,7 +263,7 @@ def test_verify_refuses_a_file_that_is_not_a_certificate(capsys, tmp_path):
     array.write_text("[1, 2]")
     code, out, err = outcome(capsys, ["verify", array])
     assert code == 2 and out == ""
-    assert_one_line(err, f"{array} is not a certificate", "a JSON array", "invariance-certificate/2")
+    assert_one_line(err, f"{array} is not a certificate", "a JSON array", "invariance-certificate/3")
 
 
 def test_verify_reports_a_stray_file_in_a_folder_and_checks_the_others(capsys, tmp_path):
@@ -273,7 +273,7 @@ def test_verify_reports_a_stray_file_in_a_folder_and_checks_the_others(capsys, t
     code, out, err = outcome(capsys, ["verify", tmp_path])
     assert code == 1
     assert err.strip().splitlines() == ['table.json: a JSON array, not a certificate: expected '
-                                        '{"schema": "invariance-certificate/2", "cells": [...]}']
+                                        '{"schema": "invariance-certificate/3", "cells": [...]}']
     assert "verified 1 cell: 1 problem" in out
 
 

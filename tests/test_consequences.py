@@ -286,7 +286,7 @@ def test_sgd_follows_the_law_and_the_norm_grows():
 def test_cli_all_numeric_json_exits_0_with_every_cell(capsys):
     assert main(["consequences", "--all", "--numeric", "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["schema"] == "invariance-certificate/2"
+    assert doc["schema"] == "invariance-certificate/3"
     entries = doc["consequences"]
     assert {(e["normalizer"], e["transformation"]) for e in entries} == set(CELLS)
     assert len({(e["normalizer"], e["transformation"]) for e in entries if e["applies"]}) == 28
@@ -346,4 +346,4 @@ def test_verify_document_checks_a_whole_document_and_names_each_problem():
     problems = cq.verify_document(doc)
     assert problems[0].startswith("layer-norm x weight-matrix-recentering x gradient-orthogonality: ")
     assert problems[-1] == "entry 8: a consequence must be a JSON object"
-    assert cq.verify_document({"schema": "invariance-certificate/2", "cells": []})[0].startswith("not a consequences")
+    assert cq.verify_document({"schema": "invariance-certificate/3", "cells": []})[0].startswith("not a consequences")

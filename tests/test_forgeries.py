@@ -16,7 +16,7 @@ import sympy as sp
 import invariance
 from invariance.__main__ import main
 from invariance.report.certificates import verify, verify_path
-from invariance.derive.engine import definitions
+from invariance.core.cells import definitions
 from invariance.core.model import EPS
 
 PROOFS = Path(__file__).parent.parent / "proofs"
@@ -35,8 +35,22 @@ def defs(norm: str, trans: str, eps=EPS) -> dict:
 
 
 def step(name, lhs, rhs, uses=()):
-    return {"name": name, "statement": "", "latex": "", "justification": "", "uses": list(uses),
-            "lhs": sp.srepr(lhs), "rhs": sp.srepr(rhs)}
+    """A forged chain of one link, ``lhs = rhs`` by unfolding ``uses``: a step of the proof."""
+    return {"name": name, "lhs": sp.srepr(lhs), "statement": "", "latex": "",
+            "links": [{"rhs": sp.srepr(rhs), "uses": list(uses), "statement": "", "latex": "", "reason": ""}]}
+
+
+def collapsed(chain: dict) -> dict:
+    """A genuine chain as one step: its lhs equals its conclusion by everything its links use
+    (it still verifies); forgeries then edit that one link as they would edit a step."""
+    uses = list(dict.fromkeys(u for link in chain["links"] for u in link["uses"]))
+    chain["links"] = [{**chain["links"][-1], "uses": uses}]
+    return chain
+
+
+def law_of(doc: dict, name: str) -> dict:
+    """The chain named ``name`` of the first cell's proof, collapsed to one step."""
+    return collapsed(next(c for c in doc["cells"][0]["proof"] if c["name"] == name))
 
 
 def rejected(doc, *reason: str) -> list[str]:
@@ -116,7 +130,7 @@ def test_a_lemma_that_uses_nothing_is_not_taken_on_trust():
 def test_the_last_step_must_be_the_toolkits_own_h_prime_equals_h():
     doc = genuine("layer-norm", "weight-matrix-recentering")
     doc["cells"][0]["proof"].pop()
-    rejected(doc, "the last step is not")
+    rejected(doc, "the last chain does not conclude")
 
 
 def test_an_edited_definition_is_caught():
@@ -129,7 +143,7 @@ def test_an_edited_definition_is_caught():
 
 def test_a_step_that_uses_a_later_equation_is_rejected():
     doc = genuine("batch-norm", "weight-matrix-rescaling")
-    doc["cells"][0]["proof"][0]["uses"].append("sigma' law")
+    doc["cells"][0]["proof"][0]["links"][0]["uses"].append("sigma' law")
     rejected(doc, "not stated before it")
 
 
@@ -157,7 +171,7 @@ def test_a_code_payload_in_an_expression_is_never_run(tmp_path, payload):
     marker = tmp_path / "created-by-the-certificate"
     text = payload.format(marker=str(marker))
     doc = genuine("layer-norm", "weight-matrix-recentering")
-    doc["cells"][0]["proof"][0]["rhs"] = text
+    doc["cells"][0]["proof"][0]["links"][0]["rhs"] = text
     rejected(doc, "not a call of", "is not allowed", "not an expression", "takes")
     doc = genuine("layer-norm", "weight-matrix-recentering")
     doc["cells"][0]["definitions"][0]["rhs"] = text
@@ -273,9 +287,9 @@ def test_a_rule_stated_at_a_repeated_index_is_not_applied_off_the_diagonal():
     mu_p, mu = d["mu'"].lhs, d["mu"].lhs
     n, i = mu.indices
     doc = genuine("instance-norm", "weight-matrix-rescaling")
-    law = next(s for s in doc["cells"][0]["proof"] if s["name"] == "mu' law")
+    law = law_of(doc, "mu' law")
     law["lhs"] = sp.srepr(mu_p.xreplace({i: n}))
-    law["rhs"] = sp.srepr(sp.Symbol("delta", positive=True) * mu.xreplace({i: n}))
+    law["links"][0]["rhs"] = sp.srepr(sp.Symbol("delta", positive=True) * mu.xreplace({i: n}))
     rejected(doc, "a rule needs distinct symbolic indices", "refers to an entry outside the layer")
 
 
@@ -283,17 +297,17 @@ def test_a_rule_stated_at_an_integer_index_is_rejected():
     d = defs("layer-norm", "weight-matrix-rescaling")
     doc = genuine("layer-norm", "weight-matrix-rescaling")
     proof = doc["cells"][0]["proof"]
-    law = next(s for s in proof if s["name"] == "mu' law")
+    law = law_of(doc, "mu' law")
     n = d["mu"].lhs.indices[0]
     law["lhs"] = sp.srepr(d["mu'"].lhs.xreplace({n: sp.Integer(1)}))
-    law["rhs"] = sp.srepr(sp.Symbol("delta", positive=True) * d["mu"].lhs.xreplace({n: sp.Integer(1)}))
+    law["links"][0]["rhs"] = sp.srepr(sp.Symbol("delta", positive=True) * d["mu"].lhs.xreplace({n: sp.Integer(1)}))
     rejected(doc, "a rule needs distinct symbolic indices")
 
 
 def test_floats_are_rejected_anywhere():
     doc = genuine("layer-norm", "weight-matrix-recentering")
-    s = doc["cells"][0]["proof"][0]
-    s["rhs"] = f"Mul(Float('1.0', precision=53), {s['rhs']})"
+    s = collapsed(doc["cells"][0]["proof"][0])
+    s["links"][0]["rhs"] = f"Mul(Float('1.0', precision=53), {s['links'][0]['rhs']})"
     rejected(doc, "not allowed")
     doc = genuine("layer-norm", "dataset-recentering")
     doc["cells"][0]["counterexample"]["values"]["W"][0][0] = "1.0"
@@ -306,7 +320,8 @@ def test_floats_are_rejected_anywhere():
 def test_a_symbol_with_other_assumptions_is_not_the_registrys():
     """gamma declared positive would let sqrt(gamma^2) = gamma: not the registry's gamma."""
     doc = genuine("layer-norm", "weight-matrix-recentering")
-    s = doc["cells"][0]["proof"][0]
+    s = doc["cells"][0]["proof"][0]["links"][1]     # a' = sum_j (W_ij + gamma_j) X'_nj
+    assert "Symbol('gamma')" in s["rhs"]
     s["rhs"] = s["rhs"].replace("Symbol('gamma')", "Symbol('gamma', positive=True)")
     rejected(doc, "is not an indexed quantity of this cell", "is not one of this cell's")
 
@@ -314,16 +329,16 @@ def test_a_symbol_with_other_assumptions_is_not_the_registrys():
 def test_a_step_that_divides_by_what_may_be_zero_is_rejected():
     d = defs("layer-norm", "weight-matrix-recentering")
     doc = genuine("layer-norm", "weight-matrix-recentering")
-    s = doc["cells"][0]["proof"][-1]
+    s = collapsed(doc["cells"][0]["proof"][-1])
     x = d["a"].lhs
-    s["rhs"] = sp.srepr(2 * d["h"].lhs * (x + 1) / (2 * x + 2))   # h, but for a = -1 it is 0/0
+    s["links"][0]["rhs"] = sp.srepr(2 * d["h"].lhs * (x + 1) / (2 * x + 2))   # h, but for a = -1 it is 0/0
     rejected(doc, "divides by")
 
 
 def test_a_huge_power_is_refused_before_it_is_built():
     doc = genuine("layer-norm", "weight-matrix-recentering")
-    s = doc["cells"][0]["proof"][0]
-    s["rhs"] = f"Pow({s['rhs']}, Integer(1000000))"
+    s = collapsed(doc["cells"][0]["proof"][0])
+    s["links"][0]["rhs"] = f"Pow({s['links'][0]['rhs']}, Integer(1000000))"
     rejected(doc, "a power with exponent")
 
 
@@ -339,7 +354,7 @@ def test_reversed_sum_ranges_mean_the_same_to_the_rewriting_and_to_the_evaluator
 # --- captured sizes, size indices, expressions that would hang the checker ----------------------
 
 def _a_law(doc):
-    return next(s for s in doc["cells"][0]["proof"] if s["name"] == "a' law")
+    return law_of(doc, "a' law")
 
 
 def test_a_sum_over_a_size_cannot_capture_the_size_inside_a_definition():
@@ -353,7 +368,7 @@ def test_a_sum_over_a_size_cannot_capture_the_size_inside_a_definition():
     doc = genuine("layer-norm", "dataset-rescaling")
     law = _a_law(doc)
     junk = sp.Sum(a[n, i], (D, 1, 1)) - W[i, 1] * X[n, 1]
-    law["rhs"] = sp.srepr(sp.Symbol("delta", positive=True) * a[n, i] + (D - 2) * (D - 3) * junk)
+    law["links"][0]["rhs"] = sp.srepr(sp.Symbol("delta", positive=True) * a[n, i] + (D - 2) * (D - 3) * junk)
     rejected(doc, "a sum over 'D': only an integer index may be summed over")
 
 
@@ -366,14 +381,14 @@ def test_a_size_is_no_rule_index():
     doc = genuine("layer-norm", "weight-matrix-rescaling")
     law = _a_law(doc)
     law["lhs"] = sp.srepr(d["a'"].lhs.base[n, H])
-    law["rhs"] = sp.srepr(sp.Symbol("delta", positive=True) * d["a"].lhs.base[n, H])
+    law["links"][0]["rhs"] = sp.srepr(sp.Symbol("delta", positive=True) * d["a"].lhs.base[n, H])
     rejected(doc, "integer symbols, not sizes")
 
 
 def test_an_indexed_quantitys_label_is_no_scalar():
     doc = genuine("layer-norm", "weight-matrix-rescaling")
     law = _a_law(doc)
-    law["rhs"] = f"Add({law['rhs']}, Mul(Symbol('mu'), Symbol('D', integer=True, positive=True)))"
+    law["links"][0]["rhs"] = f"Add({law['links'][0]['rhs']}, Mul(Symbol('mu'), Symbol('D', integer=True, positive=True)))"
     rejected(doc, "symbol 'mu' (with its assumptions) is not one of this cell's")
 
 
@@ -383,7 +398,7 @@ def test_a_step_with_a_free_index_has_no_value_at_a_point_and_is_rejected():
     k, j = sp.Symbol("k", integer=True), sp.Symbol("j", integer=True)
     doc = genuine("layer-norm", "weight-matrix-rescaling")
     law = _a_law(doc)
-    law["rhs"] = sp.srepr(sp.Symbol("delta", positive=True) * d["a"].lhs + sp.Sum(1, (j, 1, k)) - k)
+    law["links"][0]["rhs"] = sp.srepr(sp.Symbol("delta", positive=True) * d["a"].lhs + sp.Sum(1, (j, 1, k)) - k)
     rejected(doc, "mentions a symbol with no value")
 
 
@@ -405,7 +420,7 @@ _W = "Indexed(IndexedBase(Symbol('W')), Symbol('i', integer=True), Integer({}))"
 def test_an_expression_that_would_hang_the_checker_is_refused(extra, reason):
     doc = genuine("layer-norm", "dataset-rescaling")
     law = _a_law(doc)
-    law["rhs"] = f"Add({law['rhs']}, {extra})"
+    law["links"][0]["rhs"] = f"Add({law['links'][0]['rhs']}, {extra})"
     rejected(doc, reason)
 
 
@@ -437,7 +452,7 @@ def test_a_sum_bound_that_is_not_an_integer_is_rejected():
     doc = genuine("layer-norm", "dataset-rescaling")
     law = _a_law(doc)
     a = d["a"].lhs
-    law["rhs"] = sp.srepr(sp.Symbol("delta", positive=True) * a + (3 * sp.Sum(1, (k, 1, H / 3)) - H) * a)
+    law["links"][0]["rhs"] = sp.srepr(sp.Symbol("delta", positive=True) * a + (3 * sp.Sum(1, (k, 1, H / 3)) - H) * a)
     rejected(doc, "whose bounds are integers")
 
 
@@ -447,8 +462,8 @@ def test_a_step_that_unfolds_into_a_huge_expansion_is_refused_before_expanding()
     n, i = d["h"].lhs.indices
     doc = genuine("layer-norm", "weight-matrix-recentering")
     law = _a_law(doc)
-    law["rhs"] = sp.srepr(h[n, i] ** 4 * h[n + 1, i] ** 4 * h[n + 2, i] ** 4)
-    law["uses"] += ["h", "mu", "sigma", "sigma^2"]
+    law["links"][0]["rhs"] = sp.srepr(h[n, i] ** 4 * h[n + 1, i] ** 4 * h[n + 2, i] ** 4)
+    law["links"][0]["uses"] += ["h", "mu", "sigma", "sigma^2"]
     rejected(doc, "expands to more than")
 
 
@@ -460,7 +475,7 @@ def test_a_sum_limit_that_expands_hugely_is_refused():
     top = sp.Mul(*[n + i + H + D + q for q in range(1, 15)])
     doc = genuine("layer-norm", "dataset-rescaling")
     law = _a_law(doc)
-    law["rhs"] = f"Add({law['rhs']}, {sp.srepr(sp.Sum(W[i, k], (k, 1, top)))})"
+    law["links"][0]["rhs"] = f"Add({law['links'][0]['rhs']}, {sp.srepr(sp.Sum(W[i, k], (k, 1, top)))})"
     rejected(doc, "expands to more than")
 
 
@@ -470,14 +485,14 @@ def test_a_function_of_a_constant_is_refused_before_sympy_evaluates_it():
     doc = genuine("group-norm", "weight-matrix-rescaling")
     law = _a_law(doc)
     heavy = sp.srepr(1001 * sp.Sum(1 / (k * (k + 1)), (k, 1, 1000)))
-    law["rhs"] = f"Add({law['rhs']}, Mul(Integer(0), floor({heavy})))"
+    law["links"][0]["rhs"] = f"Add({law['links'][0]['rhs']}, Mul(Integer(0), floor({heavy})))"
     rejected(doc, "floor() of a constant or of a sum is not allowed")
 
 
 def test_a_tower_of_numeric_powers_is_refused_before_it_is_computed():
     doc = genuine("layer-norm", "dataset-rescaling")
     law = _a_law(doc)
-    law["rhs"] = f"Add({law['rhs']}, " + "Pow(" * 12 + "Integer(1000000)" + ", Integer(4))" * 12 + ")"
+    law["links"][0]["rhs"] = f"Add({law['links'][0]['rhs']}, " + "Pow(" * 12 + "Integer(1000000)" + ", Integer(4))" * 12 + ")"
     rejected(doc, "a power of a number larger than")
 
 
@@ -497,8 +512,8 @@ def test_a_step_dividing_by_many_quantities_is_refused_before_cancel_runs():
     doc = genuine("layer-norm", "weight-matrix-rescaling")
     law = _a_law(doc)
     term = "Pow(Add(Symbol('delta', positive=True), Integer({k})), Integer(-1))"
-    law["rhs"] = "Add(" + ", ".join(term.format(k=k) for k in range(1, 81)) + ")"
-    law["uses"] = []
+    law["links"][0]["rhs"] = "Add(" + ", ".join(term.format(k=k) for k in range(1, 81)) + ")"
+    law["links"][0]["uses"] = []
     rejected(doc, "divides by 80 different quantities")
 
 
@@ -586,14 +601,17 @@ def test_group_sizes_must_be_consistent():
 # --- what a reader sees is checked --------------------------------------------------------------
 
 @pytest.mark.parametrize("field, text", [
-    ("latex", r"{\sigma'}_{n} = \delta^{2} {\sigma}_{n}"),
-    ("statement", "h'[n, i] = -h[n, i]"),
-    ("justification", "by the paper"),
+    ("latex", r"= \delta^{2} {\sigma}_{n}"),
+    ("statement", "= -h[n, i]"),
+    ("reason", "by the paper"),
+    ("reason", "substitute sigma'[n] = delta**2*sigma[n]"),
 ])
-def test_edited_display_text_of_a_step_is_caught(field, text):
+def test_edited_display_text_of_a_link_is_caught(field, text):
+    """What a person reads of a link (its maths, its reason in words) is regenerated from the
+    checked link and compared: editing one reason is caught like editing one equation."""
     doc = genuine("layer-norm", "weight-matrix-rescaling")
-    doc["cells"][0]["proof"][-2][field] = text
-    rejected(doc, f"proof[{len(doc['cells'][0]['proof']) - 1}].{field} is not what the checked content gives")
+    doc["cells"][0]["proof"][-2]["links"][0][field] = text
+    rejected(doc, f"proof[{len(doc['cells'][0]['proof']) - 1}].links[1].{field} is not what the checked content gives")
 
 
 def test_edited_display_text_of_a_definition_is_caught():
@@ -630,8 +648,8 @@ def test_an_edited_markdown_rendering_is_caught(tmp_path):
 
 @pytest.mark.parametrize("text, reason", [
     ("[1, 2]", "a JSON array, not a certificate"),
-    ('{"schema": "invariance-certificate/2", "cells": [], "cells": [{}]}', "duplicate key"),
-    ('{"schema": "invariance-certificate/2", "cells": [{"verdict": NaN}]}', "NaN is not a JSON number"),
+    ('{"schema": "invariance-certificate/3", "cells": [], "cells": [{}]}', "duplicate key"),
+    ('{"schema": "invariance-certificate/3", "cells": [{"verdict": NaN}]}', "NaN is not a JSON number"),
     ("{", "unreadable"),
     ("[" * 100_000, "unreadable"),
 ])

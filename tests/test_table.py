@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import sympy as sp
 
+from invariance.core.proof import uneval
+
 import derived
 import invariance
 from invariance import CONV, DENSE, Group, Normalizer, derive, derive_row, standardize
@@ -68,12 +70,14 @@ def test_proofs_hold_for_symbolic_sizes(all_cells):
     for cell in all_cells.values():
         if cell.verdict != INVARIANT:
             continue
-        for e in cell.proof.equations:
-            for s in e.rhs.atoms(sp.Sum):
+        shown = [(e.name, e.rhs) for e in cell.definitions]
+        shown += [(c.name, uneval(link.expr)) for c in cell.proof.chains for link in c.links]
+        for name, rhs in shown:
+            for s in rhs.atoms(sp.Sum):
                 for _, lo, hi in s.limits:
-                    assert (hi - lo).free_symbols, (cell.normalizer, e.name, s)
-            coefficients = [m.as_coeff_Mul()[0] for m in e.rhs.atoms(sp.Mul)]
-            assert all(c.is_integer for c in coefficients), (cell.normalizer, e.name, coefficients)
+                    assert (hi - lo).free_symbols, (cell.normalizer, name, s)
+            coefficients = [m.as_coeff_Mul()[0] for m in rhs.atoms(sp.Mul)]
+            assert all(c.is_integer for c in coefficients), (cell.normalizer, name, coefficients)
 
 
 def test_counterexamples_are_small(all_cells):

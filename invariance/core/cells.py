@@ -12,9 +12,10 @@ import random
 import sympy as sp
 from sympy import IndexedBase
 
-from .algebra import Rule, evaluate, random_rational, sum_normal_form, unfold
+from .algebra import Rule, evaluate, random_rational
 from .definition import Built, Normalizer
 from .model import EPS, prime
+from .proof import abbreviations, affine_law  # noqa: F401 (affine_law: read with the definitions)
 from .records import Counterexample, Equation
 
 __all__ = ["definitions", "affine_law", "conditions", "refutation_conditions", "step_name", "justify",
@@ -23,7 +24,9 @@ __all__ = ["definitions", "affine_law", "conditions", "refutation_conditions", "
 
 
 def definitions(b: Built, t) -> tuple[Equation, ...]:
-    """Every definition a cell needs: W', X', a, a', each statistic and its primed twin, h, h'."""
+    """Every definition a cell needs: W', X', a, a', the names of a''s factor and shift where they
+    stand for a formula (:func:`invariance.core.proof.abbreviations`), each statistic and its
+    primed twin, h, h'."""
     m = b.m
     i, j, pt = m.axis("unit").index, m.input.index, m.point
     rest = tuple(pt[ax.name] for ax in m.axes[2:])
@@ -41,24 +44,11 @@ def definitions(b: Built, t) -> tuple[Equation, ...]:
                 Equation(name + "'", primed.lhs, primed.rhs, f"{name} of the transformed layer")]
     eqs += [Equation("h", b.out_rule.lhs, b.out_rule.rhs, "normalized output"),
             Equation("h'", b.out_rule_p.lhs, b.out_rule_p.rhs, "normalized output of the transformed layer")]
-    return tuple(eqs)
+    return tuple(eqs[:4]) + tuple(abbreviations(b, {e.name: e for e in eqs[:4]})) + tuple(eqs[4:])
 
 
 def _rule(e: Equation) -> Rule:
     return Rule(e.lhs, e.rhs)
-
-
-def affine_law(b: Built, defs: dict[str, Equation]) -> tuple[sp.Expr, sp.Expr] | None:
-    """(alpha, beta) with a' = alpha a + beta, read off the sum normal form of a'."""
-    m = b.m
-    a_pt = m.at(m.a, m.point)
-    expr = sum_normal_form(unfold(defs["a'"].rhs, [_rule(defs["W'"]), _rule(defs["X'"])]))
-    # a = (the sum over inputs) + (a linear bias, if the model has one): the sum is a - bias
-    bias, summed = sum_normal_form(defs["a"].rhs).as_independent(sp.Sum, as_Add=True)
-    expr = sp.expand(expr.xreplace({summed: a_pt - bias}))
-    beta, linear = expr.as_independent(a_pt, as_Add=True)
-    alpha = sp.expand(linear / a_pt)
-    return None if alpha.has(a_pt) else (alpha, beta)
 
 
 def step_name(lhs: sp.Indexed) -> str:

@@ -13,12 +13,12 @@ from __future__ import annotations
 import sympy as sp
 
 from .notation import plain, tex
-from .records import INVARIANT, Cell, Equation, reads
+from .records import INVARIANT, Cell, Chain, Equation, reads
 
-__all__ = ["FORMAT", "cell_json", "document", "equation_json", "to_json", "filename"]
+__all__ = ["FORMAT", "cell_json", "chain_json", "document", "equation_json", "to_json", "filename", "words", "words_tex"]
 
 
-FORMAT = "invariance-certificate/2"
+FORMAT = "invariance-certificate/3"   # 3: a proof is chains of equalities, each link with its reason
 
 
 def filename(cell: Cell) -> str:
@@ -35,10 +35,21 @@ def equation_json(e: Equation) -> dict:
             "latex": f"{tex(e.lhs)} = {tex(e.rhs)}", "lhs": sp.srepr(e.lhs), "rhs": sp.srepr(e.rhs)}
 
 
-def _step_json(e: Equation) -> dict:
-    return {"name": e.name, "statement": plain(sp.Eq(e.lhs, e.rhs, evaluate=False)),
-            "latex": f"{tex(e.lhs)} = {tex(e.rhs)}", "justification": e.justification,
-            "uses": list(e.uses), "lhs": sp.srepr(e.lhs), "rhs": sp.srepr(e.rhs)}
+def words(parts) -> str:
+    """A reason (words and SymPy expressions) as plain text."""
+    return "".join(p if isinstance(p, str) else plain(p) for p in parts)
+
+
+def words_tex(parts) -> str:
+    """A reason as Markdown/LaTeX text: the words as they are, the maths in ``$...$``."""
+    return "".join(p if isinstance(p, str) else f"${tex(p)}$" for p in parts)
+
+
+def chain_json(c: Chain) -> dict:
+    """A chain: what it states, then each link (``= rhs``), the equations it unfolds and its reason."""
+    return {"name": c.name, "lhs": sp.srepr(c.lhs), "statement": plain(c.lhs), "latex": tex(c.lhs),
+            "links": [{"rhs": sp.srepr(k.expr), "uses": list(k.uses), "statement": "= " + plain(k.expr),
+                       "latex": "= " + tex(k.expr), "reason": words(k.why)} for k in c.links]}
 
 
 def cell_json(cell: Cell, definitions: bool = True) -> dict:
@@ -48,12 +59,15 @@ def cell_json(cell: Cell, definitions: bool = True) -> dict:
            "verdict": cell.verdict, "conditions": [plain(c) for c in cell.conditions]}
     if definitions:
         out["definitions"] = [equation_json(e) for e in cell.definitions]
-    out["proof"] = [_step_json(e) for e in cell.proof.steps()] if cell.verdict == INVARIANT else None
+    out["proof"] = [chain_json(c) for c in cell.proof.chains] if cell.verdict == INVARIANT else None
     ce = cell.counterexample
     out["counterexample"] = None if ce is None else {
         "sizes": dict(ce.sizes), "values": {k: _num(v) for k, v in ce.values.items()},
         "parameters": {k: _num(v) for k, v in ce.parameters.items()}, "point": dict(ce.point),
-        "output": str(ce.output), "transformed_output": str(ce.transformed_output)}
+        "output": str(ce.output), "transformed_output": str(ce.transformed_output),
+        "breaks": None if ce.breaks is None else {
+            "chains": [chain_json(c) for c in ce.breaks.chains],
+            "wanted": plain(sp.Eq(ce.breaks.chains[-1].lhs, ce.breaks.wanted, evaluate=False))}}
     return out
 
 

@@ -8,7 +8,7 @@ import sympy as sp
 
 from .notation import plain
 
-__all__ = ["Equation", "Proof", "Counterexample", "Cell", "INVARIANT", "NOT_INVARIANT", "UNKNOWN", "reads"]
+__all__ = ["Equation", "Link", "Chain", "Proof", "Counterexample", "Breaks", "Cell", "INVARIANT", "NOT_INVARIANT", "UNKNOWN", "reads"]
 
 INVARIANT, NOT_INVARIANT, UNKNOWN = "invariant", "not-invariant", "unknown"
 
@@ -54,13 +54,48 @@ class Equation:
 
 
 @dataclass(frozen=True)
-class Proof:
-    """The definitions a proof unfolds, then its checked steps, in order."""
+class Link:
+    """``= expr``: holds by unfolding the equations named in ``uses`` (none: by algebra
+    alone); ``why`` says so in words and maths, derived from the link itself
+    (:func:`invariance.core.proof.link_words`)."""
 
-    equations: tuple[Equation, ...]
+    expr: sp.Expr
+    uses: tuple[str, ...]
+    why: tuple
+
+
+@dataclass(frozen=True)
+class Chain:
+    """``lhs = links[0].expr = links[1].expr = ...``: a chain of equalities that a
+    student would write, concluding ``lhs = rhs`` under the name ``name``
+    (``mu' law``; ``invariance`` for h' = h), which later chains may substitute."""
+
+    name: str
+    lhs: sp.Expr
+    links: tuple[Link, ...]
+
+    @property
+    def rhs(self) -> sp.Expr:
+        return self.links[-1].expr
+
+    def conclusion(self) -> Equation:
+        """``lhs = rhs`` as one equation (display wrappers removed), using what its links use."""
+        rhs = self.rhs.replace(lambda e: isinstance(e, sp.UnevaluatedExpr), lambda e: e.args[0])
+        uses = tuple(dict.fromkeys(u for link in self.links for u in link.uses))
+        return Equation(self.name, self.lhs, rhs, "", uses or ("algebra",))
+
+
+@dataclass(frozen=True)
+class Proof:
+    """The one proof object: chains of equalities, each link with its reason.  The
+    certificate stores exactly these, ``verify`` checks every link, and ``check``,
+    the Markdown and the document render them."""
+
+    chains: tuple[Chain, ...]
 
     def steps(self) -> tuple[Equation, ...]:
-        return tuple(e for e in self.equations if not e.is_definition)
+        """What the chains conclude, one equation each (the a' law, each statistic's law, h' = h)."""
+        return tuple(c.conclusion() for c in self.chains)
 
 
 @dataclass(frozen=True)
@@ -78,6 +113,17 @@ class Counterexample:
     point: dict[str, int]              # the output entry that differs (1-based)
     output: sp.Expr
     transformed_output: sp.Expr
+    breaks: "Breaks | None" = None     # where the derivation of h' = h stops, checked like a proof
+
+
+@dataclass(frozen=True)
+class Breaks:
+    """Where a refuted cell's derivation stops: the laws that hold (``chains[:-1]``), then
+    the chain of the first quantity without one (``chains[-1]``), which is not ``wanted``,
+    what the rule needs (:func:`invariance.core.proof.wanted`)."""
+
+    chains: tuple[Chain, ...]
+    wanted: sp.Expr
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,7 @@ def negative_scale(cell: Cell) -> Caveat | None:
     if found is None:
         text = "with a negative factor no relation between h' and h was found"
         return Caveat("negative-scale", text, text, "the proof tactic, re-run with the factor negative, failed")
-    last = found[0].equations[-1]
+    last = found[0]
     what = "the centred output flips sign" if last.name == "relation" else "the output is unchanged too"
     factor = t.conditions[0].lhs          # delta, delta[i] or delta[n]: the proof made it negative
     every = f" for every {factor.indices[0]}" if isinstance(factor, sp.Indexed) else ""

@@ -26,9 +26,10 @@ from ..core.cells import (affine_law, bind_definitions, bind_instance, condition
                           outputs_at, random_instance, refutation_conditions, with_groups)
 from ..core.definition import Built, Normalizer
 from ..core.model import EPS
-from ..core.records import INVARIANT, NOT_INVARIANT, UNKNOWN, Cell, Counterexample, Equation, Proof
+from ..core.records import INVARIANT, NOT_INVARIANT, UNKNOWN, Cell, Counterexample, Equation
 from ..catalogue.registry import TRANSFORMATIONS, normalizer as _normalizer, transformation as _transformation
 from ..catalogue.transformations import Transformation
+from .proofs import breaks, prove
 
 __all__ = ["derive", "derive_row", "derive_laws", "try_proof", "find_counterexample", "Laws"]
 
@@ -104,8 +105,8 @@ def derive_laws(b: Built, t: Transformation, substitute: dict | None = None) -> 
 
 
 def try_proof(b: Built, t: Transformation, substitute: dict | None = None,
-              targets=None, state: Laws | None = None) -> tuple[Proof, dict, sp.Expr] | None:
-    """Run the tactic; the proof, the statistics' laws and alpha, or None.
+              targets=None, state: Laws | None = None) -> tuple[Equation, dict, sp.Expr] | None:
+    """Run the tactic; its last step (h' = the target), the statistics' laws and alpha, or None.
 
     ``targets(h, b)`` lists the right-hand sides tried for ``h'`` (default: h);
     ``state`` is a :func:`derive_laws` result to reuse.
@@ -120,7 +121,7 @@ def try_proof(b: Built, t: Transformation, substitute: dict | None = None,
                          ("h'", "a' law", *state.law_names, "h"))
         final = replace(final, justification=justify(final, state.eqs))
         if state.check(final):
-            return Proof(tuple(state.eqs) + (final,)), state.laws, state.alpha
+            return final, state.laws, state.alpha
     return None
 
 
@@ -233,14 +234,19 @@ def derive(norm: Normalizer | str, trans: Transformation | str) -> Cell:
         b = norm.build(sp.S.Zero)
         found = try_proof(b, trans)
     if found:
-        proof, laws, _ = found
+        _, laws, _ = found
+        defs = definitions(b, trans)
         return Cell(norm.id, trans.id, INVARIANT, conditions(b, trans, b.eps == 0),
-                    proof=proof, laws=laws, definitions=definitions(b, trans))
-    b = b if b.eps == 0 else norm.build(sp.S.Zero)
+                    proof=prove(b, defs, laws), laws=laws, definitions=defs)
+    if b.eps != 0:
+        b = norm.build(sp.S.Zero)
+        state = derive_laws(b, trans)
     ce = find_counterexample(b, trans)
     if ce is not None:
+        defs = definitions(b, trans)
+        stops = None if state is None else breaks(b, defs, state.laws, state.missing)
         return Cell(norm.id, trans.id, NOT_INVARIANT, refutation_conditions(norm),
-                    counterexample=ce, definitions=definitions(b, trans))
+                    counterexample=replace(ce, breaks=stops), definitions=defs)
     return Cell(norm.id, trans.id, UNKNOWN)
 
 

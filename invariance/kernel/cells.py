@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import secrets
 
 import sympy as sp
 from sympy import Indexed, IndexedBase, Sum
@@ -66,55 +67,28 @@ from .parse import (MAX_TERMS, CertificateError, Vocabulary, array, expansion_te
                     parse, rational, size)
 from ..core.algebra import Rule, TooManyTerms, evaluate, exact_nonzero, holds, unfold
 from ..core.definition import Built
-from ..core.cells import bind_definitions, bind_instance, conditions, definitions, evaluate_outputs, justify, random_instance, refutation_conditions, shapes, step_name, with_groups
+from ..core.cells import bind_definitions, bind_instance, conditions, definitions, evaluate_outputs, random_instance, refutation_conditions, shapes, step_name, with_groups
 from ..core.model import EPS
 from ..core.certificate import cell_json, equation_json
-from ..core.records import INVARIANT, NOT_INVARIANT, Cell, Counterexample, Equation, Proof
+from ..core.proof import action, link_words, uneval, wanted
+from ..core.records import INVARIANT, NOT_INVARIANT, Breaks, Cell, Chain, Counterexample, Equation, Link, Proof
 from ..catalogue.registry import UnknownId, normalizer, transformation
 
 __all__ = ["CertificateError", "Vocabulary", "parse", "parse_step", "check_cell", "rational", "compare_fields"]
 
-MAX_STEPS = 64
+MAX_STEPS = 64          # chains in a proof, and names one link uses
+MAX_LINKS = 16          # links in one chain
+LINK_POINTS = 2         # random entries each link is evaluated at (its chain's conclusion: every entry)
 MAX_DENOMINATORS = 4     # different quantities one step divides by
 MAX_SUM_TERMS = 100_000  # terms the spot check may add up in one step at sizes of 3
 ANNOTATIONS = frozenset({"numeric"})   # a measurement added by --numeric: not a claim with evidence
 DISPLAYED = frozenset({"caveats"})     # derived claims the display hook re-derives and compares
 
 
-
-
-
-
-
-
-
-
 # --- the whitelist parser ------------------------------------------------------
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 # --- exact values ---------------------------------------------------------------
-
-
-
-
-
-
-
 
 
 # --- one cell ---------------------------------------------------------------------
@@ -151,15 +125,14 @@ def _checked_cell(data: dict) -> Cell:
     if verdict == INVARIANT:
         if data.get("counterexample") is not None:
             raise CertificateError("an invariant cell carries no counterexample")
-        steps = _check_proof(data.get("proof"), b, t, defs, vocab)
-        return Cell(norm.id, t.id, INVARIANT, conditions(b, t, b.eps == 0), proof=Proof(defs + steps),
-                    definitions=defs)
+        proof = _check_proof(data.get("proof"), b, t, defs, vocab)
+        return Cell(norm.id, t.id, INVARIANT, conditions(b, t, b.eps == 0), proof=proof, definitions=defs)
     if verdict == NOT_INVARIANT:
         if data.get("proof") is not None:
             raise CertificateError("a refuted cell carries no proof")
         if b.eps != 0:
             raise CertificateError("a counterexample is evaluated with epsilon = 0; the definitions keep epsilon")
-        ce = _check_counterexample(data.get("counterexample"), b, t, defs)
+        ce = _check_counterexample(data.get("counterexample"), b, t, defs, vocab)
         return Cell(norm.id, t.id, NOT_INVARIANT, refutation_conditions(norm), counterexample=ce,
                     definitions=defs)
     raise CertificateError(f"verdict {verdict!r} carries no evidence (valid: {INVARIANT}, {NOT_INVARIANT})")
@@ -187,51 +160,84 @@ def _build_for(norm, t, data: dict) -> Built:
     return b
 
 
-def _check_proof(steps_data, b: Built, t, defs, vocab: Vocabulary) -> tuple[Equation, ...]:
-    if not isinstance(steps_data, list) or not 1 <= len(steps_data) <= MAX_STEPS:
-        raise CertificateError(f"an invariant cell needs a proof: a list of 1 to {MAX_STEPS} steps")
+def _check_proof(chains_data, b: Built, t, defs, vocab: Vocabulary) -> Proof:
+    """An invariant cell's chains, every link checked; the last concludes the registry's h' = h."""
+    chains = _check_chains(chains_data, b, t, defs, vocab, "an invariant cell needs a proof")
+    h, hp = next(e for e in defs if e.name == "h"), next(e for e in defs if e.name == "h'")
+    last = chains[-1].conclusion()
+    if (last.lhs, last.rhs) != (hp.lhs, h.lhs):
+        raise CertificateError(f"the last chain does not conclude the toolkit's {hp.lhs} = {h.lhs}")
+    return Proof(chains)
+
+
+def _check_chains(chains_data, b: Built, t, defs, vocab: Vocabulary, what: str) -> tuple[Chain, ...]:
+    """Chains of equalities, each about a quantity of the transformed layer.  A link holds by
+    unfolding only the definitions and earlier conclusions it names (then linearity of the sum
+    and expansion), and at every entry of a random exact instance; its words are derived here."""
+    if not isinstance(chains_data, list) or not 1 <= len(chains_data) <= MAX_STEPS:
+        raise CertificateError(f"{what}: a list of 1 to {MAX_STEPS} chains")
     known = {e.name: e for e in defs}
+    trusted = set(known)
+    act = action(b, known)
     primed = {e.lhs.base for e in defs if e.lhs.base.label.name.endswith("'")}
-    steps: list[Equation] = []
-    for k, s in enumerate(steps_data, 1):
-        lhs, rhs = parse_step(s, k, vocab)
+    spot = _SpotCheck(defs, b, t)
+    divisors = frozenset().union(*(sp.fraction(sp.together(r.rhs))[1].atoms(Indexed) for r in (b.out_rule, b.out_rule_p)))
+    chains: list[Chain] = []
+    for k, c in enumerate(chains_data, 1):
+        if not (isinstance(c, dict) and isinstance(c.get("links"), list) and 1 <= len(c["links"]) <= MAX_LINKS):
+            raise CertificateError(f"chain {k} must be an object with 1 to {MAX_LINKS} links")
+        lhs = _parse(c.get("lhs"), vocab, f"chain {k}")
         if not (isinstance(lhs, Indexed) and lhs.base in primed):
-            raise CertificateError(f"step {k} must state the value of a quantity of the transformed layer "
+            raise CertificateError(f"chain {k} must state the value of a quantity of the transformed layer "
                                    f"({', '.join(sorted(p.label.name for p in primed))})")
         name = step_name(lhs)
-        if s.get("name") != name:
-            raise CertificateError(f"step {k} is named {s.get('name')!r}; a step about {lhs.base.label.name} "
+        if c.get("name") != name:
+            raise CertificateError(f"chain {k} is named {c.get('name')!r}; a chain about {lhs.base.label.name} "
                                    f"is named {name!r}")
         if name in known:
-            raise CertificateError(f"step {k} states {name!r} a second time")
-        uses = s.get("uses")
-        if not (isinstance(uses, list) and len(uses) <= MAX_STEPS and all(isinstance(u, str) for u in uses)):
-            raise CertificateError(f"step {k} ({name}): uses must be a list of at most {MAX_STEPS} names")
-        missing = [u for u in uses if u not in known]
-        if missing:
-            raise CertificateError(f"step {k} ({name}) uses {missing}, not stated before it")
-        _no_division_by_zero(lhs, rhs, f"step {k} ({name})")
-        try:
-            rules = [_rule(known[u], trusted=u in {e.name for e in defs}) for u in uses]
-            if expansion_terms(unfold(lhs - rhs, rules)) > MAX_TERMS:   # what holds will expand
-                raise CertificateError(f"unfolded, it expands to more than {MAX_TERMS} terms")
-            ok = holds(lhs, rhs, rules)
-        except CertificateError as err:
-            raise CertificateError(f"step {k} ({name}): {err}") from None
-        except ValueError as err:   # e.g. a rule applied with the wrong number of indices
-            raise CertificateError(f"step {k} ({name}) cannot be checked: {err}") from None
-        step = Equation(name, lhs, rhs, "", tuple(uses))
-        if not ok:
-            raise CertificateError(f"step {k} ({name}) does not hold: {lhs} = {rhs}")
-        if not _spot_check(defs, steps, step, b, t):
-            raise CertificateError(f"step {k} ({name}) fails at a random rational point: {lhs} = {rhs}")
-        step = Equation(name, lhs, rhs, justify(step, [*defs, *steps]), tuple(uses))
-        steps.append(step)
-        known[name] = step
-    h, hp = next(e for e in defs if e.name == "h"), next(e for e in defs if e.name == "h'")
-    if (steps[-1].lhs, steps[-1].rhs) != (hp.lhs, h.lhs):
-        raise CertificateError(f"the last step is not the toolkit's {hp.lhs} = {h.lhs}")
-    return tuple(steps)
+            raise CertificateError(f"chain {k} states {name!r} a second time")
+        links, prev = [], lhs
+        for n, link in enumerate(c["links"], 1):
+            where = f"chain {k}, link {n} ({name})"
+            if not isinstance(link, dict):
+                raise CertificateError(f"{where} must be a JSON object")
+            expr = _parse(link.get("rhs"), vocab, where, evaluate=False)
+            uses = link.get("uses")
+            if not (isinstance(uses, list) and len(uses) <= MAX_STEPS and all(isinstance(u, str) for u in uses)):
+                raise CertificateError(f"{where}: uses must be a list of at most {MAX_STEPS} names")
+            missing = [u for u in uses if u not in known]
+            if missing:
+                raise CertificateError(f"{where} uses {missing}, not stated before it")
+            left, right = uneval(prev), uneval(expr)
+            _no_division_by_zero(left, right, where, divisors)
+            try:
+                rules = [_rule(known[u], trusted=u in trusted) for u in uses]
+                if expansion_terms(unfold(left - right, rules)) > MAX_TERMS:   # what holds will expand
+                    raise CertificateError(f"unfolded, it expands to more than {MAX_TERMS} terms")
+                ok = holds(left, right, rules)
+            except CertificateError as err:
+                raise CertificateError(f"{where}: {err}") from None
+            except ValueError as err:   # e.g. a rule applied with the wrong number of indices
+                raise CertificateError(f"{where} cannot be checked: {err}") from None
+            if not ok:
+                raise CertificateError(f"{where} does not hold: {left} = {right}")
+            if not spot.holds(left, right, where, points=LINK_POINTS):
+                raise CertificateError(f"{where} fails at a random rational point: {left} = {right}")
+            links.append(Link(expr, tuple(uses), link_words(prev, expr, [known[u] for u in uses], act)))
+            prev = expr
+        chain = Chain(name, lhs, tuple(links))
+        if not spot.holds(lhs, uneval(chain.rhs), f"chain {k} ({name})"):   # what later chains use: everywhere
+            raise CertificateError(f"chain {k} ({name}) fails at a random rational point: {lhs} = {uneval(chain.rhs)}")
+        chains.append(chain)
+        known[name] = chain.conclusion()
+    return tuple(chains)
+
+
+def _parse(text, vocab: Vocabulary, where: str, evaluate: bool = True) -> sp.Expr:
+    try:
+        return parse(text, vocab, evaluate=evaluate)
+    except CertificateError as err:
+        raise CertificateError(f"{where}: {err}") from None
 
 
 def parse_step(s, k: int, vocab: Vocabulary) -> tuple[sp.Expr, sp.Expr]:
@@ -256,14 +262,17 @@ def _rule(e: Equation, trusted: bool) -> Rule:
     return Rule(e.lhs, e.rhs)
 
 
-def _no_division_by_zero(lhs, rhs, where: str) -> None:
-    """A step may divide only by what is positive by assumption (sizes, scale factors),
-    and by few different quantities (``cancel`` over many denominators takes minutes)."""
+def _no_division_by_zero(lhs, rhs, where: str, allowed=frozenset()) -> None:
+    """A link may divide only by what is positive by assumption (sizes, scale factors) or by
+    the statistics the output itself divides by (sigma and sigma', whose non-zero value is a
+    condition of the cell), and by few different quantities (``cancel`` over many denominators
+    takes minutes)."""
     bases = set()
     for side in (lhs, rhs):
         for p in side.atoms(sp.Pow):
             if p.exp.is_negative:
-                if not p.base.is_positive:
+                if not all(f.is_positive or f in allowed or (f.is_Pow and f.base in allowed and f.exp.is_positive)
+                           for f in sp.Mul.make_args(p.base)):
                     raise CertificateError(f"{where} divides by {p.base}, which may be zero")
                 bases.add(p.base)
     if len(bases) > MAX_DENOMINATORS:
@@ -271,43 +280,60 @@ def _no_division_by_zero(lhs, rhs, where: str) -> None:
                                f"(at most {MAX_DENOMINATORS})")
 
 
-def _spot_check(defs, earlier, step: Equation, b: Built, t) -> bool:
-    """Both sides of ``step`` at every entry of a random exact instance (size 3
-    along every axis, so no statistic runs over only two values, whose outputs
-    are +-1; epsilon = 1/7 where it is symbolic), evaluated from the definitions
-    alone: independent of the rewriting that :func:`holds` does.  False only if
-    the two values certainly differ somewhere."""
-    rng = random.Random(f"{b.norm.id}/{t.id}/{step.name}")
-    m = b.m
-    sizes = with_groups(b, {ax.size: 3 for ax in (*m.axes, m.input)})
-    values, params = random_instance(b, t, rng, sizes, unit_gain=False)
-    arrays, env = bind_definitions(defs, bind_instance(b, t, values, params, sizes),
-                                   {**sizes, EPS: sp.Rational(1, 7)})
-    for point in itertools.product(*[range(1, sizes[ax.size] + 1) for ax in m.axes]):
-        at = {**env, **{ax.index: v for ax, v in zip(m.axes, point)}}
-        try:
-            left, right = (evaluate(x, arrays, at, max_terms=MAX_SUM_TERMS) for x in (step.lhs, step.rhs))
-        except ZeroDivisionError:
-            continue   # a statistic vanishes here: no evidence either way
-        except IndexError:
-            raise CertificateError(f"step {step.name} refers to an entry outside the layer at "
-                                   f"{point} (sizes {sizes})") from None
-        except TypeError:   # e.g. a sum up to a free index: int() of a symbol
-            raise CertificateError(f"step {step.name} mentions a symbol with no value at a point of the layer") \
-                from None
-        except TooManyTerms:
-            raise CertificateError(f"step {step.name} adds up more than {MAX_SUM_TERMS} terms at sizes of 3: "
-                                   "not a sum over the layer") from None
-        if not (left.is_number and right.is_number):
-            raise CertificateError(f"step {step.name} mentions {', '.join(sorted(map(str, (left - right).free_symbols)))}, "
-                                   "which has no value at a point of the layer")
-        if left.is_finite and right.is_finite and exact_nonzero(left - right):
-            return False
-    return True
+class _SpotCheck:
+    """Both sides of a link at every entry of one random exact instance per cell (size 3
+    along every axis, so no statistic runs over only two values, whose outputs are +-1;
+    epsilon = 1/7 where it is symbolic), evaluated from the definitions alone: independent
+    of the rewriting that :func:`holds` does.  The instance is drawn from the operating
+    system's randomness when first needed: a file cannot know where it will be checked."""
+
+    def __init__(self, defs, b: Built, t) -> None:
+        self.defs, self.b, self.t = defs, b, t
+        self.instance = None
+
+    def _draw(self):
+        b, m = self.b, self.b.m
+        rng = random.Random(secrets.randbits(64))
+        sizes = with_groups(b, {ax.size: 3 for ax in (*m.axes, m.input)})
+        values, params = random_instance(b, self.t, rng, sizes, unit_gain=False)
+        arrays, env = bind_definitions(self.defs, bind_instance(b, self.t, values, params, sizes),
+                                       {**sizes, EPS: sp.Rational(1, 7)})
+        points = list(itertools.product(*[range(1, sizes[ax.size] + 1) for ax in m.axes]))
+        return sizes, arrays, env, points
+
+    def holds(self, lhs, rhs, where: str, points: int | None = None) -> bool:
+        """False only if the two sides certainly differ somewhere: at every entry, or at
+        ``points`` entries drawn at random."""
+        if self.instance is None:
+            self.instance = self._draw()
+        sizes, arrays, env, every = self.instance
+        m = self.b.m
+        for point in (every if points is None else random.Random(secrets.randbits(64)).sample(every, points)):
+            at = {**env, **{ax.index: v for ax, v in zip(m.axes, point)}}
+            try:
+                left, right = (evaluate(x, arrays, at, max_terms=MAX_SUM_TERMS) for x in (lhs, rhs))
+            except ZeroDivisionError:
+                continue   # a statistic vanishes here: no evidence either way
+            except IndexError:
+                raise CertificateError(f"{where} refers to an entry outside the layer at "
+                                       f"{point} (sizes {sizes})") from None
+            except TypeError:   # e.g. a sum up to a free index: int() of a symbol
+                raise CertificateError(f"{where} mentions a symbol with no value at a point of the layer") \
+                    from None
+            except TooManyTerms:
+                raise CertificateError(f"{where} adds up more than {MAX_SUM_TERMS} terms at sizes of 3: "
+                                       "not a sum over the layer") from None
+            if not (left.is_number and right.is_number):
+                raise CertificateError(f"{where} mentions "
+                                       f"{', '.join(sorted(map(str, (left - right).free_symbols)))}, "
+                                       "which has no value at a point of the layer")
+            if left.is_finite and right.is_finite and exact_nonzero(left - right):
+                return False
+        return True
 
 
-def _check_counterexample(ce, b: Built, t, defs) -> Counterexample:
-    keys = {"sizes", "values", "parameters", "point", "output", "transformed_output"}
+def _check_counterexample(ce, b: Built, t, defs, vocab: Vocabulary) -> Counterexample:
+    keys = {"sizes", "values", "parameters", "point", "output", "transformed_output", "breaks"}
     if not isinstance(ce, dict) or set(ce) != keys:
         raise CertificateError(f"a counterexample is an object with exactly: {', '.join(sorted(keys))}")
     m = b.m
@@ -348,7 +374,21 @@ def _check_counterexample(ce, b: Built, t, defs) -> Counterexample:
         raise CertificateError("a statistic in a denominator is zero at this instance: no counterexample")
     if not exact_nonzero(h_t - h):
         raise CertificateError(f"the two outputs do not differ: h = h' = {h}")
-    return Counterexample(dict(recorded), values, params, point, h, h_t)
+    stops = None if ce["breaks"] is None else _check_breaks(ce["breaks"], b, t, defs, vocab)
+    return Counterexample(dict(recorded), values, params, point, h, h_t, stops)
+
+
+def _check_breaks(data, b: Built, t, defs, vocab: Vocabulary) -> Breaks:
+    """Where the derivation stops: chains checked like a proof's; what the rule needs at the
+    last one is derived here (:func:`invariance.core.proof.wanted`), never read."""
+    if not isinstance(data, dict) or "chains" not in data:
+        raise CertificateError("breaks is null or an object with chains")
+    chains = _check_chains(data["chains"], b, t, defs, vocab, "breaks")
+    label = chains[-1].lhs.base.label.name
+    act = action(b, {e.name: e for e in defs})
+    if label != "h'" and b.stat_rule(label.removesuffix("'")) is None:
+        raise CertificateError(f"breaks: the last chain is about {label}, neither a statistic nor h'")
+    return Breaks(chains, wanted(b, "h" if label == "h'" else label.removesuffix("'"), act))
 
 
 def _admissible(sym, value) -> None:

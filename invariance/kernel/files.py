@@ -74,6 +74,9 @@ def document_problem(doc) -> str | None:
     if isinstance(doc, dict) and doc.get("format") == "invariance-certificate/1":
         return ("an invariance-certificate/1 file, which verify no longer trusts: "
                 "regenerate it with python -m invariance proofs")
+    if isinstance(doc, dict) and doc.get("schema") == "invariance-certificate/2":
+        return ("an invariance-certificate/2 file (a proof as steps, not the chains a reader sees), "
+                "which verify no longer reads: regenerate it with python -m invariance proofs")
     if not (isinstance(doc, dict) and doc.get("schema") == FORMAT and isinstance(doc.get("cells"), list)
             and set(doc) == {"schema", "cells"}):
         what = "a JSON array" if isinstance(doc, list) else f"a JSON {type(doc).__name__}"

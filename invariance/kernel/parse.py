@@ -7,6 +7,7 @@ an exact rational.  Every resource a file could inflate is bounded here.
 from __future__ import annotations
 
 import ast
+import contextvars
 import re
 from dataclasses import dataclass
 from fractions import Fraction
@@ -81,8 +82,9 @@ def is_index(s) -> bool:
     return isinstance(s, Symbol) and s == Symbol(s.name, integer=True)
 
 
-def parse(text, vocab: Vocabulary) -> sp.Expr:
-    """The SymPy expression that ``srepr`` text denotes, built node by node.
+def parse(text, vocab: Vocabulary, evaluate: bool = True) -> sp.Expr:
+    """The SymPy expression that ``srepr`` text denotes, built node by node (``evaluate=False``:
+    exactly as written, as a chain's link is shown).
 
     >>> v = Vocabulary(frozenset({Symbol('x')}), frozenset(), {})
     >>> parse("Add(Symbol('x'), Integer(2))", v)
@@ -100,17 +102,25 @@ def parse(text, vocab: Vocabulary) -> sp.Expr:
         raise CertificateError(f"not an expression: {text[:60]!r}") from None
     if sum(1 for _ in ast.walk(tree)) > MAX_NODES:
         raise CertificateError(f"an expression of more than {MAX_NODES} nodes")
-    expr = _build(tree.body, vocab)
+    token = _EVALUATE.set(evaluate)
+    try:
+        expr = _build(tree.body, vocab)
+    finally:
+        _EVALUATE.reset(token)
     if not isinstance(expr, sp.Expr) or isinstance(expr, (IndexedBase, sp.Tuple)):
         raise CertificateError(f"not an expression: {text[:60]!r}")
     _check_vocabulary(expr, vocab)
     return expr
 
 
+#: Whether Add, Mul and Pow are built as SymPy would simplify them, or exactly as written
+#: (a link of a chain is shown as its author wrote it: ``delta a + beta - (delta mu + beta)``).
+_EVALUATE: contextvars.ContextVar = contextvars.ContextVar("evaluate", default=True)
 _CALLS = "Symbol, Integer, Rational, IndexedBase, Indexed, Add, Mul, Pow or Sum"
 
 
-_NAMES = frozenset({"Symbol", "Integer", "Rational", "IndexedBase", "Indexed", "Tuple", "Add", "Mul", "Pow", "Sum"})
+_NAMES = frozenset({"Symbol", "Integer", "Rational", "IndexedBase", "Indexed", "Tuple", "Add", "Mul", "Pow", "Sum",
+                    "UnevaluatedExpr"})
 
 
 def _build(node, vocab: Vocabulary):
@@ -167,14 +177,18 @@ def _build(node, vocab: Vocabulary):
     if not all(_is_expr(b) for b in built):
         raise CertificateError(f"{name}() takes expressions")
     if name in ("Add", "Mul") and built:
-        return (sp.Add if name == "Add" else sp.Mul)(*built)
+        return (sp.Add if name == "Add" else sp.Mul)(*built, evaluate=_EVALUATE.get())
+    if name == "UnevaluatedExpr" and len(built) == 1 and not _EVALUATE.get():   # display only: kept as written
+        return sp.UnevaluatedExpr(built[0])
     if name == "Pow" and len(built) == 2:
         base, exp = built
         if not (exp.is_Rational and abs(exp.p) <= 4 and exp.q <= 2):
             raise CertificateError(f"a power with exponent {exp} (allowed: p/q with |p| <= 4, q <= 2)")
         if base.is_Rational and max(abs(base.p), base.q) > MAX_INT:   # SymPy would compute it now
             raise CertificateError(f"a power of a number larger than {MAX_INT}")
-        return sp.Pow(base, exp)
+        if not base.free_symbols and not base.is_Rational:   # kept as written, a tower would be computed later
+            raise CertificateError(f"a power of a number larger than {MAX_INT}, or of a computed number")
+        return sp.Pow(base, exp, evaluate=_EVALUATE.get())
     if name in vocab.functions and len(built) == 1:
         arg = built[0]
         if arg.has(Sum) or not arg.free_symbols:   # SymPy would evaluate it numerically, now
@@ -219,9 +233,12 @@ def _check_vocabulary(expr: sp.Expr, vocab: Vocabulary) -> None:
     for b in expr.atoms(IndexedBase):
         if b not in vocab.bases:
             raise CertificateError(f"{b.label.name!r} is not an indexed quantity of this cell")
-    for p in expr.atoms(sp.Pow):   # SymPy merges nested powers: bound them after construction
-        if not (p.exp.is_Rational and abs(p.exp.p) <= 4 and p.exp.q <= 2):
-            raise CertificateError(f"a power with exponent {p.exp} (allowed: p/q with |p| <= 4, q <= 2)")
+    for p in expr.atoms(sp.Pow):   # SymPy merges nested powers (or will, when a chain is checked)
+        exp = p.exp
+        while isinstance(p.base, sp.Pow) and exp.is_Rational and p.base.exp.is_Rational:
+            p, exp = p.base, exp * p.base.exp
+        if not (exp.is_Rational and abs(exp.p) <= 4 and exp.q <= 2):
+            raise CertificateError(f"a power with exponent {exp} (allowed: p/q with |p| <= 4, q <= 2)")
     if expansion_terms(expr) > MAX_TERMS:
         raise CertificateError(f"an expression that expands to more than {MAX_TERMS} terms")
 

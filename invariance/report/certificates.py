@@ -14,7 +14,7 @@ from pathlib import Path
 import sympy as sp
 
 from ..catalogue.registry import titles
-from ..core.certificate import document, filename
+from ..core.certificate import document, filename, words_tex
 from ..core.notation import tex
 from ..core.records import INVARIANT, Cell
 from ..derive.caveats import caveats
@@ -58,11 +58,10 @@ def render_markdown(cell: Cell, titles: dict[str, str]) -> str:
     for e in cell.definitions:
         lines += [f"- {e.justification}:", "", f"  $${tex(e.lhs)} = {tex(e.rhs)}$$", ""]
     if cell.verdict == INVARIANT:
-        lines += ["## Proof", "", "Each step is checked by unfolding the equations it uses, "
-                  "linearity of the sum, and expansion to literally zero.", ""]
-        for k, e in enumerate(cell.proof.steps(), 1):
-            lines += [f"{k}. {e.justification} (uses {', '.join(e.uses)}):", "",
-                      f"   $${tex(e.lhs)} = {tex(e.rhs)}$$", ""]
+        lines += ["## Proof", "", "Chains of equalities.  Each link is checked by unfolding the equations "
+                  "its reason names, linearity of the sum and expansion to literally zero, and at a "
+                  "random exact point.", ""]
+        lines += _chains_md(cell.proof.chains)
     if cell.counterexample is not None:
         ce = cell.counterexample
         lines += ["## Counterexample (exact)", "", "Sizes: " + ", ".join(f"${k} = {v}$" for k, v in ce.sizes.items())
@@ -73,7 +72,25 @@ def render_markdown(cell: Cell, titles: dict[str, str]) -> str:
             lines.append(f"- ${_PARAMETER_TEX.get(k, k)} = {_matrix_tex(v)}$")
         point = ", ".join(str(v) for v in ce.point.values())
         lines += ["", f"At entry $({point})$: $h = {sp.latex(ce.output)}$ but $h' = {sp.latex(ce.transformed_output)}$.", ""]
+        if ce.breaks is not None:
+            lines += ["## Where the derivation stops", "", "What holds (each link checked as in a proof), "
+                      "then the first quantity without the law the rule needs:", ""]
+            lines += _chains_md(ce.breaks.chains)
+            last = ce.breaks.chains[-1]
+            lines += [f"which is not ${tex(last.lhs)} = {tex(ce.breaks.wanted)}$, what the rule needs.", ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _chains_md(chains) -> list[str]:
+    """Each chain as a list of equalities, each link with its reason."""
+    lines = []
+    for c in chains:
+        lines += [f"**{c.name}.**", ""]
+        for k, link in enumerate(c.links):
+            lhs = tex(c.lhs) + " " if k == 0 else ""
+            lines.append(f"- ${lhs}= {tex(link.expr)}$ &nbsp; ({words_tex(link.why)})")
+        lines.append("")
+    return lines
 
 
 _PARAMETER_TEX = {"delta": r"\delta", "gamma": r"\gamma", "case": r"\text{re-scaled case } m"}

@@ -23,14 +23,14 @@ from pathlib import Path
 
 import sympy as sp
 
-from ..core.algebra import Rule, unfold
+from ..core.algebra import unfold
 from ..derive.caveats import caveats as derive_caveats
 from ..derive.claims import (NOTES_FORMULA, PAPER_CLAIMS, PAPER_TABLE_CLAIMS, TRANSCRIPT_CLAIMS, TRANSCRIPT_FILE,
                      Claim, argument_holds, assess, contradicting)
 from ..core.definition import Normalizer, general_form
-from ..derive.engine import derive, derive_laws
+from ..derive.engine import derive
 from ..core.cells import affine_law, counterexample_symbols, definitions
-from ..derive.reasons import RULE, action, averaged_axes, built, chains, reason
+from ..derive.reasons import RULE, action, averaged_axes, built, reason
 from ..core.model import CONV, DENSE, EPS, Model, prime
 from ..catalogue.transformations import COMBINED
 from ..catalogue.normalizers import NORMALIZERS as BUILTIN
@@ -455,7 +455,7 @@ def derivations_section(cells: dict) -> list[str]:
             continue
         out.append(f"{esc(NORMALIZERS[rep.normalizer].title)} (Section~\\ref{{{_cell_ref(rep)}}}): "
                    + parts_tex(reason(rep)))
-        out += [chain_tex(c) for c in chains(rep)]
+        out += [chain_tex(c) for c in rep.proof.chains]
     return out
 
 
@@ -670,21 +670,6 @@ def _uses(e, labels: dict) -> str:
     return ", ".join(parts)
 
 
-def proof_tex(cell: Cell, labels: dict | None = None) -> list[str]:
-    """The steps, each with its justification and (with ``labels``) what it unfolds."""
-    out = []
-    for k, e in enumerate(cell.proof.steps(), 1):
-        label = None
-        if labels is not None:
-            label = _label("eq", cell.normalizer, cell.transformation, e.name)
-            labels[e.name] = label
-        text = f"\\noindent\\textit{{Step {k}}}: {mixed(e.justification)}"
-        if labels is not None:
-            text += f"; unfolds {_uses(e, labels)}"
-        out += [text + ".", equation(e.lhs, e.rhs, label)]
-    return out
-
-
 def _entries(v) -> list:
     return [sp.latex(x).replace(r"\frac", r"\tfrac") for x in v]
 
@@ -735,30 +720,6 @@ def counterexample_tex(cell: Cell) -> list[str]:
             f"\\begingroup\\renewcommand{{\\arraystretch}}{{1.3}}\n\\[\n{shown}\n\\]\n\\endgroup",
             f"At {where}: ${tex(h)} = {sp.latex(ce.output)}$ but "
             f"${tex(hp)} = {sp.latex(ce.transformed_output)}$, exactly."]
-
-
-def _stops_tex(cell: Cell) -> list[str]:
-    """For a "No": what the proof tactic does establish, and where it stops."""
-    norm, t = NORMALIZERS[cell.normalizer], TRANSFORMATIONS[cell.transformation]
-    state = derive_laws(norm.build(sp.S.Zero), t)
-    if state is None:
-        return [r"The summed inputs do not transform as $a' = \alpha a + \beta$, so the proof "
-                r"tactic does not apply."]
-    laws = [e for e in state.eqs if e.name.endswith(" law")]
-    out = ["What does hold (each checked as in a proof):"]
-    out += [display(f"{tex(e.lhs)} = {tex(e.rhs)}") for e in laws]
-    if state.missing:
-        primed = _symbol(state.missing + "'")
-        out.append(f"but no law $s' = s$, $\\alpha s + \\beta$, $\\alpha s$ or $\\alpha^2 s$ holds for "
-                   f"${primed}$, with $\\alpha = {tex(state.alpha)}$ and "
-                   f"$\\beta = {tex(state.beta)}$.")
-    else:
-        byname = {e.name: e for e in state.eqs}
-        hp = unfold(byname["h'"].rhs, [Rule(e.lhs, e.rhs) for e in laws])
-        out.append("Every statistic has a law, and substituting them into $h'$ gives")
-        out.append(display(f"{tex(byname[H_PRIME].lhs)} = {tex(hp)},"))
-        out.append("which is not $h$ in general: the counterexample is an instance.")
-    return out
 
 
 def _caveats_tex(cell: Cell) -> list[str]:
@@ -970,18 +931,18 @@ def _eq6_tex(cells: dict) -> list[str]:
 def _notes_formula_tex(cells: dict) -> list[str]:
     """The notes' formula for layer norm after weight-matrix re-centering, and the derived one."""
     cell = cells[NOTES_FORMULA.normalizer, NOTES_FORMULA.transformation]
-    found = chains(cell)
-    if not found:
+    if cell.proof is None:
         return []
-    centred = [c for c in found if not isinstance(c.lhs, sp.Indexed)]
-    scale = [c for c in found if isinstance(c.lhs, sp.Indexed) and c.lhs.base.label.name == "sigma'"]
+    found = cell.proof.chains
+    scale = [c for c in found if c.lhs.base.label.name == "sigma^2'"]
+    centred = [c for c in found if c.name == "invariance"]
     return [r"\paragraph{The notes' formula, corrected.} For "
             f"{esc(NORMALIZERS[cell.normalizer].title.lower())} under "
             f"{esc(TRANSFORMATIONS[cell.transformation].title.lower())} the notes derive",
             f"\\[ {NOTES_FORMULA.quote} \\]",
             r"with $c$ the paper's $\gamma$. Both halves are wrong: the shift, the same for every unit, "
             r"cancels exactly in the numerator, and it adds nothing to the variance. Derived, each link "
-            r"checked:", *[chain_tex(c) for c in centred + scale],
+            r"checked:", *[chain_tex(c) for c in scale + centred],
             r"so the output is $h$ itself, and the notes' conclusion (``not strictly invariant'') is wrong too."]
 
 

@@ -19,7 +19,7 @@ from sympy.printing.pretty.stringpict import prettyForm
 from ..core.algebra import exact_nonzero
 from ..core.cells import definitions
 from ..core.notation import inline, pretty_form
-from ..derive.reasons import RULE, Eq, action, breaking_chain, built, chains, intermediates, reason
+from ..derive.reasons import RULE, Eq, action, built, intermediates, reason
 from ..core.records import INVARIANT, NOT_INVARIANT, UNKNOWN, Cell, reads
 from ..derive.caveats import caveats as find_caveats
 from ..catalogue.registry import NORMALIZERS, TRANSFORMATIONS, titles
@@ -221,9 +221,10 @@ def _unregistered(out: _Out, cell: Cell):
 
 
 def _proof(out: _Out, cell: Cell):
-    out.words([f"Proof ({len(cell.proof.steps())} steps, each checked by SymPy; here as a student would "
-               "write them, each link with its reason):"])
-    for chain in chains(cell):
+    links = sum(len(c.links) for c in cell.proof.chains)
+    out.words([f"Proof ({len(cell.proof.steps())} steps, as chains of {links} equalities; each link is what "
+               "the certificate stores and verify checks, with its reason):"])
+    for chain in cell.proof.chains:
         out.blank()
         _chain(out, chain)
 
@@ -241,12 +242,15 @@ def _decimal(v) -> str:
 
 
 def _counterexample(out: _Out, cell: Cell, b):
-    broken = breaking_chain(cell)
+    broken = cell.counterexample.breaks
     if broken is not None:
-        chain, wanted = broken
-        out.words(["Where the derivation breaks (each link checked like a proof step):"])
-        _chain(out, chain)
-        out.words(["which is not ", Eq(chain.lhs, wanted), ", what the rule needs."], indent="  ", first="  ")
+        out.words(["Where the derivation breaks (each link checked as in a proof): what holds, then the "
+                   "first quantity without the law the rule needs:"])
+        for chain in broken.chains:
+            out.blank()
+            _chain(out, chain)
+        out.words(["which is not ", Eq(broken.chains[-1].lhs, broken.wanted), ", what the rule needs."],
+                  indent="  ", first="  ")
         out.blank()
     ce = cell.counterexample
     sizes = ", ".join(f"{k} = {v}" for k, v in ce.sizes.items())
