@@ -105,6 +105,8 @@ def test_document_compiles_without_errors_or_text_off_the_page(generated, capsys
     log = generated.with_suffix(".log").read_text(errors="replace")
     too_wide = [float(w) for w in re.findall(r"Overfull \\hbox \((\d+(?:\.\d+)?)pt too wide", log)]
     assert not too_wide, f"overfull boxes (pt): {too_wide}"
+    loose = re.findall(r"Underfull \\hbox \(badness \d+\) in .*", log)
+    assert not loose, f"underfull lines: {loose[:5]}"
     pages = int(re.search(r"Output written on \S+ \((\d+) pages?", log).group(1))
     assert pages <= 30, f"{pages} pages: the document should stay readable in 30"
     assert not generated.with_suffix(".aux").exists()  # aux files cleaned up

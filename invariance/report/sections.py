@@ -306,7 +306,7 @@ def caveats_section(cells: list[Cell]) -> list[str]:
             r"proof tactic re-run with $\delta < 0$ (where $\sqrt{\delta^2 s} = -\delta\sqrt{s}$) gives the "
             r"relation shown, a sign flip of the centred output; with $\epsilon > 0$ the exact deviation is "
             r"checked and bounded by the mean value theorem; at the sizes shown $\sigma = 0$ for every input.",
-            "\n".join([r"{\small", r"\begin{longtable}{@{}p{3.3cm}p{2.6cm}p{6.2cm}p{2.4cm}@{}}", r"\toprule",
+            "\n".join([r"{\small", r"\begin{longtable}{@{}P{3.3cm}P{2.6cm}P{6.2cm}P{2.4cm}@{}}", r"\toprule",
                        r"Cell & Negative factor & $\epsilon > 0$ & $\sigma \equiv 0$ when \\", r"\midrule",
                        r"\endhead", *rows, r"\bottomrule", r"\end{longtable}}"]),
             r"\begin{center}\refstepcounter{table}\label{tab:caveats}\end{center}"]
