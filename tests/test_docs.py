@@ -18,7 +18,7 @@ import pytest
 import derived as session_cells
 
 from invariance import NORMALIZERS, TRANSFORMATIONS
-from invariance.report import docs
+from invariance.report import docs, latex, pdf, sections
 from invariance.derive.claims import (CLAIMS, PAPER, PAPER_CLAIMS, TRANSCRIPT, TRANSCRIPT_CLAIMS,
                                TRANSCRIPT_FILE, assess, quote_occurs)
 from invariance.catalogue.normalizers import NORMALIZERS as BUILTIN
@@ -94,17 +94,19 @@ def test_document_quotes_every_wrong_claim(generated):
     wrong = [c for c in CLAIMS if _is_known_wrong(c)]
     assert wrong
     for claim in wrong:
-        assert docs.quote(claim.quote) in text, claim.quote
+        assert latex.quote(claim.quote) in text, claim.quote
 
 
 @needs_tex
 def test_document_compiles_without_errors_or_text_off_the_page(generated, capsys):
-    status = docs.compile_pdf(generated)
+    status = pdf.compile_pdf(generated)
     assert status == 0, capsys.readouterr().err
     assert generated.with_suffix(".pdf").read_bytes().startswith(b"%PDF")
     log = generated.with_suffix(".log").read_text(errors="replace")
     too_wide = [float(w) for w in re.findall(r"Overfull \\hbox \((\d+(?:\.\d+)?)pt too wide", log)]
     assert not too_wide, f"overfull boxes (pt): {too_wide}"
+    loose = re.findall(r"Underfull \\hbox \(badness \d+\) in .*", log)
+    assert not loose, f"underfull lines: {loose[:5]}"
     pages = int(re.search(r"Output written on \S+ \((\d+) pages?", log).group(1))
     assert pages <= 30, f"{pages} pages: the document should stay readable in 30"
     assert not generated.with_suffix(".aux").exists()  # aux files cleaned up
@@ -114,7 +116,7 @@ def test_document_compiles_without_errors_or_text_off_the_page(generated, capsys
 def test_a_latex_error_is_one_line_and_a_failure(tmp_path, capsys):
     bad = tmp_path / "invariance.tex"
     bad.write_text("\\documentclass{article}\n\\begin{document}\n\\undefinedmacro\n\\end{document}\n")
-    assert docs.compile_pdf(bad) != 0
+    assert pdf.compile_pdf(bad) != 0
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "Undefined control sequence" in err, err
     assert not (tmp_path / "invariance.pdf").exists()
@@ -125,17 +127,17 @@ def test_a_long_equation_is_broken_to_fit_the_page(tmp_path, capsys):
     import sympy as sp
     x, y = sp.IndexedBase("x"), sp.IndexedBase("y")[sp.Symbol("n")]
     wide = sum(sp.sqrt(x[k] ** 2 + sp.Symbol("epsilon")) / (1 + x[k]) for k in range(1, 25))
-    shown = docs.equation(y, wide, "eq:wide")
+    shown = latex.equation(y, wide, "eq:wide")
     assert shown.count(r"\\") >= 2 and "aligned" in shown   # three lines or more
     doc = tmp_path / "invariance.tex"
     doc.write_text(docs.PREAMBLE + shown + "\n\\end{document}\n")
-    assert docs.compile_pdf(doc) == 0, capsys.readouterr().err
+    assert pdf.compile_pdf(doc) == 0, capsys.readouterr().err
     assert "Overfull" not in doc.with_suffix(".log").read_text(errors="replace")
 
 
 def test_without_tex_compiling_fails_with_a_message(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(docs.shutil, "which", lambda name: None)
-    assert docs.compile_pdf(tmp_path / "invariance.tex") != 0
+    monkeypatch.setattr(pdf.shutil, "which", lambda name: None)
+    assert pdf.compile_pdf(tmp_path / "invariance.tex") != 0
     assert "neither latexmk nor pdflatex" in capsys.readouterr().err
 
 
@@ -193,9 +195,9 @@ def test_document_has_references_marks_and_appendix(generated):
     table, the rows beyond Table 1 in an appendix, the rule stated once, and the axes figure."""
     text = generated.read_text()
     bib = text[text.index(r"\begin{thebibliography}"):]
-    for key, short, _ in docs.BIBLIOGRAPHY:
+    for key, short, _ in sections.BIBLIOGRAPHY:
         assert f"\\bibitem{{{key}}}" in bib and f"\\cite{{{key}}}" in text, short
-    eps_zero = [c for c in session_cells.all_cells(BUILTIN_IDS) if docs._needs_eps_zero(c)]
+    eps_zero = [c for c in session_cells.all_cells(BUILTIN_IDS) if sections.needs_eps_zero(c)]
     assert eps_zero
     for table in re.findall(r"\\begin\{table\}.*?\\end\{table\}", text, re.S):
         for c in eps_zero:

@@ -1,3 +1,5 @@
 """What people read: the table (``table``), ``check``'s text (``explain``), the
 certificates written and verified with their display (``certificates``), the
-training report (``training_report``) and the LaTeX document (``docs``, ``latex``)."""
+training report (``training_report``) and the LaTeX document (``docs``, which puts
+together ``sections``, ``derivations``, ``cell_pages`` and ``errata``, written with
+``latex`` and ``linebreak`` and compiled by ``pdf``)."""

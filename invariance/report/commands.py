@@ -1,0 +1,334 @@
+"""The commands of ``python -m invariance``, one library function each.
+
+:mod:`invariance.__main__` parses the arguments and calls one of these with the
+options as keyword arguments; each prints what its command prints and returns
+the exit status: 0 when all is well, 1 when a verdict is unknown, a numeric
+check disagrees or a certificate fails.  Bad input is reported by raising
+:class:`BadInput` (or the library's ``UnknownId`` or ``InvalidNormalizer``),
+which the command line prints as one line on stderr with exit status 2.
+"""
+from __future__ import annotations
+
+import json
+import runpy
+import sys
+from pathlib import Path
+
+from ..catalogue.registry import NORMALIZERS, TABLE1, TRANSFORMATIONS, UnknownId, titles
+from ..catalogue.registry import normalizer as find_normalizer, transformation as find_transformation
+from ..core.definition import InvalidNormalizer
+from ..core.records import UNKNOWN
+from ..derive.engine import derive_row
+from .table import render_table
+
+__all__ = ["BadInput", "EXIT_OK", "EXIT_FAIL", "EXIT_USAGE", "load_plugins", "table_command", "check_command",
+           "proofs_command", "verify_command", "consequences_command", "docs_command", "probe_command"]
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+class BadInput(Exception):
+    """Bad input: printed as one line on stderr (what was wrong, what is valid), exit status 2."""
+
+
+# --- --load --------------------------------------------------------------------------------------
+def load_plugins(files) -> None:
+    """Run each file; it must register at least one normalizer, and nothing in it may fail."""
+    for f in files:
+        if not f.is_file():
+            raise BadInput(f"--load {f}: no such file; give a Python file that calls invariance.register")
+        before = set(NORMALIZERS)
+        try:
+            runpy.run_path(str(f), run_name="invariance_plugin")
+        except SyntaxError as err:
+            raise BadInput(f"--load {f}: syntax error at line {err.lineno}: {err.msg}") from None
+        except Exception as err:  # the user's file: one line that says where and what, no traceback
+            kind = "" if isinstance(err, (InvalidNormalizer, UnknownId)) else f"{type(err).__name__}: "
+            raise BadInput(f"--load {f}{_line_in(err, f)}: {kind}{err}") from None
+        if set(NORMALIZERS) == before:
+            raise BadInput(f"--load {f} registered no normalizer; call invariance.register(Normalizer(...)) "
+                           "in it (see examples/dynamic_tanh.py)")
+
+
+def _line_in(err: BaseException, file: Path) -> str:
+    """`` line N``: the last line of ``file`` that the traceback of ``err`` passed through."""
+    lines, tb = [], err.__traceback__
+    while tb is not None:
+        if Path(tb.tb_frame.f_code.co_filename).resolve() == file.resolve():
+            lines.append(tb.tb_lineno)
+        tb = tb.tb_next
+    return f" line {lines[-1]}" if lines else ""
+
+
+# --- option values that need the registry or the file system ------------------------------------
+def _ids(text: str) -> list[str]:
+    """The rows named by ``--normalizers a,b``: at least one, each registered, none twice."""
+    ids = [s.strip() for s in text.split(",") if s.strip()]
+    if not ids:
+        raise BadInput(f"--normalizers {text!r} names no normalizer; valid: {', '.join(NORMALIZERS)}")
+    for i in ids:
+        find_normalizer(i)
+    twice = sorted({i for i in ids if ids.count(i) > 1})
+    if twice:
+        raise BadInput(f"--normalizers names {', '.join(twice)} more than once; name each row once")
+    return ids
+
+
+def _out_dir(path: Path) -> Path:
+    """``path`` as a directory to write into, created if missing."""
+    blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise BadInput(f"--out {path}: {blocker} is a file, not a directory; give a directory "
+                       "(created if missing)")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise BadInput(f"--out {path}: cannot create the directory ({err.strerror or err}); "
+                       "give a directory you can write to") from None
+    return path
+
+
+# --- the numeric cross-check's options -----------------------------------------------------------
+_SETUP = ("backend", "dtype", "eps", "device")
+
+
+def _numeric_settings(numeric: bool, options: dict) -> dict:
+    """``cross_check``'s keyword arguments from the options given (``instances``, ``seed`` and the
+    setup's); refuses them without ``--numeric``."""
+    given = {k: options[k] for k in ("instances", "seed", *_SETUP) if options.get(k) is not None}
+    if given and not numeric:
+        raise BadInput(f"{' and '.join('--' + k for k in given)} {'is' if len(given) == 1 else 'are'} "
+                       "for the numeric cross-check only; add --numeric")
+    from ..numeric.crosscheck import Setup
+    try:
+        setup = Setup(**{k: given.pop(k) for k in _SETUP if k in given})
+    except ValueError as err:
+        raise BadInput(str(err)) from None
+    return given | {"setup": setup}
+
+
+def _disagreement(cell, result) -> str | None:
+    """The line that reports a numeric disagreement with ``cell``, if there is one."""
+    if cell.verdict == UNKNOWN or result.agrees(cell):
+        return None
+    return f"DISAGREEMENT {cell.normalizer} x {cell.transformation}: {result.disagreement(cell)}"
+
+
+# --- table ---------------------------------------------------------------------------------------
+def table_command(fmt: str = "markdown", everything: bool = False, normalizers: str | None = None,
+                  numeric: bool = False, caveats: bool = False, linear_bias: bool = False,
+                  instances: int | None = None, seed: int | None = None, backend: str | None = None,
+                  dtype: str | None = None, eps: str | None = None, device: str | None = None) -> int:
+    """Print the table of ``normalizers`` (comma-separated ids; every row with ``everything``, else
+    the paper's), with numeric cross-checks and caveats as notes if asked."""
+    if fmt not in ("markdown", "json"):
+        extras = [o for o, on in (("--numeric", numeric), ("--caveats", caveats)) if on]
+        if extras:
+            raise BadInput(f"{' and '.join(extras)} cannot show in --format {fmt}, which holds "
+                           "the verdicts only; use --format markdown or json")
+    settings = _numeric_settings(numeric, {"instances": instances, "seed": seed, "backend": backend,
+                                           "dtype": dtype, "eps": eps, "device": device})
+    if everything:
+        rows = list(NORMALIZERS)
+    elif normalizers is not None:
+        rows = _ids(normalizers)
+    else:
+        rows = list(TABLE1)
+    if linear_bias:
+        rows = _linear_bias_rows(rows, everything)
+    setup = settings.get("setup")
+    if numeric:
+        from ..numeric.crosscheck import check_backend
+        try:
+            check_backend(setup, [NORMALIZERS[n] for n in rows])
+        except ValueError as err:
+            raise BadInput(str(err)) from None
+    cells = [cell for n in rows for cell in derive_row(n)]
+    extra, notes, status = {}, [], EXIT_OK
+    if any(c.verdict == UNKNOWN for c in cells):
+        status = EXIT_FAIL
+        notes += [f"unknown: {c.normalizer} x {c.transformation} (no proof and no counterexample found)"
+                  for c in cells if c.verdict == UNKNOWN]
+    if numeric:
+        status = max(status, _cross_check(cells, settings, fmt, extra, notes))
+        status = max(status, _values(rows, notes, fmt, setup))
+    if caveats:
+        _caveats(cells, fmt, extra, notes)
+    short = {k: v.short for k, v in TRANSFORMATIONS.items()}
+    print(render_table(cells, fmt, titles(), short, extra))
+    if notes:
+        stream = sys.stdout if fmt == "markdown" else sys.stderr
+        print(("\n" if stream is sys.stdout else "") + "\n".join(notes), file=stream)
+    return status
+
+
+def _linear_bias_rows(rows, everything: bool) -> list[str]:
+    from ..catalogue.normalizers import with_linear_bias
+    from ..catalogue.registry import register
+    from ..core.model import DENSE
+    if everything:
+        rows = [n for n in rows if NORMALIZERS[n].model is DENSE]
+    try:
+        return [register(with_linear_bias(NORMALIZERS[n])).id for n in rows]
+    except ValueError as err:
+        raise BadInput(str(err)) from None
+
+
+def _cross_check(cells, settings: dict, fmt: str, extra: dict, notes: list) -> int:
+    """Each cell against the numeric layers: its JSON into ``extra``, a line for ``notes``."""
+    from inspect import signature
+    from ..numeric.crosscheck import cross_check, margins, progress_bar
+    setup, status = settings["setup"], EXIT_OK
+    per_cell = settings.get("instances", signature(cross_check).parameters["instances"].default)
+    results, bar = [], progress_bar(len(cells) * per_cell, f"numeric ({setup.backend}, {setup.dtype})")
+    for cell in cells:
+        r = cross_check(NORMALIZERS[cell.normalizer], TRANSFORMATIONS[cell.transformation], cell, **settings,
+                        progress=bar.update if bar else None)
+        results.append((cell, r))
+        extra.setdefault((cell.normalizer, cell.transformation), {})["numeric"] = r.to_json()
+        disagreement = _disagreement(cell, r)
+        if disagreement:
+            status = EXIT_FAIL
+            notes.append(disagreement)
+        elif fmt == "markdown":
+            notes.append(f"numeric {cell.normalizer} x {cell.transformation}: {r.verdict}, "
+                         f"max relative deviation {r.max_relative_deviation:.2e} over {r.instances} "
+                         f"instances" + ("" if r.replay_differs is None else ", counterexample replayed")
+                         + ("" if r.eps_bound_ratio is None else ", deviation/eps bound median "
+                            f"{r.eps_bound_ratio[0]:.4g}, max {r.eps_bound_ratio[1]:.4g}"))
+    if bar:
+        bar.close()
+    notes.append(margins(results))
+    return status
+
+
+def _values(rows, notes: list, fmt: str, setup) -> int:
+    """Each row's numeric op against its definition, exactly evaluated (invariance.values)."""
+    from ..numeric.values import compare_values
+    status = EXIT_OK
+    for n in rows:
+        v = compare_values(NORMALIZERS[n], backend=setup.backend, device=setup.device)
+        if not v.agrees:
+            status = EXIT_FAIL
+            notes.append(f"DISAGREEMENT {n} values: the numeric op differs from the definition by "
+                         f"{v.max_deviation:.3g} ({v.max_tolerance_ratio:.3g} x tolerance) at {v.worst}")
+        elif fmt == "markdown":
+            notes.append(f"values {n} ({setup.backend}): numeric op = definition at {v.points} exact rational "
+                         f"instances, max deviation {v.max_deviation:.2e} ({v.max_tolerance_ratio:.2f} x tolerance)")
+    return status
+
+
+def _caveats(cells, fmt: str, extra: dict, notes: list) -> None:
+    """Each invariant cell's caveats: their JSON into ``extra``, a line each for ``notes``."""
+    from ..derive.caveats import caveats
+    for cell in cells:
+        found = caveats(cell)
+        if found:
+            extra.setdefault((cell.normalizer, cell.transformation), {})["caveats"] = [k.to_json() for k in found]
+            if fmt == "markdown":
+                notes += [f"caveat {cell.normalizer} x {cell.transformation}: {k.text()}" for k in found]
+
+
+# --- the other commands --------------------------------------------------------------------------
+def check_command(normalizer: str, transformation: str, fmt: str = "text", numeric: bool = False,
+                  instances: int | None = None, seed: int | None = None, backend: str | None = None,
+                  dtype: str | None = None, eps: str | None = None, device: str | None = None) -> int:
+    """Print one cell: verdict, conditions, proof or counterexample (``fmt`` text or json)."""
+    n, t = find_normalizer(normalizer), find_transformation(transformation)
+    settings = _numeric_settings(numeric, {"instances": instances, "seed": seed, "backend": backend,
+                                           "dtype": dtype, "eps": eps, "device": device})
+    from ..derive.caveats import caveats
+    from ..derive.engine import derive
+    from .explain import explain
+    cell = derive(n, t)
+    result = None
+    if numeric:
+        from ..numeric.crosscheck import cross_check
+        result = cross_check(n, t, cell, **settings)
+    disagreement = result and _disagreement(cell, result)
+    if fmt == "json":
+        from ..core.certificate import document
+        notes = {"caveats": [k.to_json() for k in caveats(cell)]} | ({"numeric": result.to_json()} if result else {})
+        print(json.dumps(document([cell], annotations={(cell.normalizer, cell.transformation): notes}),
+                         indent=1, ensure_ascii=False))
+        if disagreement:
+            print(disagreement, file=sys.stderr)
+    else:
+        print(explain(cell, titles(), caveats(cell), result))
+    return EXIT_FAIL if cell.verdict == UNKNOWN or disagreement else EXIT_OK
+
+
+def proofs_command(out: Path = Path("proofs")) -> int:
+    """Write one certificate per cell of every registered normalizer, and the consequences, to ``out``."""
+    from .certificates import write, write_consequences
+    from .training_report import collect
+    out = _out_dir(out)
+    cells = [cell for n in NORMALIZERS for cell in derive_row(n)]
+    paths = write(cells, out, titles())
+    consequences = collect(cells)   # the cells just derived, not derived again
+    paths.append(write_consequences(consequences, out))
+    print(f"wrote {len(paths)} files ({len(cells)} cell certificates, {len(consequences)} consequences) to {out}/")
+    return EXIT_FAIL if any(c.verdict == UNKNOWN for c in cells) else EXIT_OK
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def verify_command(path: Path = Path("proofs")) -> int:
+    """Re-check a certificate, or every certificate in a directory, from the files alone."""
+    from ..kernel.files import document_problem, load, read_text
+    from .certificates import verify_path
+    if not path.exists():
+        raise BadInput(f"no such file or directory: {path}; give a certificate or a directory of them")
+    if not (path.is_dir() or path.is_file()):
+        raise BadInput(f"{path} is neither a regular file nor a directory; give a certificate or a directory of them")
+    if path.is_dir() and not any(path.glob("*.json")):
+        print(f"python -m invariance verify: no certificates (*.json) in {path}", file=sys.stderr)
+        return EXIT_FAIL
+    if path.is_file():   # one file that is no certificate at all is bad input; in a folder, one problem
+        try:
+            why = document_problem(load(read_text(path)))
+        except (OSError, ValueError, RecursionError, MemoryError) as err:
+            why = f"not readable as JSON ({str(err)[:200]})"
+        if why:
+            raise BadInput(f"{path} is not a certificate: {why}")
+    cells, consequences, problems = verify_path(path)
+    for p in problems:
+        print(p, file=sys.stderr)
+    checked = _count(cells, 'cell') + (f" and {_count(consequences, 'consequence')}" if consequences else "")
+    print(f"verified {checked}: {_count(len(problems), 'problem')}")
+    return EXIT_FAIL if problems else EXIT_OK
+
+
+def consequences_command(normalizer: str | None = None, transformation: str | None = None,
+                         everything: bool = False, numeric: bool = False, fmt: str = "text") -> int:
+    """Print what invariance implies for training, for one cell or for the table's rows."""
+    from .training_report import command
+    output, notes, status = command(normalizer, transformation, everything, numeric, fmt)
+    print(output)
+    for note in notes:
+        print(note, file=sys.stderr)
+    return status
+
+
+def docs_command(out: Path = Path("docs"), pdf: bool = False) -> int:
+    """Write ``out/invariance.tex``; with ``pdf``, compile it."""
+    from .docs import build
+    return build(_out_dir(out), pdf=pdf)
+
+
+def probe_command(spec: str, against: str | None = None, weight: str | None = None, instances: int = 200,
+                  seed: int = 0) -> int:
+    """Your own layer's row, numerically: ``spec`` is MODULE:FACTORY (see the README)."""
+    from ..numeric.probe import load, probe
+    if against is not None:
+        find_normalizer(against)
+    try:
+        made = load(spec)
+        layer, weight = made if isinstance(made, tuple) else (made, weight)
+        result = probe(layer, weight, against=against, instances=instances, seed=seed)
+    except ValueError as err:
+        raise BadInput(str(err)) from None
+    print(result.table())
+    return EXIT_OK if result.agrees else EXIT_FAIL

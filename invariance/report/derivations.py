@@ -1,0 +1,148 @@
+"""Proofs and counterexamples as LaTeX: one derivation per transformation as chains
+of equalities with their reasons, a cell's checked laws, the steps of a proof,
+what a refuted cell's proof tactic does establish, and an exact counterexample.
+
+These renderers are being rewritten to render the certificate itself (issue 16);
+their bodies are moved here unchanged from the former ``docs.py``, so they keep
+the short private names they were written with (imported below under those names).
+"""
+from __future__ import annotations
+
+import sympy as sp
+
+from ..catalogue.registry import NORMALIZERS, TABLE1, TRANSFORMATIONS
+from ..core.cells import counterexample_symbols
+from ..core.model import prime
+from ..core.notation import tex
+from ..core.records import INVARIANT, Cell
+from ..derive.reasons import RULE, action, built, reason
+from .latex import cell_label as _cell_ref, displaystyle as _displaystyle, label_for as _label
+from .latex import display, esc, parts_tex
+from .linebreak import LINE as _LINE, maths_width as _width
+from .sections import axes_figure
+
+__all__ = ["derivations_section", "chain_tex", "counterexample_tex"]
+
+H_PRIME = "h'"
+
+
+def _representative(t_id: str, cells: dict) -> Cell | None:
+    """The first row of the paper's table invariant to ``t_id``: its derivation is the
+    transformation's (other cells differ only in their statistics' axes)."""
+    return next((cells[n, t_id] for n in TABLE1 if (n, t_id) in cells and cells[n, t_id].verdict == INVARIANT),
+                None)
+
+
+def _axes_text(axes) -> str:
+    return ", ".join(f"${tex(ax.index)}$ ({esc(ax.title)})" for ax in axes) or "none (a constant)"
+
+
+def derivations_section(cells: dict) -> list[str]:
+    out = [r"\section{One derivation per transformation}\label{sec:derivations}",
+           r"\paragraph{The rule.} " + parts_tex(RULE),
+           r"Each transformation acts on the summed inputs as $a' = \alpha a + \beta$ (derived from $W'$ and "
+           r"$X'$ by the linearity of the sum over the inputs $j$). Below, for each transformation, $\alpha$ and "
+           r"$\beta$ with the axes along which they vary, then the derivation for the first normalizer of the "
+           r"paper's table that is invariant to it, as chains of equalities; every link is checked by SymPy "
+           r"(unfold the definitions, linearity of the sum, expand to zero). The cells of "
+           r"Sections~\ref{sec:cells} and~\ref{sec:more} state only what differs: their verdict, the reason in "
+           r"one sentence, their laws or their counterexample. Figure~\ref{fig:axes} puts the rule in one picture."]
+    out += axes_figure()
+    for t in TRANSFORMATIONS.values():
+        out.append(f"\\subsection{{{esc(t.title)}: ${t.paper}$}}\\label{{{_label('tr', t.id)}}}")
+        rep = _representative(t.id, cells)
+        probe = rep or next(c for c in cells.values() if c.transformation == t.id)
+        b = built(probe.normalizer, True)
+        act = action(b, t)
+        m = b.m
+        a_t = m.at(prime(m.a), m.point)
+        law = f"{tex(a_t)} = {tex(act.alpha_name * m.at(m.a, m.point) + act.beta_name)}"
+        extra = []
+        if act.alpha_name != act.alpha:
+            extra.append(f"{tex(act.alpha_name)} = {tex(act.alpha)}")
+        if act.beta_name != act.beta:
+            extra.append(f"{tex(act.beta_name)} = {tex(act.beta)}")
+        out.append("On the summed inputs: $" + law + "$" + (", with" if extra else "."))
+        if extra:
+            out.append(display(r",\qquad ".join(extra)))
+        out.append(f"The factor varies along: {_axes_text(act.alpha_axes) if act.alpha != 1 else 'no re-scaling'}; "
+                   f"the shift along: {_axes_text(act.beta_axes) if act.beta != 0 else 'no shift'}.")
+        if rep is None:
+            out.append("No normalizer of the paper's table is invariant to it.")
+            continue
+        out.append(f"{esc(NORMALIZERS[rep.normalizer].title)} (Section~\\ref{{{_cell_ref(rep)}}}): "
+                   + parts_tex(reason(rep)))
+        out += [chain_tex(c) for c in rep.proof.chains]
+    return out
+
+
+def chain_tex(chain) -> str:
+    """A chain of equalities, each link's reason as its tag (set below the link if it is long)."""
+    lines = []
+    for k, link in enumerate(chain.links):
+        lines.append((tex(chain.lhs) if k == 0 else "") + f" &= {_displaystyle(tex(link.expr))}"
+                     + f" \\tag*{{\\footnotesize[{parts_tex(link.why)}]}}"
+                     + (r" \\" if k < len(chain.links) - 1 else ""))
+    return "\\begin{align*}\n" + "\n".join(lines) + "\n\\end{align*}"
+
+
+def _laws_tex(cell: Cell) -> list[str]:
+    """The checked steps of an invariant cell, aligned: what this cell adds to the derivation
+    of its transformation."""
+    rows = [(e.lhs, e.rhs, None) for e in cell.proof.steps()]
+    if any(_width(f"{tex(lhs)} = {tex(rhs)}") > _LINE for lhs, rhs, _ in rows):
+        return [display(f"{tex(lhs)} = {tex(rhs)}") for lhs, rhs, _ in rows]
+    body = " \\\\\n".join(f"{tex(lhs)} &= {_displaystyle(tex(rhs))}" for lhs, rhs, _ in rows)
+    return [f"\\begin{{align*}}\n{body}\n\\end{{align*}}"]
+
+
+def _entries(v) -> list:
+    return [sp.latex(x).replace(r"\frac", r"\tfrac") for x in v]
+
+
+def _bmatrix(rows) -> str:
+    return (r"\begin{bmatrix}" + r" \\ ".join(" & ".join(_entries(r)) for r in rows)
+            + r"\end{bmatrix}")
+
+
+def _value_tex(key, v) -> list[tuple[str, float]]:
+    """(maths, rough width) for one value of a counterexample."""
+    name = tex(key)
+    if not isinstance(v, (list, tuple)):
+        return [(f"{name} = {sp.latex(v)}", len(name) + 6)]
+    if not v or not isinstance(v[0], (list, tuple)):
+        if len(v) == 1:
+            return [(f"{tex(key[1])} = {sp.latex(v[0])}", 10)]
+        shown = [tex(key[k]) for k in range(1, len(v) + 1)]
+        lhs = ", ".join(shown) if len(v) <= 3 else f"{shown[0]}, \\dots, {shown[-1]}"
+        lhs = f"\\left({lhs}\\right)"
+        return [(f"{lhs} = \\left({', '.join(_entries(v))}\\right)", 14 + 5 * len(v))]
+    if isinstance(v[0][0], (list, tuple)):   # X[n, j, p]: one matrix per case
+        return [(f"{tex(key[n + 1, sp.Symbol('j'), sp.Symbol('p')])} = {_bmatrix(v[n])}",
+                 12 + 5 * len(v[n][0])) for n in range(len(v))]
+    return [(f"{name} = {_bmatrix(v)}", 4 + 5 * len(v[0]))]
+
+
+def counterexample_tex(cell: Cell) -> list[str]:
+    ce = cell.counterexample
+    m = NORMALIZERS[cell.normalizer].model
+    sizes = ", ".join(f"${k} = {v}$" for k, v in ce.sizes.items())
+    symbols = counterexample_symbols(NORMALIZERS[cell.normalizer].build(), TRANSFORMATIONS[cell.transformation], ce)
+    items = [x for k, v in symbols.items() for x in _value_tex(k, v)]
+    lines, current, width = [], [], 0.0
+    for maths, w in items:
+        if current and width + w > _LINE:
+            lines.append(current)
+            current, width = [], 0.0
+        current.append(maths)
+        width += w + 3
+    lines.append(current)
+    shown = "\\begin{gathered}\n" + " \\\\\n".join(r", \quad ".join(x) for x in lines) + "\n\\end{gathered}"
+    point = {ax.name: sp.Integer(ce.point[ax.name]) for ax in m.axes}
+    where = ", ".join(f"${tex(ax.index)} = {ce.point[ax.name]}$" for ax in m.axes)
+    h, hp = m.at(sp.IndexedBase("h"), point), m.at(sp.IndexedBase("h'"), point)
+    return [f"Sizes {sizes}; $\\epsilon = 0$. Matrices are indexed as in the definitions "
+            f"(rows first: $W_{{i,j}}$, $X_{{n,j}}$, or $X_{{n,j,p}}$ with rows $j$ and columns $p$):",
+            f"\\begingroup\\renewcommand{{\\arraystretch}}{{1.3}}\n\\[\n{shown}\n\\]\n\\endgroup",
+            f"At {where}: ${tex(h)} = {sp.latex(ce.output)}$ but "
+            f"${tex(hp)} = {sp.latex(ce.transformed_output)}$, exactly."]

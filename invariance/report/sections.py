@@ -1,0 +1,347 @@
+"""The document's sections around the cells: the introduction, notation and
+definitions, the transformations, the tables, the axes figure, the caveats and
+the bibliography.  Each ``*_section`` returns LaTeX blocks; :mod:`.docs` puts
+them in order.
+"""
+from __future__ import annotations
+
+import re
+
+import sympy as sp
+
+from ..catalogue.normalizers import NORMALIZERS as BUILTIN
+from ..catalogue.registry import NORMALIZERS, TABLE1, TRANSFORMATIONS
+from ..core.algebra import unfold
+from ..core.definition import Normalizer, general_form
+from ..core.model import CONV, DENSE, EPS, Model
+from ..core.notation import tex
+from ..core.records import INVARIANT, NOT_INVARIANT, Cell
+from ..derive.caveats import caveats as derive_caveats
+from ..derive.reasons import action, averaged_axes, built
+from .latex import cell_label, display, equation, equations, esc, label_for
+from .table import cell_word
+
+__all__ = ["Definitions", "intro_section", "notation_section", "transformation_section", "axes_figure",
+           "tables_section", "table_tex", "needs_eps_zero", "EPS_MARK", "caveats_section", "BIBLIOGRAPHY",
+           "cite", "bibliography_section"]
+
+_MODELS = (DENSE, CONV)
+
+
+# --- the introduction, notation and definitions ------------------------------------
+
+def intro_section(cells: list[Cell]) -> list[str]:
+    proved = sum(c.verdict == INVARIANT for c in cells)
+    refuted = sum(c.verdict == NOT_INVARIANT for c in cells)
+    return [
+        r"\begin{abstract}",
+        r"Table~1 of Ba, Kiros and Hinton, \emph{Layer Normalization} (2016), says which re-scalings "
+        r"and re-centerings of the weights and of the data leave batch, weight and layer normalization "
+        r"unchanged. This document derives every cell of that table, and of the same table for RMSNorm, "
+        r"convolutional batch and layer norm, group norm and instance norm, with SymPy: "
+        f"of {len(cells)} cells, {proved} are proved invariant, step by step, and {refuted} are "
+        r"refuted by an exact counterexample in rational numbers. It ends with the claims of the paper's "
+        r"prose and of a chat transcript that the derivation contradicts.",
+        r"\end{abstract}",
+        r"\tableofcontents",
+        r"\section{How the cells are derived}\label{sec:method}",
+        r"For every normalizer and transformation the same proof tactic runs: (1) the transformation acts "
+        r"on the summed inputs affinely, $a' = \alpha a + \beta$, found by substituting $W'$ and $X'$ "
+        r"and the linearity of the sum over the inputs; (2) each statistic obeys a law, the first of "
+        r"$s' = s$, $\alpha s + \beta$, $\alpha s$, $\alpha^2 s$ that can be checked; (3) with those laws "
+        r"the output satisfies $h' = h$. Every step is checked by unfolding the equations it names "
+        r"(rewrite rules), pushing sums through sums and constants out of them, and expanding the "
+        r"difference of the two sides to literally zero; no step is taken on trust. "
+        r"If a step cannot be checked the tactic gives up, which is no evidence either way, and a search "
+        r"for a counterexample in exact rationals begins: smallest sizes first, gain $1$, bias $0$, "
+        r"$\epsilon = 0$. A ``No'' is always such a counterexample.",
+        r"The invariant cells state their conditions: a positive scale factor, $\epsilon = 0$ where the "
+        r"proof needs it (marked $^{\dagger}$ in the tables), and non-zero statistics in denominators. "
+        r"Their caveats (a negative factor, $\epsilon > 0$, sizes at which $\sigma$ vanishes) are derived "
+        r"too and listed once, in Section~\ref{sec:caveats}. A normalizer is a catalogue entry, so one "
+        r"more row needs no change to the toolkit: \texttt{examples/dynamic\_tanh.py} registers Dynamic "
+        + cite(esc("Tanh (Zhu et al. 2025)")) + ", which has no statistics.",
+    ]
+
+
+class _Eq5:
+    """Just enough of a :class:`invariance.core.definition.Context` for Eq. 5 with
+    per-unit statistics, so that :func:`general_form` typesets it."""
+
+    def __init__(self, m: Model):
+        self.m = m
+
+    def has(self, name):
+        return name == "mu"
+
+    def stat(self, name, at):
+        return sp.IndexedBase(name)[at["unit"]]
+
+    def a(self, at):
+        return self.m.at(self.m.a, at)
+
+    def g(self, at):
+        return self.m.g[at["unit"]]
+
+    def b(self, at):
+        return self.m.b[at["unit"]]
+
+
+class Definitions:
+    """The numbered definitions of the document, to refer to from every cell."""
+
+    def __init__(self):
+        self.label: dict[tuple[str, str], tuple[sp.Basic, sp.Basic, str]] = {}
+        for m in _MODELS:
+            r = m.a_rule()
+            self.label[(m.id, "a")] = (r.lhs, r.rhs, label_for("eq", m.id, "a"))
+        for norm in BUILTIN:
+            b = norm.build(EPS)
+            for r in b.stat_rules:
+                name = r.base.label.name
+                self.label[(norm.id, name)] = (r.lhs, r.rhs, label_for("eq", norm.id, name))
+            self.label[(norm.id, "h")] = (b.out_rule.lhs, b.out_rule.rhs, label_for("eq", norm.id, "h"))
+
+    def find(self, norm: Normalizer, name: str):
+        return self.label.get((norm.model.id, name)) or self.label.get((norm.id, name))
+
+
+def _eq_number(source: str) -> str:
+    m = re.search(r"Eq\. (\d+)", source)
+    return f" (the paper's Eq.~{m.group(1)})" if m else ""
+
+
+def _normalizer_definitions(norm: Normalizer, defs: Definitions) -> list[str]:
+    b = norm.build(EPS)
+    out = [f"\\subsection{{{esc(norm.title)}{_eq_number(norm.source)}}}\\label{{{label_for('norm', norm.id)}}}",
+           f"On the {esc(norm.model.title)}"
+           + (f", with $G = {norm.groups}$ groups of $S$ consecutive channels" if norm.groups else "")
+           + f". Source: {cite(esc(norm.source))}."]
+    names = [r.base.label.name for r in b.stat_rules] + ["h"]
+    out.append(equations([defs.label[(norm.id, name)] for name in names]))
+    return out
+
+
+def notation_section(defs: Definitions) -> list[str]:
+    out = [r"\section{Notation and definitions}\label{sec:notation}"]
+    for m in _MODELS:
+        axes = ", ".join(f"{esc(ax.title)} ${tex(ax.index)} = 1, \\dots, {tex(ax.size)}$"
+                         for ax in (*m.axes, m.input))
+        lhs, rhs, label = defs.label[(m.id, "a")]
+        out += [f"\\paragraph{{The {esc(m.title)}.}} Indices: {axes}. The summed inputs are",
+                equation(lhs, rhs, label)]
+        if m is DENSE:
+            out.append(r"that is, in the paper's notation, $a_i = w_i^T x$ for each case $x = x_n$, with "
+                       r"$w_i$ the $i$-th row of $W$.")
+    out += [
+        r"Summation indices $m, k, q$ run over cases, units and positions inside a statistic. "
+        r"A primed symbol belongs to the transformed layer: it is defined by the same equation "
+        r"with every symbol primed (e.g.\ $a'$ from $W'$ and $X'$). "
+        r"The paper writes no $\epsilon$; here every $\sigma$ has an $\epsilon \ge 0$ under its "
+        r"square root and variances are biased, as implementations compute them.",
+        r"\subsection{The general form (the paper's Eq.~5)}\label{norm:general}",
+        r"Every normalizer below computes, for each summed input, with gain $g_i$ and bias $b_i$,"]
+    m = DENSE
+    h = m.at(sp.IndexedBase("h"), m.point)
+    out.append(display(f"{tex(h)} = f\\left({tex(general_form(_Eq5(m), m.point))}\\right)",
+                       label_for("eq", "general")))
+    out.append(r"with its own statistics $\mu$ and $\sigma$: over the cases for batch norm, over the "
+               r"units for layer norm, $\sigma_i = \lVert w_i \rVert$ and $\mu = 0$ for weight norm "
+               r"(a normalizer without $\mu$ uses $\mu = 0$). The non-linearity $f$ is left out "
+               r"below: an unchanged argument gives an unchanged $h$.")
+    first = [n for n in BUILTIN if n.id in TABLE1]
+    for norm in first:
+        out += _normalizer_definitions(norm, defs)
+    out.append(r"\subsection{The other normalizers}"
+               r" These rows are not in the paper's table; each says which layer it normalizes.")
+    for norm in BUILTIN:
+        if norm.id not in TABLE1:
+            out += [s.replace(r"\subsection{", r"\subsubsection{", 1) for s in _normalizer_definitions(norm, defs)]
+    return out
+
+
+def transformation_section() -> list[str]:
+    m = DENSE
+    i, j, n = m.point["unit"], m.input.index, m.point["case"]
+    rows = []
+    for t in TRANSFORMATIONS.values():
+        cond = ", ".join(f"${tex(c)}$" for c in t.conditions) or "--"
+        rows.append(f"{esc(t.title)} & ${t.paper}$ & ${tex(t.w(m, i, j))}$ & ${tex(t.x(m, n, j, ()))}$ "
+                    f"& {cond} \\\\")
+    return [
+        r"\section{The six transformations}\label{sec:transformations}",
+        r"Section 5.1 of the paper. Each acts on the weights and the data entrywise; "
+        r"on the convolutional layer $X'$ carries the position index $p$ too.",
+        "\n".join([r"\begin{center}\small",
+                   r"\begin{tabular}{@{}llllc@{}}", r"\toprule",
+                   r"Transformation & The paper & $W'_{i,j}$ & $X'_{n,j}$ & Assumed \\", r"\midrule",
+                   *rows, r"\bottomrule", r"\end{tabular}", r"\end{center}"]),
+        r"$\gamma$ is one vector added to every row of $W$ (Eq.~6 of the paper) or to every case. "
+        r"Single training case re-scaling is proved in the stronger form with one factor $\delta_n > 0$ "
+        r"per case; the paper's transformation is the special case $\delta_m = \delta$, "
+        r"$\delta_n = 1$ for $n \ne m$, and a counterexample uses exactly that.",
+    ]
+
+
+def axes_figure() -> list[str]:
+    """The table in one picture: the axes each normalizer's statistics average over, beside the
+    axes along which each transformation's factor and shift vary (on the convolutional layer,
+    which has all three axes)."""
+    conv = next(n for n in BUILTIN if n.model is CONV)
+    axes = CONV.axes
+    head = " & ".join(f"${tex(ax.index)}$" for ax in axes)
+    mark = lambda yes: r"$\blacksquare$" if yes else r"$\cdot$"  # noqa: E731
+    rows = []
+    for norm in BUILTIN:
+        b = built(norm.id, True)
+        avg = averaged_axes(b)
+        over = set()
+        for name in ("mu", "sigma"):
+            over |= {ax.name for ax in (avg.get(name) or ())}
+        mine = {ax.name for ax in b.m.axes}
+        cells = [mark(ax.name in over) if ax.name in mine else "" for ax in axes]
+        from_w = unfold(b.stat_rule("sigma").rhs, list(reversed(b.stat_rules))).has(b.m.W)
+        note = "" if any(avg.get(n) for n in ("mu", "sigma")) else r" ($\sigma$ from $W$)" if from_w else " (fixed)"
+        rows.append(f"{esc(norm.title)}{note} & " + " & ".join(cells) + r" \\")
+    left = "\n".join([r"\begin{tabular}{@{}l" + "c" * len(axes) + "@{}}", r"\toprule",
+                      r"$\mu, \sigma$ average over & " + head + r" \\", r"\midrule", *rows,
+                      r"\bottomrule", r"\end{tabular}"])
+    rows = []
+    for t in TRANSFORMATIONS.values():
+        act = action(built(conv.id, True), t)
+        a_axes = {ax.name for ax in act.alpha_axes} if act.alpha != 1 else None
+        b_axes = {ax.name for ax in act.beta_axes} if act.beta != 0 else None
+        cell = lambda s: " & ".join(["--"] * len(axes)) if s is None else " & ".join(mark(ax.name in s) for ax in axes)  # noqa: E731,E501
+        rows.append(f"${t.paper}$ & {cell(a_axes)} & {cell(b_axes)}" + r" \\")
+    right = "\n".join([r"\begin{tabular}{@{}l" + "c" * (2 * len(axes)) + "@{}}", r"\toprule",
+                       f"& \\multicolumn{{{len(axes)}}}{{c}}{{$\\alpha$ varies along}} & "
+                       f"\\multicolumn{{{len(axes)}}}{{c}}{{$\\beta$ varies along}} \\\\",
+                       " & " + head + " & " + head + r" \\", r"\midrule", *rows, r"\bottomrule", r"\end{tabular}"])
+    return ["\n".join([r"\begin{figure}[htbp]", r"\centering\small", left, r"\quad", right,
+                       r"\caption{The table in one picture. Left: the axes (case $n$, unit or channel $i$, "
+                       r"position $p$) over which each normalizer's statistics average ($\blacksquare$; blank: the "
+                       r"layer has no such axis). Right: the axes along which each transformation's factor "
+                       r"$\alpha$ and shift $\beta$ vary (--: none). A cell is invariant when every axis along "
+                       r"which $\alpha$ or $\beta$ varies is one its statistics do not average over, and a shift "
+                       r"meets a mean $\mu$.}\label{fig:axes}", r"\end{figure}"])]
+
+
+# --- the tables --------------------------------------------------------------------
+
+def tables_section(at: dict, registered: list[Cell]) -> list[str]:
+    out = [r"\section{The tables}\label{sec:tables}",
+           r"Table~\ref{tab:table1} has the layout of the paper's Table~1; "
+           r"Table~\ref{tab:all} adds every other registered normalizer. "
+           r"Each entry links to its cell."]
+    out += table_tex([at[n, t] for n in TABLE1 for t in TRANSFORMATIONS],
+                     "Invariance properties under the normalization methods (the paper's Table~1), "
+                     "every cell derived.", "tab:table1")
+    out += table_tex(registered, "Every registered normalizer.", "tab:all")
+    return out
+
+
+def _stack(title: str, width: int = 13) -> str:
+    """A title on lines of at most ``width`` letters (a one-line title stays plain text)."""
+    lines, current = [], ""
+    for word in title.split():
+        if current and len(current) + 1 + len(word) > width:
+            lines.append(current)
+            current = word
+        else:
+            current = f"{current} {word}".strip()
+    lines.append(current)
+    if len(lines) == 1:
+        return esc(lines[0])
+    return r"\begin{tabular}[b]{@{}c@{}}" + r"\\".join(esc(x) for x in lines) + r"\end{tabular}"
+
+
+def table_tex(cells: list[Cell], caption: str, label: str) -> list[str]:
+    rows = list(dict.fromkeys(c.normalizer for c in cells))
+    cols = list(dict.fromkeys(c.transformation for c in cells))
+    at = {(c.normalizer, c.transformation): c for c in cells}
+    documented = {n.id for n in BUILTIN}   # a normalizer registered at run time has no section to link to
+    word = lambda c: cell_word(c) + (r"$^{\dagger}$" if needs_eps_zero(c) else "")  # noqa: E731
+    link = lambda c: (f"\\hyperref[{cell_label(c)}]{{{word(c)}}}"  # noqa: E731
+                      if c.normalizer in documented else word(c))
+    body = [_stack(NORMALIZERS[r].title, 24) + " & " + " & ".join(link(at[r, c]) for c in cols) + r" \\"
+            for r in rows]
+    return ["\n".join([r"\begin{table}[htbp]", r"\centering\small", r"\setlength{\tabcolsep}{2pt}",
+                       r"\begin{tabular}{@{}l" + "c" * len(cols) + "@{}}", r"\toprule",
+                       " & " + " & ".join(_stack(TRANSFORMATIONS[c].title) for c in cols) + r" \\",
+                       r"\midrule", *body, r"\bottomrule", r"\end{tabular}",
+                       f"\\caption{{{caption} {EPS_MARK}}}\\label{{{label}}}", r"\end{table}"])]
+
+
+EPS_MARK = (r"$^{\dagger}$: proved for $\epsilon = 0$ only (with $\epsilon > 0$ the deviation is "
+            r"bounded in Table~\ref{tab:caveats}).")
+
+
+def needs_eps_zero(cell: Cell) -> bool:
+    return cell.verdict == INVARIANT and sp.Eq(EPS, 0) in cell.conditions
+
+
+# --- the caveats and the bibliography ----------------------------------------------
+
+def caveats_section(cells: list[Cell]) -> list[str]:
+    """Every invariant cell's caveats, once, in one table."""
+    rows = []
+    for cell in cells:
+        found = {c.kind: c for c in derive_caveats(cell)}
+        if not found:
+            continue
+        neg = found.get("negative-scale")
+        eps = found.get("eps")
+        deg = found.get("degenerate")
+        neg_t = (f"$h' = {tex(neg.expr)}$" if neg is not None and neg.expr is not None else
+                 ("none found" if neg is not None else "--"))
+        eps_t = ("exact" if eps is not None and eps.expr == 0 else
+                 f"$|h' - h| \\le {tex(eps.expr)}$" if eps is not None and eps.expr is not None else "--")
+        m = re.match(r"when \$(.*?)\$", deg.statement) if deg is not None else None
+        deg_t = f"${m.group(1)}$" if m else "--"
+        short = esc(TRANSFORMATIONS[cell.transformation].short).replace(r"w\_i", r"$w_i$")   # the paper's w_i
+        title = f"{esc(NORMALIZERS[cell.normalizer].title)}, {short}"
+        rows.append(f"{title} & {neg_t} & {eps_t} & {deg_t} \\\\")
+    return [r"\section{Caveats of the invariant cells}\label{sec:caveats}",
+            r"Derived for each invariant cell (\texttt{invariance/caveats.py}): with a negative factor, the "
+            r"proof tactic re-run with $\delta < 0$ (where $\sqrt{\delta^2 s} = -\delta\sqrt{s}$) gives the "
+            r"relation shown, a sign flip of the centred output; with $\epsilon > 0$ the exact deviation is "
+            r"checked and bounded by the mean value theorem; at the sizes shown $\sigma = 0$ for every input.",
+            "\n".join([r"{\small", r"\begin{longtable}{@{}P{3.3cm}P{2.6cm}P{6.2cm}P{2.4cm}@{}}", r"\toprule",
+                       r"Cell & Negative factor & $\epsilon > 0$ & $\sigma \equiv 0$ when \\", r"\midrule",
+                       r"\endhead", *rows, r"\bottomrule", r"\end{longtable}}"]),
+            r"\begin{center}\refstepcounter{table}\label{tab:caveats}\end{center}"]
+
+
+BIBLIOGRAPHY = (
+    ("ioffe2015", "Ioffe and Szegedy 2015",
+     r"S.~Ioffe and C.~Szegedy. Batch normalization: accelerating deep network training by reducing "
+     r"internal covariate shift. \emph{ICML}, 2015. arXiv:1502.03167."),
+    ("salimans2016", "Salimans and Kingma 2016",
+     r"T.~Salimans and D.~P.~Kingma. Weight normalization: a simple reparameterization to accelerate "
+     r"training of deep neural networks. \emph{NeurIPS}, 2016. arXiv:1602.07868."),
+    ("ba2016", "Ba et al. 2016",
+     r"J.~L.~Ba, J.~R.~Kiros and G.~E.~Hinton. Layer normalization. arXiv:1607.06450, 2016."),
+    ("ulyanov2016", "Ulyanov et al. 2016",
+     r"D.~Ulyanov, A.~Vedaldi and V.~Lempitsky. Instance normalization: the missing ingredient for fast "
+     r"stylization. arXiv:1607.08022, 2016."),
+    ("wu2018", "Wu and He 2018",
+     r"Y.~Wu and K.~He. Group normalization. \emph{ECCV}, 2018. arXiv:1803.08494."),
+    ("zhang2019", "Zhang and Sennrich 2019",
+     r"B.~Zhang and R.~Sennrich. Root mean square layer normalization. \emph{NeurIPS}, 2019. "
+     r"arXiv:1910.07467."),
+    ("zhu2025", "Zhu et al. 2025",
+     r"J.~Zhu, X.~Chen, K.~He, Y.~LeCun and Z.~Liu. Transformers without normalization. \emph{CVPR}, 2025. "
+     r"arXiv:2503.10622."),
+)
+
+
+def cite(text: str) -> str:
+    """LaTeX text with each bibliography entry's short name followed by its citation."""
+    for key, short, _ in BIBLIOGRAPHY:
+        text = text.replace(esc(short), f"{esc(short)}~\\cite{{{key}}}")
+    return text
+
+
+def bibliography_section() -> list[str]:
+    items = [f"\\bibitem{{{key}}} {entry}" for key, _, entry in BIBLIOGRAPHY]
+    return ["\n".join([r"\begin{thebibliography}{9}", *items, r"\end{thebibliography}"])]
