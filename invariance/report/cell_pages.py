@@ -4,15 +4,14 @@ counterexample (:mod:`.derivations`); the caveats of an invariant cell.
 """
 from __future__ import annotations
 
-import sympy as sp
 
 from ..catalogue.registry import NORMALIZERS, TRANSFORMATIONS
 from ..core.model import EPS
 from ..core.records import INVARIANT, NOT_INVARIANT, Cell
 from ..derive.caveats import caveats as derive_caveats
 from ..derive.reasons import reason
-from .derivations import _laws_tex, counterexample_tex   # _laws_tex: a renderer kept as it was (see there)
-from .latex import cell_label, conditions_tex, equations, esc, label_for, mixed, parts_tex, symbol
+from .derivations import _laws_tex, counterexample_tex
+from .latex import cell_label, conditions_tex, equations, esc, label_for, mixed, parts_tex
 from .sections import Definitions, needs_eps_zero
 
 __all__ = ["cell_tex", "cells_section"]
