@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -327,13 +328,52 @@ def test_a_huge_power_is_refused_before_it_is_built():
     rejected(doc, "a power with exponent")
 
 
-def test_reversed_sum_ranges_mean_the_same_to_the_rewriting_and_to_the_evaluator():
-    """SymPy's algebra reads sum_{k=3}^{1} 1 as -1 (Karr); so does the exact
-    evaluator, so a step cannot pass one and fail the other."""
-    from invariance.core.algebra import evaluate, holds
-    k = sp.Symbol("k", integer=True)
-    s = sp.Sum(1, (k, 3, 1))
-    assert holds(s, sp.Integer(-1)) and evaluate(s, {}) == -1
+@pytest.mark.parametrize("lo, hi", [(3, 1), (2, "H"), (1, "i"), ("H", 3), (1, 0)])
+def test_a_sum_whose_range_may_be_empty_or_reversed_is_refused(lo, hi):
+    """SymPy's algebra reads sum_{k=3}^{1} 1 as -1 (Karr's convention); a reader reads an
+    empty sum.  (1 + sum_{k=3}^{1} 1) a = 0 holds to the algebra: a misleading step.  A range
+    that is empty or reversed only at some sizes (2 to H at H = 1) or indices is refused too."""
+    d = defs("layer-norm", "dataset-rescaling")
+    n, i = d["a"].lhs.indices
+    H, k = sp.Symbol("H", integer=True, positive=True), sp.Symbol("k", integer=True)
+    bound = {"H": H, "i": i}
+    lo, hi = (bound.get(x, x) for x in (lo, hi))
+    doc = genuine("layer-norm", "dataset-rescaling")
+    law = _a_law(doc)
+    a = d["a"].lhs
+    law["rhs"] = sp.srepr(sp.Symbol("delta", positive=True) * a + (1 + sp.Sum(1, (k, lo, hi))) * a)
+    rejected(doc, "never an empty or reversed one")
+
+
+def test_the_evaluator_refuses_reversed_ranges_and_indices_that_would_wrap_around():
+    """Behind the parser: the exact evaluator reads no sum by Karr's convention and no
+    index 0 or -1 as the last entry (Python's negative indexing)."""
+    from invariance.core.algebra import EmptyRange, evaluate, holds
+    k, x = sp.Symbol("k", integer=True), sp.IndexedBase("x")
+    assert holds(sp.Sum(1, (k, 3, 1)), sp.Integer(-1))   # what the algebra says
+    with pytest.raises(EmptyRange):
+        evaluate(sp.Sum(1, (k, 3, 1)), {})
+    for bad in (0, -1, 3, sp.Rational(3, 2)):
+        with pytest.raises(IndexError):
+            evaluate(x[bad], {x: [1, 2]})
+    with pytest.raises(IndexError):
+        evaluate(x[1, 1], {x: [1, 2]})
+
+
+@pytest.mark.parametrize("index", [0, -1])
+def test_a_step_at_index_0_or_minus_1_is_refused(index):
+    """a[0, i] - sum_j W[i, j] X[0, j] is 0 to the algebra; the evaluator read a[0, i]
+    as a[N, i] (Python's negative indexing), so the spot check agreed: an entry that
+    does not exist, accepted."""
+    d = defs("layer-norm", "dataset-rescaling")
+    a, (n, i) = d["a"].lhs.base, d["a"].lhs.indices
+    D, j = sp.Symbol("D", integer=True, positive=True), sp.Symbol("j", integer=True)
+    W, X = sp.IndexedBase("W"), sp.IndexedBase("X")
+    doc = genuine("layer-norm", "dataset-rescaling")
+    law = _a_law(doc)
+    law["rhs"] = sp.srepr(sp.Symbol("delta", positive=True) * a[n, i]
+                          + (a[index, i] - sp.Sum(W[i, j] * X[index, j], (j, 1, D))))
+    rejected(doc, "refers to an entry outside the layer")
 
 
 # --- captured sizes, size indices, expressions that would hang the checker ----------------------
@@ -378,24 +418,27 @@ def test_an_indexed_quantitys_label_is_no_scalar():
 
 
 def test_a_step_with_a_free_index_has_no_value_at_a_point_and_is_rejected():
-    """sum_{j=1}^{k} 1 - k is 0 for every k, but k is bound nowhere."""
+    """sum_{j=k}^{k+1} 1 - 2 is 0 for every k, but k is bound nowhere.  (A range
+    from 1 to k, which may be empty, is refused before this is evaluated.)"""
     d = defs("layer-norm", "weight-matrix-rescaling")
     k, j = sp.Symbol("k", integer=True), sp.Symbol("j", integer=True)
     doc = genuine("layer-norm", "weight-matrix-rescaling")
     law = _a_law(doc)
-    law["rhs"] = sp.srepr(sp.Symbol("delta", positive=True) * d["a"].lhs + sp.Sum(1, (j, 1, k)) - k)
+    law["rhs"] = sp.srepr(sp.Symbol("delta", positive=True) * d["a"].lhs + sp.Sum(1, (j, k, k + 1)) - 2)
     rejected(doc, "mentions a symbol with no value")
 
 
-_M = "Mul(Integer(1000000), Integer(1000000))"
 _K = "Symbol('k', integer=True)"
 _W = "Indexed(IndexedBase(Symbol('W')), Symbol('i', integer=True), Integer({}))"
+_SIZES = ", ".join(f"Tuple(Symbol('{v}', integer=True), Integer(1), Symbol('{s}', integer=True, positive=True))"
+                   for v, s in zip("kjlmopqrstu", "HDHDHDHDHDH"))
 
 
 @pytest.mark.parametrize("extra, reason", [
-    # a true identity, sum_{k=1}^{M} (k + 1) - sum_{k=1}^{M} k - M = 0, whose spot check adds up 10^12 terms
-    (f"Add(Sum(Add({_K}, Integer(1)), Tuple({_K}, Integer(1), {_M})), "
-     f"Mul(Integer(-1), Sum({_K}, Tuple({_K}, Integer(1), {_M}))), Mul(Integer(-1), {_M}))", "adds up more than"),
+    # a true identity, sum (k + 1) - sum k - sum 1 = 0 over 11 nested ranges, each a size of the layer,
+    # whose spot check adds up 3^11 = 177,147 terms (a range of 10^12 terms is refused before: not a size)
+    (f"Add(Sum(Add({_K}, Integer(1)), {_SIZES}), Mul(Integer(-1), Sum({_K}, {_SIZES})), "
+     f"Mul(Integer(-1), Sum(Integer(1), {_SIZES})))", "adds up more than"),
     # nested powers, each allowed alone, merge into (...)^1024
     ("Pow(" * 5 + "Add(Symbol('H', integer=True, positive=True), Symbol('D', integer=True, positive=True))"
      + ", Integer(4))" * 5, "a power with exponent"),
@@ -419,8 +462,8 @@ def test_an_inner_limit_that_uses_a_renamed_outer_index_is_renamed_with_it():
     delta, W, X = sp.Symbol("delta", positive=True), sp.IndexedBase("W"), sp.IndexedBase("X")
     doc = genuine("layer-norm", "dataset-rescaling")
     proof = doc["cells"][0]["proof"]
-    # true: the double sum is 1
-    x_law = step("X' law", d["X'"].lhs.base[n, i], delta * X[n, i] + (H - 3) * (sp.Sum(1, (k, 1, j), (j, 1, 1)) - 1),
+    # true: the double sum is 1 (an inner range that may be empty, k from 1 to j, is refused)
+    x_law = step("X' law", d["X'"].lhs.base[n, i], delta * X[n, i] + (H - 3) * (sp.Sum(k, (k, j, j), (j, 1, 1)) - 1),
                  ["X'"])
     # false, unless the X' law's j were captured: sum_j j W_ij is not sum_j W_ij
     a_law = step("a' law", d["a'"].lhs, delta * d["a"].lhs
@@ -643,3 +686,77 @@ def test_a_malformed_file_is_one_problem_and_the_others_are_still_checked(tmp_pa
     err = captured.err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("a-bad.json: ") and reason in err[0]
     assert "verified 1 cell: 1 problem" in captured.out
+
+
+# --- what a file makes the checker compute: cost, not only count (issue 16) ----------------------
+
+_SQRT = "Pow(Add({}), Rational(1, 2))"
+
+
+_H = "Symbol('H', integer=True, positive=True)"
+_LIMIT = f"Tuple(Symbol('k', integer=True), Integer(1), {_H})"
+
+
+def _radicals(depth: int, factor: int = 1) -> str:
+    """sum over `depth` nested ranges (each a size of the layer) of sqrt(k + 3 j + 9 l + ... + 1):
+    at sizes of 3, 3^depth distinct radicals."""
+    names, sizes = "kjlmopqrst"[:depth], "HDHDHDHDHD"[:depth]
+    radicand = ", ".join([f"Mul(Integer({3 ** p}), Symbol('{v}', integer=True))" for p, v in enumerate(names)]
+                         + ["Integer(1)"])
+    limits = ", ".join(f"Tuple(Symbol('{v}', integer=True), Integer(1), Symbol('{s}', integer=True, positive=True))"
+                       for v, s in zip(names, sizes))
+    return f"Sum(Mul(Integer({factor}), {_SQRT.format(radicand)}), {limits})"
+
+
+@pytest.mark.parametrize("extra, reason", [
+    # the reported one: a sum of 3,000 distinct radicals, free to the algebra (2 sum - 2 sum = 0)
+    (sp.srepr(sp.Sum(2 * sp.sqrt(sp.Symbol("k", integer=True)), (sp.Symbol("k", integer=True), 1, 3000))
+              - 2 * sp.Sum(sp.sqrt(sp.Symbol("k", integer=True)), (sp.Symbol("k", integer=True), 1, 3000))),
+     "a range must run over one of the layer's sizes"),
+    # the same within the ranges allowed: 3^8 = 6,561 distinct radicals, added one by one
+    (f"Add({_radicals(8, 2)}, Mul(Integer(-2), {_radicals(8)}))", "costs too much to evaluate"),
+    # a product of 200 roots of numbers, which SymPy merges into one radicand of 1,200 digits and
+    # tries to factor while the expression is built, times sum_{k=1}^{H} 1 - H (0 to the algebra)
+    (f"Mul(Add(Sum(Integer(1), {_LIMIT}), Mul(Integer(-1), {_H})), " + ", ".join(
+        f"Pow(Integer({p}), Rational(1, 2))" for p in list(sp.primerange(900_000, 905_000))[:200]) + ")",
+     "a root of a number"),
+])
+def test_a_step_that_is_cheap_to_the_algebra_and_dear_to_the_spot_check_is_refused_quickly(extra, reason):
+    doc = genuine("layer-norm", "dataset-rescaling")
+    law = _a_law(doc)
+    law["rhs"] = f"Add({law['rhs']}, {extra})"
+    start = time.monotonic()
+    rejected(doc, reason)
+    assert time.monotonic() - start < 10
+
+
+def _huge(rng, digits: int = 60) -> str:
+    return f"{rng.randrange(10 ** (digits - 1), 10 ** digits)}/{rng.randrange(10 ** (digits - 1), 10 ** digits)}"
+
+
+@pytest.mark.parametrize("digits", [60, 12])
+def test_a_counterexample_of_large_numbers_is_refused_quickly(digits):
+    """Sizes 1 x 8 x 8 and 60-digit rationals: the variance has thousands of digits, and
+    its exact square root sent SymPy into factoring (369 s, then a number too long to print).
+    Square roots are decided by isqrt; numbers and radicands are bounded."""
+    import random
+    rng = random.Random(16)
+    doc = genuine("layer-norm", "dataset-recentering")
+    ce = doc["cells"][0]["counterexample"]
+    ce["sizes"] = {"N": 1, "H": 8, "D": 8}
+    ce["values"] = {"W": [[_huge(rng, digits) for _ in range(8)] for _ in range(8)],
+                    "X": [[_huge(rng, digits) for _ in range(8)]],
+                    "g": [_huge(rng, digits) for _ in range(8)], "b": [_huge(rng, digits) for _ in range(8)]}
+    ce["parameters"] = {"gamma": [_huge(rng, digits) for _ in range(8)]}
+    start = time.monotonic()
+    rejected(doc, "the counterexample costs too much to evaluate")
+    assert time.monotonic() - start < 10
+
+
+def test_an_exact_square_root_is_decided_without_factoring():
+    """A perfect square of 20,000 digits: math.isqrt, in milliseconds (SymPy would try to factor)."""
+    from invariance.core.algebra import evaluate
+    x, big = sp.IndexedBase("x"), 3 ** 40_000 + 1
+    start = time.monotonic()
+    assert evaluate(sp.sqrt(x[1]), {x: [sp.Rational(big ** 2, 7 ** 2)]}) == sp.Rational(big, 7)
+    assert time.monotonic() - start < 2

@@ -58,15 +58,17 @@ from __future__ import annotations
 
 import itertools
 import random
+import secrets
+from contextvars import ContextVar
 
 import sympy as sp
 from sympy import Indexed, IndexedBase, Sum
 
 from .parse import (MAX_TERMS, CertificateError, Vocabulary, array, expansion_terms, is_index,
                     parse, rational, size)
-from ..core.algebra import Rule, TooManyTerms, evaluate, exact_nonzero, holds, unfold
+from ..core.algebra import BUDGET, Budget, EmptyRange, Rule, TooManyTerms, evaluate, exact_nonzero, holds, unfold
 from ..core.definition import Built
-from ..core.cells import bind_definitions, bind_instance, conditions, definitions, evaluate_outputs, justify, random_instance, refutation_conditions, shapes, step_name, with_groups
+from ..core.cells import bind_definitions, bind_instance, conditions, definitions, justify, outputs_at, random_instance, refutation_conditions, shapes, step_name, with_groups
 from ..core.model import EPS
 from ..core.certificate import cell_json, equation_json
 from ..core.records import INVARIANT, NOT_INVARIANT, Cell, Counterexample, Equation, Proof
@@ -76,9 +78,11 @@ __all__ = ["CertificateError", "Vocabulary", "parse", "parse_step", "check_cell"
 
 MAX_STEPS = 64
 MAX_DENOMINATORS = 4     # different quantities one step divides by
-MAX_SUM_TERMS = 100_000  # terms the spot check may add up in one step at sizes of 3
+MAX_SUM_TERMS = 100_000  # terms the spot checks of one cell may add up at sizes of 3 (the genuine: 6,000)
+MAX_WORK = 60_000        # units of work on radicals they may do (core.algebra.Budget; the genuine: 9,600)
 ANNOTATIONS = frozenset({"numeric"})   # a measurement added by --numeric: not a claim with evidence
 DISPLAYED = frozenset({"caveats"})     # derived claims the display hook re-derives and compares
+_SPENDING: ContextVar[Budget | None] = ContextVar("the budget of the cell being checked", default=None)
 
 
 
@@ -128,12 +132,15 @@ def check_cell(data, display=None, markdown: str | None = None) -> list[str]:
     """
     if not isinstance(data, dict):
         return ["a cell must be a JSON object"]
+    token = _SPENDING.set(cell_budget())
     try:
         cell = _checked_cell(data)
     except CertificateError as err:
         return [str(err)]
     except UnknownId as err:
         return [f"{err} (a normalizer of your own: verify --load FILE)"]
+    finally:
+        _SPENDING.reset(token)
     want = cell_json(cell, definitions="definitions" in data)
     shown = ANNOTATIONS | (DISPLAYED if display else frozenset())
     problems = compare_fields("", want, {k: v for k, v in data.items() if k not in shown})
@@ -271,22 +278,34 @@ def _no_division_by_zero(lhs, rhs, where: str) -> None:
                                f"(at most {MAX_DENOMINATORS})")
 
 
+def cell_budget() -> Budget:
+    """What the spot checks of one cell's steps may spend together, the definitions
+    they evaluate included (:class:`~invariance.core.algebra.Budget`)."""
+    return Budget(terms=MAX_SUM_TERMS, work=MAX_WORK)
+
+
+def _seed() -> int:
+    """The seed of a spot check's instance: from the operating system's randomness."""
+    return secrets.randbits(128)
+
+
 def _spot_check(defs, earlier, step: Equation, b: Built, t) -> bool:
     """Both sides of ``step`` at every entry of a random exact instance (size 3
     along every axis, so no statistic runs over only two values, whose outputs
     are +-1; epsilon = 1/7 where it is symbolic), evaluated from the definitions
     alone: independent of the rewriting that :func:`holds` does.  False only if
     the two values certainly differ somewhere."""
-    rng = random.Random(f"{b.norm.id}/{t.id}/{step.name}")
+    rng = random.Random(_seed())   # never from the file: a forger cannot know the points
     m = b.m
     sizes = with_groups(b, {ax.size: 3 for ax in (*m.axes, m.input)})
     values, params = random_instance(b, t, rng, sizes, unit_gain=False)
+    budget = _SPENDING.get() or cell_budget()
     arrays, env = bind_definitions(defs, bind_instance(b, t, values, params, sizes),
-                                   {**sizes, EPS: sp.Rational(1, 7)})
+                                   {**sizes, EPS: sp.Rational(1, 7), BUDGET: budget})
     for point in itertools.product(*[range(1, sizes[ax.size] + 1) for ax in m.axes]):
         at = {**env, **{ax.index: v for ax, v in zip(m.axes, point)}}
         try:
-            left, right = (evaluate(x, arrays, at, max_terms=MAX_SUM_TERMS) for x in (step.lhs, step.rhs))
+            left, right = (evaluate(x, arrays, at) for x in (step.lhs, step.rhs))
         except ZeroDivisionError:
             continue   # a statistic vanishes here: no evidence either way
         except IndexError:
@@ -295,9 +314,11 @@ def _spot_check(defs, earlier, step: Equation, b: Built, t) -> bool:
         except TypeError:   # e.g. a sum up to a free index: int() of a symbol
             raise CertificateError(f"step {step.name} mentions a symbol with no value at a point of the layer") \
                 from None
-        except TooManyTerms:
-            raise CertificateError(f"step {step.name} adds up more than {MAX_SUM_TERMS} terms at sizes of 3: "
-                                   "not a sum over the layer") from None
+        except TooManyTerms as err:
+            raise CertificateError(f"step {step.name} costs too much to evaluate at sizes of 3 (with the "
+                                   f"cell's earlier steps): {err}") from None
+        except EmptyRange as err:
+            raise CertificateError(f"step {step.name} has {err} at a point of the layer") from None
         if not (left.is_number and right.is_number):
             raise CertificateError(f"step {step.name} mentions {', '.join(sorted(map(str, (left - right).free_symbols)))}, "
                                    "which has no value at a point of the layer")
@@ -342,7 +363,12 @@ def _check_counterexample(ce, b: Built, t, defs) -> Counterexample:
     for sym, value in bound.items():
         _admissible(sym, value)
     idx = tuple(point.values())
-    out = evaluate_outputs(defs, bound, sizes, [idx])
+    arrays, _ = bind_definitions(defs, bound, {**sizes, BUDGET: cell_budget()})
+    try:
+        out = outputs_at(defs, arrays, [idx])
+    except TooManyTerms as err:   # e.g. 60-digit values at sizes of 8: a variance of 10^4 digits
+        raise CertificateError(f"the counterexample costs too much to evaluate: {err} "
+                               "(a counterexample needs small values)") from None
     h, h_t = out["h"][idx], out["h'"][idx]
     if not (h.is_finite and h_t.is_finite):
         raise CertificateError("a statistic in a denominator is zero at this instance: no counterexample")
