@@ -659,6 +659,35 @@ def test_an_extra_field_is_caught():
     rejected(doc, "field note is not part of a certificate")
 
 
+@pytest.mark.parametrize("measured", [{"verdict": "not-invariant", "status": "DISAGREEMENT"}, {"verdict": "invariant"}])
+def test_a_numeric_measurement_is_refused_with_what_to_do(measured):
+    """A `numeric` annotation (table --numeric) saying not-invariant on a proven cell was
+    accepted unchecked: a file verified and misled.  verify accepts no field it does not check."""
+    doc = genuine("layer-norm", "weight-matrix-recentering")
+    doc["cells"][0]["numeric"] = measured
+    problems = rejected(doc, "field numeric is a measurement that verify cannot check")
+    assert len(problems) == 1 and "regenerate the file without --numeric" in problems[0]
+
+
+def test_a_numeric_measurement_on_a_consequence_is_refused(tmp_path):
+    name = "layer-norm__weight-matrix-rescaling"
+    (tmp_path / f"{name}.json").write_text((PROOFS / f"{name}.json").read_text())
+    doc = _consequence_doc("layer-norm", "weight-matrix-rescaling")
+    doc["consequences"][0]["numeric"] = {"passed": False, "max_ratio": 1e3}
+    (tmp_path / "consequences.json").write_text(json.dumps(doc))
+    cells, consequences, problems = verify_path(tmp_path)
+    assert cells == 1 and len(problems) == 1 and problems[0].startswith("consequences.json: layer-norm x ")
+    assert "regenerate the file without --numeric" in problems[0]
+
+
+def test_check_numeric_json_is_refused_by_verify_and_says_how_to_regenerate(tmp_path, capsys):
+    assert main(["check", "layer-norm", "dataset-recentering", "--numeric", "--format", "json"]) == 0
+    (tmp_path / "c.json").write_text(capsys.readouterr().out)
+    assert main(["verify", str(tmp_path / "c.json")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "without --numeric" in err[0]
+
+
 def test_an_edited_markdown_rendering_is_caught(tmp_path):
     name = "layer-norm__weight-matrix-rescaling"
     (tmp_path / f"{name}.json").write_text((PROOFS / f"{name}.json").read_text())

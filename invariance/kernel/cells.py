@@ -52,7 +52,8 @@ Re-derived, never taken from the file:
   conditions, outputs) and the Markdown beside the file are regenerated from
   the checked content and must be equal; so are ``caveats`` when present
   (re-derived by :func:`invariance.derive.caveats.caveats` from the checked cell).
-  Only ``numeric``, a measurement, is not a claim and is not checked.
+  A field that nothing here checks is refused, ``numeric`` (a measurement by
+  ``--numeric``, no claim with evidence) included.
 """
 from __future__ import annotations
 
@@ -80,7 +81,7 @@ MAX_STEPS = 64
 MAX_DENOMINATORS = 4     # different quantities one step divides by
 MAX_SUM_TERMS = 100_000  # terms the spot checks of one cell may add up at sizes of 3 (the genuine: 6,000)
 MAX_WORK = 60_000        # units of work on radicals they may do (core.algebra.Budget; the genuine: 9,600)
-ANNOTATIONS = frozenset({"numeric"})   # a measurement added by --numeric: not a claim with evidence
+ANNOTATIONS = frozenset({"numeric"})   # a measurement added by --numeric: not a claim with evidence, refused
 DISPLAYED = frozenset({"caveats"})     # derived claims the display hook re-derives and compares
 _SPENDING: ContextVar[Budget | None] = ContextVar("the budget of the cell being checked", default=None)
 
@@ -143,10 +144,17 @@ def check_cell(data, display=None, markdown: str | None = None) -> list[str]:
         _SPENDING.reset(token)
     want = cell_json(cell, definitions="definitions" in data)
     shown = ANNOTATIONS | (DISPLAYED if display else frozenset())
-    problems = compare_fields("", want, {k: v for k, v in data.items() if k not in shown})
+    problems = [unchecked(k) for k in sorted(ANNOTATIONS & set(data))]
+    problems += compare_fields("", want, {k: v for k, v in data.items() if k not in shown})
     if display is not None:
         problems += display(data, cell, markdown)
     return problems
+
+
+def unchecked(field: str) -> str:
+    """The problem with a field that is a measurement (``--numeric``): nothing here can check it."""
+    return (f"field {field} is a measurement that verify cannot check, not a claim with evidence: "
+            "regenerate the file without --numeric")
 
 
 def _checked_cell(data: dict) -> Cell:

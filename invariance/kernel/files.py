@@ -13,7 +13,7 @@ from typing import Callable, NamedTuple
 
 from ..core.certificate import FORMAT
 from ..core.records import INVARIANT
-from .cells import check_cell
+from .cells import ANNOTATIONS, check_cell, unchecked
 
 __all__ = ["MAX_FILE", "read_text", "load", "document_problem", "verify", "verify_path", "Report", "Hooks"]
 
@@ -91,7 +91,7 @@ def verify(doc, hooks: Hooks = Hooks(), markdown: str | None = None) -> list[str
     if _consequences_document(doc):
         if hooks.consequences is None:
             return ["a document of consequences, and no checker for them was given"]
-        return hooks.consequences(doc, hooks.derived)
+        return _measurements(doc) + hooks.consequences(doc, hooks.derived)
     return [p for _, found in _checked_cells(doc, hooks, markdown) for p in found]
 
 
@@ -119,6 +119,15 @@ class Report(NamedTuple):
 
 def _consequences_document(doc) -> bool:
     return isinstance(doc, dict) and "consequences" in doc and "cells" not in doc
+
+
+def _measurements(doc) -> list[str]:
+    """A consequence entry's fields that are measurements (``consequences --numeric``), which
+    the consequences' checker does not check: refused, as in a cell."""
+    entries = doc.get("consequences") if isinstance(doc, dict) else None
+    return [f"{' x '.join(str(e.get(f)) for f in ('normalizer', 'transformation', 'consequence'))}: {unchecked(k)}"
+            for e in (entries if isinstance(entries, list) else ()) if isinstance(e, dict)
+            for k in sorted(ANNOTATIONS & set(e))]
 
 
 def verify_path(path: Path, hooks: Hooks = Hooks()) -> Report:
@@ -171,7 +180,7 @@ def verify_path(path: Path, hooks: Hooks = Hooks()) -> Report:
     consequences = 0
     for f, doc in later:
         try:
-            found = hooks.consequences(doc, invariant) if hooks.consequences else \
+            found = _measurements(doc) + hooks.consequences(doc, invariant) if hooks.consequences else \
                 ["a document of consequences, and no checker for them was given"]
         except Exception as err:   # anything unforeseen rejects the file, never the whole run
             found = [f"could not be checked ({type(err).__name__}: {str(err)[:200]})"]
