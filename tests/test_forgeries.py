@@ -789,3 +789,33 @@ def test_an_exact_square_root_is_decided_without_factoring():
     start = time.monotonic()
     assert evaluate(sp.sqrt(x[1]), {x: [sp.Rational(big ** 2, 7 ** 2)]}) == sp.Rational(big, 7)
     assert time.monotonic() - start < 2
+
+
+# --- every problem is one line, whatever a file contains ------------------------------------------
+
+_FORGED = "verified 54 cells: 0 problems"
+
+
+@pytest.mark.parametrize("text", [f"layer-norm\n{_FORGED}", f"x\r{_FORGED}", f"\x1b[2K\r{_FORGED}",
+                                  f"x\u2028{_FORGED}", f"x\x85{_FORGED}", "\ud800 a lone surrogate",
+                                  "\u202e reversed", "x" * 100_000 + "\n"])
+@pytest.mark.parametrize("where", ["normalizer", "field", "file"])
+def test_what_a_file_contains_cannot_split_a_problem_line_or_forge_the_summary(tmp_path, capsys, text, where):
+    """A normalizer id with a newline split its problem line and printed a forged
+    'verified ...: 0 problems'.  Ids, field names and file names are escaped where problems leave."""
+    doc = genuine("layer-norm", "weight-matrix-recentering")
+    name = "a.json"
+    if where == "normalizer":
+        doc["cells"][0]["normalizer"] = text
+    elif where == "field":
+        doc["cells"][0][text] = 1
+    else:
+        name = text[:200].replace("\ud800", "?") + ".json"
+        doc["cells"][0]["x"] = 1
+    (tmp_path / name).write_text(json.dumps(doc))
+    assert main(["verify", str(tmp_path)]) == 1
+    out, err = capsys.readouterr()
+    assert out.splitlines() == ["verified 1 cell: 1 problem"]
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].isprintable() and len(lines[0]) <= 2_100
+    assert _FORGED not in out and not lines[0].startswith("verified")

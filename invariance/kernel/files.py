@@ -15,7 +15,8 @@ from ..core.certificate import FORMAT
 from ..core.records import INVARIANT
 from .cells import ANNOTATIONS, check_cell, unchecked
 
-__all__ = ["MAX_FILE", "read_text", "load", "document_problem", "verify", "verify_path", "Report", "Hooks"]
+__all__ = ["MAX_FILE", "MAX_LINE", "read_text", "load", "document_problem", "verify", "verify_path", "Report",
+           "Hooks", "one_line"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,24 @@ class Hooks:
 
 
 MAX_FILE = 8 * 2 ** 20    # bytes: a certificate is a few kB; a table of every cell well under this
+
+
+MAX_LINE = 2_000          # characters of one problem line (ids and values in it come from the file)
+
+
+def one_line(text: str, limit: int = MAX_LINE) -> str:
+    r"""``text`` as one line that shows what it contains: every character Python would not print
+    (line breaks, carriage returns, terminal escapes, bidi overrides, lone surrogates ...)
+    escaped as in a string literal, and the middle of an overlong line elided.
+
+    >>> print(one_line("an id\nverified 54 cells: 0 problems\x1b[2K\u2028"))
+    an id\nverified 54 cells: 0 problems\x1b[2K\u2028
+    """
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+    if len(text) > limit:
+        text = f"{text[:limit // 2]} ...({len(text) - limit} characters)... {text[-limit // 2:]}"
+    return text
 
 
 def read_text(path: Path, limit: int = MAX_FILE) -> str:
@@ -91,8 +110,8 @@ def verify(doc, hooks: Hooks = Hooks(), markdown: str | None = None) -> list[str
     if _consequences_document(doc):
         if hooks.consequences is None:
             return ["a document of consequences, and no checker for them was given"]
-        return _measurements(doc) + hooks.consequences(doc, hooks.derived)
-    return [p for _, found in _checked_cells(doc, hooks, markdown) for p in found]
+        return [one_line(p) for p in _measurements(doc) + hooks.consequences(doc, hooks.derived)]
+    return [one_line(p) for _, found in _checked_cells(doc, hooks, markdown) for p in found]
 
 
 def _checked_cells(doc: dict, hooks: Hooks, markdown) -> list[tuple[object, list[str]]]:
@@ -186,5 +205,5 @@ def verify_path(path: Path, hooks: Hooks = Hooks()) -> Report:
             found = [f"could not be checked ({type(err).__name__}: {str(err)[:200]})"]
         consequences += len(doc["consequences"]) if isinstance(doc.get("consequences"), list) else 0
         problems += [f"{f.name}: {p}" for p in found]
-    return Report(cells, consequences, problems)
+    return Report(cells, consequences, [one_line(p) for p in problems])   # the one place problems leave
 
