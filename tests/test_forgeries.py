@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import signal
 import time
 from pathlib import Path
 
@@ -819,3 +820,64 @@ def test_what_a_file_contains_cannot_split_a_problem_line_or_forge_the_summary(t
     lines = err.splitlines()
     assert len(lines) == 1 and lines[0].isprintable() and len(lines[0]) <= 2_100
     assert _FORGED not in out and not lines[0].startswith("verified")
+
+
+# --- a time budget per file: one problem line, never a hang ---------------------------------------
+
+def _slow_on(cell_ids, swallow=False):
+    """Display hooks that take 10 s (or 20, swallowing the first interruption) on the cell ``cell_ids``."""
+    import dataclasses
+    from invariance.report.certificates import HOOKS, display_problems
+
+    def display(data, cell, markdown):
+        if (data.get("normalizer"), data.get("transformation")) == cell_ids:
+            if swallow:
+                try:
+                    time.sleep(10)
+                except BaseException:   # as a bare except: in a library would
+                    pass
+            time.sleep(10)
+        return display_problems(data, cell, markdown)
+    return dataclasses.replace(HOOKS, display=display)
+
+
+@pytest.mark.parametrize("swallow", [False, True])
+def test_a_file_over_its_time_budget_is_one_problem_and_the_next_file_is_checked(tmp_path, swallow):
+    from invariance.kernel import files
+    slow = ("layer-norm", "weight-matrix-rescaling")
+    for name in ("layer-norm__weight-matrix-rescaling", "rms-norm__weight-matrix-rescaling"):
+        (tmp_path / f"{name}.json").write_text((PROOFS / f"{name}.json").read_text())
+    (tmp_path / "consequences.json").write_text(json.dumps(_consequence_doc(*slow)))
+    start = time.monotonic()
+    cells, consequences, problems = files.verify_path(tmp_path, _slow_on(slow, swallow), budget=1)
+    assert time.monotonic() - start < 5
+    assert cells == 2 and consequences == 7
+    assert problems[0].startswith("layer-norm__weight-matrix-rescaling.json: not checked within 1 s")
+    assert not any(p.startswith("rms-norm") for p in problems)            # the next file: checked, fine
+    assert any(p.startswith("consequences.json: ") for p in problems)    # its cell was not proven
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0) and signal.getsignal(signal.SIGALRM) == signal.SIG_DFL
+
+
+def test_the_time_budget_with_a_tiny_budget_rejects_every_file_in_one_line_each(tmp_path, capsys):
+    from invariance.kernel import files
+    from invariance.report.certificates import HOOKS
+    for name in ("layer-norm__weight-matrix-rescaling", "weight-norm__dataset-rescaling"):
+        (tmp_path / f"{name}.json").write_text((PROOFS / f"{name}.json").read_text())
+    (tmp_path / "consequences.json").write_text((PROOFS / "consequences.json").read_text())
+    cells, _, problems = files.verify_path(tmp_path, HOOKS, budget=0.001)
+    assert cells == 2 and len(problems) == 3 and all("not checked within 0.001 s" in p for p in problems)
+    assert files.verify(genuine("layer-norm", "dataset-rescaling"), HOOKS, budget=0.001)[0].startswith("not checked")
+    assert files.verify(genuine("layer-norm", "dataset-rescaling"), HOOKS, budget=None) == []
+
+
+def test_off_the_main_thread_no_timer_is_armed_and_verify_still_works(tmp_path):
+    import threading
+    from invariance.kernel import files
+    from invariance.report.certificates import HOOKS
+    name = "layer-norm__weight-matrix-rescaling"
+    (tmp_path / f"{name}.json").write_text((PROOFS / f"{name}.json").read_text())
+    out = []
+    worker = threading.Thread(target=lambda: out.append(files.verify_path(tmp_path, HOOKS, budget=0.001)))
+    worker.start()
+    worker.join(60)
+    assert out and out[0].problems == []   # the resource bounds alone limit the time there
