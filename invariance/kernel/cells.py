@@ -11,13 +11,13 @@ Trusted (not re-derived here):
    transformation declares, a normalizer's registered constants;
 2. SymPy's constructors and ``expand``/``cancel`` on expressions with rational
    coefficients, behind :func:`invariance.core.algebra.holds` (rules unfolded,
-   linearity of finite sums; a sum over a reversed range follows Karr's
-   convention there and in the evaluator alike).  A step is an identity of
+   linearity of finite sums; every sum's range is non-empty, so Karr's
+   convention for reversed ranges never applies).  A step is an identity of
    rational functions of its atoms: where a denominator would vanish, SymPy
    gives ``nan``/``zoo``, never 0, and a step divides only by what is positive
    by assumption;
 3. exact evaluation (:func:`invariance.core.algebra.evaluate`: Python fractions,
-   SymPy for square roots) and mpmath's certified 50-digit test that an
+   ``math.isqrt``, SymPy for irrational square roots) and mpmath's certified 50-digit test that an
    irrational difference is not zero (:func:`invariance.core.algebra.exact_nonzero`);
 4. Python's ``json`` and ``ast.parse``, which parse and never run anything.
 
@@ -30,9 +30,14 @@ Re-derived, never taken from the file:
   assumptions; a label is no scalar); a sum binds only an integer index, never
   a size or epsilon (which a definition unfolded inside it would then capture).
   No Float, no attribute, no other call: ``eval``/``sympify`` never see file text.
-  Resources are bounded: text length, parse-tree size, exponents (after SymPy
-  merges nested powers), an estimate of the terms ``expand`` makes, and the
-  terms the spot check adds up;
+  Every sum runs over one of the layer's sizes or over 1 to 8 terms (never an
+  empty or reversed range).  Resources are bounded by cost, not only count:
+  text length, parse-tree size, exponents (after SymPy merges nested powers; no
+  root of a number), an estimate of the terms ``expand`` makes, and what the
+  spot checks and a counterexample's evaluation spend (a
+  :class:`~invariance.core.algebra.Budget` per cell: terms, digits of numbers
+  and radicands, work on radicals); :mod:`invariance.kernel.files` adds a time
+  budget per file;
 - the definitions: the registry's for the cell (with a symbolic epsilon or
   epsilon = 0), compared by content when the file states them;
 - each proof step: its name is derived from its left-hand side, which must be
@@ -40,7 +45,8 @@ Re-derived, never taken from the file:
   definitions and earlier checked steps; a step used as a rule has distinct
   integer symbols as indices (not sizes, not literals); it divides by nothing
   that may be zero; it also holds at every entry of a random exact instance
-  of size 3 along every axis, where every symbol must have a value;
+  of size 3 along every axis (seeded from ``secrets``: a forger cannot know
+  it), where every symbol must have a value and every index is within 1..size;
 - the conclusion: the last step is the registry's ``h' = h``;
 - the conditions: from the registry (the transformation's, epsilon = 0 if the
   definitions set it, each statistic in h's denominator non-zero);
