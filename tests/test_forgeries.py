@@ -377,6 +377,28 @@ def test_a_step_at_index_0_or_minus_1_is_refused(index):
     rejected(doc, "refers to an entry outside the layer")
 
 
+def test_a_constant_quantity_at_index_0_is_refused_too(monkeypatch):
+    """A defined quantity that reads no array (a constant z[i] = 0) took any index, 0 and -1
+    included: the spot check refuses an index outside the layer for defined quantities as well."""
+    from invariance.core.certificate import cell_json, document
+    norm = invariance.Normalizer(
+        "z-layer-norm", "layer norm with a constant", invariance.DENSE,
+        (*invariance.standardize(("unit",)), invariance.Statistic("z", lambda c, at: sp.Integer(0))),
+        invariance.catalogue.layers.layer_norm)
+    monkeypatch.setitem(invariance.NORMALIZERS, norm.id, norm)
+    cell = invariance.derive(norm, "weight-matrix-rescaling")
+    doc = document([cell])
+    assert cell.verdict == "invariant" and verify(doc) == []
+    z, d = sp.IndexedBase("z"), defs("layer-norm", "weight-matrix-rescaling")
+    for index, ok in ((1, True), (0, False), (-1, False)):
+        doc = json.loads(json.dumps(document([cell])))
+        law = _a_law(doc)
+        law["rhs"] = sp.srepr(sp.Symbol("delta", positive=True) * d["a"].lhs + z[index])
+        law["uses"] = [*law["uses"], "z"]
+        problems = verify(doc)
+        assert ("refers to an entry outside the layer" in " ".join(problems)) != ok, problems
+
+
 # --- captured sizes, size indices, expressions that would hang the checker ----------------------
 
 def _a_law(doc):

@@ -316,6 +316,9 @@ def _spot_check(defs, earlier, step: Equation, b: Built, t) -> bool:
     budget = _SPENDING.get() or cell_budget()
     arrays, env = bind_definitions(defs, bind_instance(b, t, values, params, sizes),
                                    {**sizes, EPS: sp.Rational(1, 7), BUDGET: budget})
+    tops = {ax.index: sizes[ax.size] for ax in (*m.axes, m.input)}
+    for e in defs:   # a definition that does not read the arrays (a constant) would take any index
+        arrays[e.lhs.base] = _within_layer(arrays[e.lhs.base], [tops.get(i) for i in e.lhs.indices], e.lhs.base)
     for point in itertools.product(*[range(1, sizes[ax.size] + 1) for ax in m.axes]):
         at = {**env, **{ax.index: v for ax, v in zip(m.axes, point)}}
         try:
@@ -339,6 +342,15 @@ def _spot_check(defs, earlier, step: Equation, b: Built, t) -> bool:
         if left.is_finite and right.is_finite and exact_nonzero(left - right):
             return False
     return True
+
+
+def _within_layer(value, tops: list, base):
+    """A defined quantity that refuses an index outside 1..size, as the evaluator does for an array."""
+    def checked(*idx):
+        if len(idx) != len(tops) or not all(top is None or 1 <= v <= top for v, top in zip(idx, tops)):
+            raise IndexError(f"{base}[{', '.join(map(str, idx))}]: an index outside the layer")
+        return value(*idx)
+    return checked
 
 
 def _check_counterexample(ce, b: Built, t, defs) -> Counterexample:
