@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import copy
 import json
+import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -296,7 +298,6 @@ def test_a_rule_stated_at_a_repeated_index_is_not_applied_off_the_diagonal():
 def test_a_rule_stated_at_an_integer_index_is_rejected():
     d = defs("layer-norm", "weight-matrix-rescaling")
     doc = genuine("layer-norm", "weight-matrix-rescaling")
-    proof = doc["cells"][0]["proof"]
     law = law_of(doc, "mu' law")
     n = d["mu"].lhs.indices[0]
     law["lhs"] = sp.srepr(d["mu'"].lhs.xreplace({n: sp.Integer(1)}))
@@ -342,13 +343,74 @@ def test_a_huge_power_is_refused_before_it_is_built():
     rejected(doc, "a power with exponent")
 
 
-def test_reversed_sum_ranges_mean_the_same_to_the_rewriting_and_to_the_evaluator():
-    """SymPy's algebra reads sum_{k=3}^{1} 1 as -1 (Karr); so does the exact
-    evaluator, so a step cannot pass one and fail the other."""
-    from invariance.core.algebra import evaluate, holds
-    k = sp.Symbol("k", integer=True)
-    s = sp.Sum(1, (k, 3, 1))
-    assert holds(s, sp.Integer(-1)) and evaluate(s, {}) == -1
+@pytest.mark.parametrize("lo, hi", [(3, 1), (2, "H"), (1, "i"), ("H", 3), (1, 0)])
+def test_a_sum_whose_range_may_be_empty_or_reversed_is_refused(lo, hi):
+    """SymPy's algebra reads sum_{k=3}^{1} 1 as -1 (Karr's convention); a reader reads an
+    empty sum.  (1 + sum_{k=3}^{1} 1) a = 0 holds to the algebra: a misleading step.  A range
+    that is empty or reversed only at some sizes (2 to H at H = 1) or indices is refused too."""
+    d = defs("layer-norm", "dataset-rescaling")
+    n, i = d["a"].lhs.indices
+    H, k = sp.Symbol("H", integer=True, positive=True), sp.Symbol("k", integer=True)
+    bound = {"H": H, "i": i}
+    lo, hi = (bound.get(x, x) for x in (lo, hi))
+    doc = genuine("layer-norm", "dataset-rescaling")
+    law = _a_law(doc)
+    a = d["a"].lhs
+    law["links"][0]["rhs"] = sp.srepr(sp.Symbol("delta", positive=True) * a + (1 + sp.Sum(1, (k, lo, hi))) * a)
+    rejected(doc, "never an empty or reversed one")
+
+
+def test_the_evaluator_refuses_reversed_ranges_and_indices_that_would_wrap_around():
+    """Behind the parser: the exact evaluator reads no sum by Karr's convention and no
+    index 0 or -1 as the last entry (Python's negative indexing)."""
+    from invariance.core.algebra import EmptyRange, evaluate, holds
+    k, x = sp.Symbol("k", integer=True), sp.IndexedBase("x")
+    assert holds(sp.Sum(1, (k, 3, 1)), sp.Integer(-1))   # what the algebra says
+    with pytest.raises(EmptyRange):
+        evaluate(sp.Sum(1, (k, 3, 1)), {})
+    for bad in (0, -1, 3, sp.Rational(3, 2)):
+        with pytest.raises(IndexError):
+            evaluate(x[bad], {x: [1, 2]})
+    with pytest.raises(IndexError):
+        evaluate(x[1, 1], {x: [1, 2]})
+
+
+@pytest.mark.parametrize("index", [0, -1])
+def test_a_step_at_index_0_or_minus_1_is_refused(index):
+    """a[0, i] - sum_j W[i, j] X[0, j] is 0 to the algebra; the evaluator read a[0, i]
+    as a[N, i] (Python's negative indexing), so the spot check agreed: an entry that
+    does not exist, accepted."""
+    d = defs("layer-norm", "dataset-rescaling")
+    a, (n, i) = d["a"].lhs.base, d["a"].lhs.indices
+    D, j = sp.Symbol("D", integer=True, positive=True), sp.Symbol("j", integer=True)
+    W, X = sp.IndexedBase("W"), sp.IndexedBase("X")
+    doc = genuine("layer-norm", "dataset-rescaling")
+    law = _a_law(doc)
+    law["links"][0]["rhs"] = sp.srepr(sp.Symbol("delta", positive=True) * a[n, i]
+                          + (a[index, i] - sp.Sum(W[i, j] * X[index, j], (j, 1, D))))
+    rejected(doc, "refers to an entry outside the layer")
+
+
+def test_a_constant_quantity_at_index_0_is_refused_too(monkeypatch):
+    """A defined quantity that reads no array (a constant z[i] = 0) took any index, 0 and -1
+    included: the spot check refuses an index outside the layer for defined quantities as well."""
+    from invariance.core.certificate import document
+    norm = invariance.Normalizer(
+        "z-layer-norm", "layer norm with a constant", invariance.DENSE,
+        (*invariance.standardize(("unit",)), invariance.Statistic("z", lambda c, at: sp.Integer(0))),
+        invariance.catalogue.layers.layer_norm)
+    monkeypatch.setitem(invariance.NORMALIZERS, norm.id, norm)
+    cell = invariance.derive(norm, "weight-matrix-rescaling")
+    doc = document([cell])
+    assert cell.verdict == "invariant" and verify(doc) == []
+    z, d = sp.IndexedBase("z"), defs("layer-norm", "weight-matrix-rescaling")
+    for index, ok in ((1, True), (0, False), (-1, False)):
+        doc = json.loads(json.dumps(document([cell])))
+        law = _a_law(doc)
+        law["links"][0]["rhs"] = sp.srepr(sp.Symbol("delta", positive=True) * d["a"].lhs + z[index])
+        law["links"][0]["uses"] = [*law["links"][0]["uses"], "z"]
+        problems = verify(doc)
+        assert ("refers to an entry outside the layer" in " ".join(problems)) != ok, problems
 
 
 # --- captured sizes, size indices, expressions that would hang the checker ----------------------
@@ -393,24 +455,27 @@ def test_an_indexed_quantitys_label_is_no_scalar():
 
 
 def test_a_step_with_a_free_index_has_no_value_at_a_point_and_is_rejected():
-    """sum_{j=1}^{k} 1 - k is 0 for every k, but k is bound nowhere."""
+    """sum_{j=k}^{k+1} 1 - 2 is 0 for every k, but k is bound nowhere.  (A range
+    from 1 to k, which may be empty, is refused before this is evaluated.)"""
     d = defs("layer-norm", "weight-matrix-rescaling")
     k, j = sp.Symbol("k", integer=True), sp.Symbol("j", integer=True)
     doc = genuine("layer-norm", "weight-matrix-rescaling")
     law = _a_law(doc)
-    law["links"][0]["rhs"] = sp.srepr(sp.Symbol("delta", positive=True) * d["a"].lhs + sp.Sum(1, (j, 1, k)) - k)
+    law["links"][0]["rhs"] = sp.srepr(sp.Symbol("delta", positive=True) * d["a"].lhs + sp.Sum(1, (j, k, k + 1)) - 2)
     rejected(doc, "mentions a symbol with no value")
 
 
-_M = "Mul(Integer(1000000), Integer(1000000))"
 _K = "Symbol('k', integer=True)"
 _W = "Indexed(IndexedBase(Symbol('W')), Symbol('i', integer=True), Integer({}))"
+_SIZES = ", ".join(f"Tuple(Symbol('{v}', integer=True), Integer(1), Symbol('{s}', integer=True, positive=True))"
+                   for v, s in zip("kjlmopqrstu", "HDHDHDHDHDH"))
 
 
 @pytest.mark.parametrize("extra, reason", [
-    # a true identity, sum_{k=1}^{M} (k + 1) - sum_{k=1}^{M} k - M = 0, whose spot check adds up 10^12 terms
-    (f"Add(Sum(Add({_K}, Integer(1)), Tuple({_K}, Integer(1), {_M})), "
-     f"Mul(Integer(-1), Sum({_K}, Tuple({_K}, Integer(1), {_M}))), Mul(Integer(-1), {_M}))", "adds up more than"),
+    # a true identity, sum (k + 1) - sum k - sum 1 = 0 over 11 nested ranges, each a size of the layer,
+    # whose spot check adds up 3^11 = 177,147 terms (a range of 10^12 terms is refused before: not a size)
+    (f"Add(Sum(Add({_K}, Integer(1)), {_SIZES}), Mul(Integer(-1), Sum({_K}, {_SIZES})), "
+     f"Mul(Integer(-1), Sum(Integer(1), {_SIZES})))", "adds up more than"),
     # nested powers, each allowed alone, merge into (...)^1024
     ("Pow(" * 5 + "Add(Symbol('H', integer=True, positive=True), Symbol('D', integer=True, positive=True))"
      + ", Integer(4))" * 5, "a power with exponent"),
@@ -434,8 +499,8 @@ def test_an_inner_limit_that_uses_a_renamed_outer_index_is_renamed_with_it():
     delta, W, X = sp.Symbol("delta", positive=True), sp.IndexedBase("W"), sp.IndexedBase("X")
     doc = genuine("layer-norm", "dataset-rescaling")
     proof = doc["cells"][0]["proof"]
-    # true: the double sum is 1
-    x_law = step("X' law", d["X'"].lhs.base[n, i], delta * X[n, i] + (H - 3) * (sp.Sum(1, (k, 1, j), (j, 1, 1)) - 1),
+    # true: the double sum is 1 (an inner range that may be empty, k from 1 to j, is refused)
+    x_law = step("X' law", d["X'"].lhs.base[n, i], delta * X[n, i] + (H - 3) * (sp.Sum(k, (k, j, j), (j, 1, 1)) - 1),
                  ["X'"])
     # false, unless the X' law's j were captured: sum_j j W_ij is not sum_j W_ij
     a_law = step("a' law", d["a'"].lhs, delta * d["a"].lhs
@@ -634,6 +699,35 @@ def test_an_extra_field_is_caught():
     rejected(doc, "field note is not part of a certificate")
 
 
+@pytest.mark.parametrize("measured", [{"verdict": "not-invariant", "status": "DISAGREEMENT"}, {"verdict": "invariant"}])
+def test_a_numeric_measurement_is_refused_with_what_to_do(measured):
+    """A `numeric` annotation (table --numeric) saying not-invariant on a proven cell was
+    accepted unchecked: a file verified and misled.  verify accepts no field it does not check."""
+    doc = genuine("layer-norm", "weight-matrix-recentering")
+    doc["cells"][0]["numeric"] = measured
+    problems = rejected(doc, "field numeric is a measurement that verify cannot check")
+    assert len(problems) == 1 and "regenerate the file without --numeric" in problems[0]
+
+
+def test_a_numeric_measurement_on_a_consequence_is_refused(tmp_path):
+    name = "layer-norm__weight-matrix-rescaling"
+    (tmp_path / f"{name}.json").write_text((PROOFS / f"{name}.json").read_text())
+    doc = _consequence_doc("layer-norm", "weight-matrix-rescaling")
+    doc["consequences"][0]["numeric"] = {"passed": False, "max_ratio": 1e3}
+    (tmp_path / "consequences.json").write_text(json.dumps(doc))
+    cells, consequences, problems = verify_path(tmp_path)
+    assert cells == 1 and len(problems) == 1 and problems[0].startswith("consequences.json: layer-norm x ")
+    assert "regenerate the file without --numeric" in problems[0]
+
+
+def test_check_numeric_json_is_refused_by_verify_and_says_how_to_regenerate(tmp_path, capsys):
+    assert main(["check", "layer-norm", "dataset-recentering", "--numeric", "--format", "json"]) == 0
+    (tmp_path / "c.json").write_text(capsys.readouterr().out)
+    assert main(["verify", str(tmp_path / "c.json")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "without --numeric" in err[0]
+
+
 def test_an_edited_markdown_rendering_is_caught(tmp_path):
     name = "layer-norm__weight-matrix-rescaling"
     (tmp_path / f"{name}.json").write_text((PROOFS / f"{name}.json").read_text())
@@ -661,3 +755,168 @@ def test_a_malformed_file_is_one_problem_and_the_others_are_still_checked(tmp_pa
     err = captured.err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("a-bad.json: ") and reason in err[0]
     assert "verified 1 cell: 1 problem" in captured.out
+
+
+# --- what a file makes the checker compute: cost, not only count (issue 16) ----------------------
+
+_SQRT = "Pow(Add({}), Rational(1, 2))"
+
+
+_H = "Symbol('H', integer=True, positive=True)"
+_LIMIT = f"Tuple(Symbol('k', integer=True), Integer(1), {_H})"
+
+
+def _radicals(depth: int, factor: int = 1) -> str:
+    """sum over `depth` nested ranges (each a size of the layer) of sqrt(k + 3 j + 9 l + ... + 1):
+    at sizes of 3, 3^depth distinct radicals."""
+    names, sizes = "kjlmopqrst"[:depth], "HDHDHDHDHD"[:depth]
+    radicand = ", ".join([f"Mul(Integer({3 ** p}), Symbol('{v}', integer=True))" for p, v in enumerate(names)]
+                         + ["Integer(1)"])
+    limits = ", ".join(f"Tuple(Symbol('{v}', integer=True), Integer(1), Symbol('{s}', integer=True, positive=True))"
+                       for v, s in zip(names, sizes))
+    return f"Sum(Mul(Integer({factor}), {_SQRT.format(radicand)}), {limits})"
+
+
+@pytest.mark.parametrize("extra, reason", [
+    # the reported one: a sum of 3,000 distinct radicals, free to the algebra (2 sum - 2 sum = 0)
+    (sp.srepr(sp.Sum(2 * sp.sqrt(sp.Symbol("k", integer=True)), (sp.Symbol("k", integer=True), 1, 3000))
+              - 2 * sp.Sum(sp.sqrt(sp.Symbol("k", integer=True)), (sp.Symbol("k", integer=True), 1, 3000))),
+     "a range must run over one of the layer's sizes"),
+    # the same within the ranges allowed: 3^8 = 6,561 distinct radicals, added one by one
+    (f"Add({_radicals(8, 2)}, Mul(Integer(-2), {_radicals(8)}))", "costs too much to evaluate"),
+    # a product of 200 roots of numbers, which SymPy merges into one radicand of 1,200 digits and
+    # tries to factor while the expression is built, times sum_{k=1}^{H} 1 - H (0 to the algebra)
+    (f"Mul(Add(Sum(Integer(1), {_LIMIT}), Mul(Integer(-1), {_H})), " + ", ".join(
+        f"Pow(Integer({p}), Rational(1, 2))" for p in list(sp.primerange(900_000, 905_000))[:200]) + ")",
+     "a root of a number"),
+])
+def test_a_step_that_is_cheap_to_the_algebra_and_dear_to_the_spot_check_is_refused_quickly(extra, reason):
+    doc = genuine("layer-norm", "dataset-rescaling")
+    law = _a_law(doc)
+    law["links"][0]["rhs"] = f"Add({law['links'][0]['rhs']}, {extra})"
+    start = time.monotonic()
+    rejected(doc, reason)
+    assert time.monotonic() - start < 10
+
+
+def _huge(rng, digits: int = 60) -> str:
+    return f"{rng.randrange(10 ** (digits - 1), 10 ** digits)}/{rng.randrange(10 ** (digits - 1), 10 ** digits)}"
+
+
+@pytest.mark.parametrize("digits", [60, 12])
+def test_a_counterexample_of_large_numbers_is_refused_quickly(digits):
+    """Sizes 1 x 8 x 8 and 60-digit rationals: the variance has thousands of digits, and
+    its exact square root sent SymPy into factoring (369 s, then a number too long to print).
+    Square roots are decided by isqrt; numbers and radicands are bounded."""
+    import random
+    rng = random.Random(16)
+    doc = genuine("layer-norm", "dataset-recentering")
+    ce = doc["cells"][0]["counterexample"]
+    ce["sizes"] = {"N": 1, "H": 8, "D": 8}
+    ce["values"] = {"W": [[_huge(rng, digits) for _ in range(8)] for _ in range(8)],
+                    "X": [[_huge(rng, digits) for _ in range(8)]],
+                    "g": [_huge(rng, digits) for _ in range(8)], "b": [_huge(rng, digits) for _ in range(8)]}
+    ce["parameters"] = {"gamma": [_huge(rng, digits) for _ in range(8)]}
+    start = time.monotonic()
+    rejected(doc, "the counterexample costs too much to evaluate")
+    assert time.monotonic() - start < 10
+
+
+def test_an_exact_square_root_is_decided_without_factoring():
+    """A perfect square of 20,000 digits: math.isqrt, in milliseconds (SymPy would try to factor)."""
+    from invariance.core.algebra import evaluate
+    x, big = sp.IndexedBase("x"), 3 ** 40_000 + 1
+    start = time.monotonic()
+    assert evaluate(sp.sqrt(x[1]), {x: [sp.Rational(big ** 2, 7 ** 2)]}) == sp.Rational(big, 7)
+    assert time.monotonic() - start < 2
+
+
+# --- every problem is one line, whatever a file contains ------------------------------------------
+
+_FORGED = "verified 54 cells: 0 problems"
+
+
+@pytest.mark.parametrize("text", [f"layer-norm\n{_FORGED}", f"x\r{_FORGED}", f"\x1b[2K\r{_FORGED}",
+                                  f"x\u2028{_FORGED}", f"x\x85{_FORGED}", "\ud800 a lone surrogate",
+                                  "\u202e reversed", "x" * 100_000 + "\n"])
+@pytest.mark.parametrize("where", ["normalizer", "field", "file"])
+def test_what_a_file_contains_cannot_split_a_problem_line_or_forge_the_summary(tmp_path, capsys, text, where):
+    """A normalizer id with a newline split its problem line and printed a forged
+    'verified ...: 0 problems'.  Ids, field names and file names are escaped where problems leave."""
+    doc = genuine("layer-norm", "weight-matrix-recentering")
+    name = "a.json"
+    if where == "normalizer":
+        doc["cells"][0]["normalizer"] = text
+    elif where == "field":
+        doc["cells"][0][text] = 1
+    else:
+        name = text[:200].replace("\ud800", "?") + ".json"
+        doc["cells"][0]["x"] = 1
+    (tmp_path / name).write_text(json.dumps(doc))
+    assert main(["verify", str(tmp_path)]) == 1
+    out, err = capsys.readouterr()
+    assert out.splitlines() == ["verified 1 cell: 1 problem"]
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].isprintable() and len(lines[0]) <= 2_100
+    assert _FORGED not in out and not lines[0].startswith("verified")
+
+
+# --- a time budget per file: one problem line, never a hang ---------------------------------------
+
+def _slow_on(cell_ids, swallow=False):
+    """Display hooks that take 10 s (or 20, swallowing the first interruption) on the cell ``cell_ids``."""
+    import dataclasses
+    from invariance.report.certificates import HOOKS, display_problems
+
+    def display(data, cell, markdown):
+        if (data.get("normalizer"), data.get("transformation")) == cell_ids:
+            if swallow:
+                try:
+                    time.sleep(10)
+                except BaseException:   # as a bare except: in a library would
+                    pass
+            time.sleep(10)
+        return display_problems(data, cell, markdown)
+    return dataclasses.replace(HOOKS, display=display)
+
+
+@pytest.mark.parametrize("swallow", [False, True])
+def test_a_file_over_its_time_budget_is_one_problem_and_the_next_file_is_checked(tmp_path, swallow):
+    from invariance.kernel import files
+    slow = ("layer-norm", "weight-matrix-rescaling")
+    for name in ("layer-norm__weight-matrix-rescaling", "rms-norm__weight-matrix-rescaling"):
+        (tmp_path / f"{name}.json").write_text((PROOFS / f"{name}.json").read_text())
+    (tmp_path / "consequences.json").write_text(json.dumps(_consequence_doc(*slow)))
+    start = time.monotonic()
+    cells, consequences, problems = files.verify_path(tmp_path, _slow_on(slow, swallow), budget=1)
+    assert time.monotonic() - start < 5
+    assert cells == 2 and consequences == 7
+    assert problems[0].startswith("layer-norm__weight-matrix-rescaling.json: not checked within 1 s")
+    assert not any(p.startswith("rms-norm") for p in problems)            # the next file: checked, fine
+    assert any(p.startswith("consequences.json: ") for p in problems)    # its cell was not proven
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0) and signal.getsignal(signal.SIGALRM) == signal.SIG_DFL
+
+
+def test_the_time_budget_with_a_tiny_budget_rejects_every_file_in_one_line_each(tmp_path, capsys):
+    from invariance.kernel import files
+    from invariance.report.certificates import HOOKS
+    for name in ("layer-norm__weight-matrix-rescaling", "weight-norm__dataset-rescaling"):
+        (tmp_path / f"{name}.json").write_text((PROOFS / f"{name}.json").read_text())
+    (tmp_path / "consequences.json").write_text((PROOFS / "consequences.json").read_text())
+    cells, _, problems = files.verify_path(tmp_path, HOOKS, budget=0.001)
+    assert cells == 2 and len(problems) == 3 and all("not checked within 0.001 s" in p for p in problems)
+    assert files.verify(genuine("layer-norm", "dataset-rescaling"), HOOKS, budget=0.001)[0].startswith("not checked")
+    assert files.verify(genuine("layer-norm", "dataset-rescaling"), HOOKS, budget=None) == []
+
+
+def test_off_the_main_thread_no_timer_is_armed_and_verify_still_works(tmp_path):
+    import threading
+    from invariance.kernel import files
+    from invariance.report.certificates import HOOKS
+    name = "layer-norm__weight-matrix-rescaling"
+    (tmp_path / f"{name}.json").write_text((PROOFS / f"{name}.json").read_text())
+    out = []
+    worker = threading.Thread(target=lambda: out.append(files.verify_path(tmp_path, HOOKS, budget=0.001)))
+    worker.start()
+    worker.join(60)
+    assert out and out[0].problems == []   # the resource bounds alone limit the time there

@@ -15,6 +15,7 @@ A step that fails this test is *not shown*, never *shown false*.
 """
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from fractions import Fraction
@@ -24,7 +25,7 @@ import sympy as sp
 from sympy import Indexed, IndexedBase, Sum
 
 __all__ = ["Rule", "sum_normal_form", "unfold", "holds", "evaluate", "exact_nonzero",
-           "random_rational", "TooManyTerms"]
+           "random_rational", "TooManyTerms", "EmptyRange", "Budget", "BUDGET"]
 
 
 @dataclass(frozen=True)
@@ -149,27 +150,96 @@ Env = Mapping[sp.Basic, object]
 
 
 class TooManyTerms(ValueError):
-    """An evaluation would add up more terms than its budget allows."""
+    """An evaluation would cost more than its :class:`Budget` allows (the message says which bound)."""
 
 
-_BUDGET = object()   # env key of the terms an evaluation may still add up
+class EmptyRange(ValueError):
+    """A sum whose upper bound is below its lower bound: empty, or reversed (which Karr's
+    convention would read as minus a sum, where a reader reads nothing)."""
+
+
+@dataclass
+class Budget:
+    """What the evaluations that carry it (in their ``env``, under :data:`BUDGET`) may still
+    spend, together: the cost of what an untrusted expression makes the evaluator do, not only
+    the count of its terms.
+
+    - ``terms``: terms of sums added up;
+    - ``digits``: decimal digits of any numerator or denominator computed (Python
+      prints at most 4,300; Fraction arithmetic on larger numbers gets slow);
+    - ``radicand``: digits of a rational whose square root is not rational (a square
+      root is decided with :func:`math.isqrt`; SymPy, which the value then goes to,
+      tries to factor it: 1,600 digits take a second, 10,000 minutes);
+    - ``work``: units of arithmetic on values that are not rational (SymPy's, on
+      radicals): each operation costs the size of its operands, one unit per node and
+      per digit of their numbers, so adding up distinct radicals one by one is
+      quadratic and is cut short;
+    - ``operand``: units of one such operation's operands (so no radicand SymPy forms
+      by multiplying square roots together has more than a few hundred digits).
+    """
+
+    terms: int = 100_000
+    digits: int = 1_000
+    radicand: int = 120
+    work: int = 20_000
+    operand: int = 400
+    spent_terms: int = 0
+    spent_work: int = 0
+
+    def spend_terms(self, count: int) -> None:
+        self.spent_terms += count
+        if self.spent_terms > self.terms:
+            raise TooManyTerms(f"it adds up more than {self.terms} terms")
+
+    def number(self, value: Fraction) -> Fraction:
+        """``value``, if its numerator and denominator have at most ``digits`` digits."""
+        if max(value.numerator.bit_length(), value.denominator.bit_length()) > self.digits * 3.33 + 1:
+            raise TooManyTerms(f"it makes a number of more than {self.digits} digits")
+        return value
+
+    def spend_work(self, operands) -> None:
+        cost = sum(_heft(a) for a in operands)
+        if cost > self.operand:
+            raise TooManyTerms(f"it makes an operation on radicals (values that are not rational) of size "
+                               f"{cost}, more than {self.operand}")
+        self.spent_work += cost
+        if self.spent_work > self.work:
+            raise TooManyTerms(f"it does more than {self.work} units of work on radicals (values that are "
+                               "not rational)")
+
+
+BUDGET = object()   # the env key of the :class:`Budget` an evaluation spends from
+
+
+def _heft(v) -> int:
+    """The size of a value for :meth:`Budget.spend_work`: a unit per node and per digit of its numbers."""
+    if isinstance(v, Fraction):
+        return 1 + (v.numerator.bit_length() + v.denominator.bit_length()) * 3 // 10
+    size = 0
+    for node in sp.preorder_traversal(v):
+        size += 1 + ((int(node.p).bit_length() + int(node.q).bit_length()) * 3 // 10 if node.is_Rational else 0)
+    return size
 
 
 def evaluate(expr: sp.Expr, arrays: Mapping[IndexedBase, object], env: Env | None = None,
-             max_terms: int | None = None) -> sp.Expr:
+             budget: Budget | None = None) -> sp.Expr:
     """Evaluate ``expr`` exactly, with concrete sizes and arrays.
 
     ``arrays`` maps an IndexedBase to a nested list (indices are 1-based in the
-    maths, 0-based in the list) or to a callable taking the index values.
+    maths, 0-based in the list; an index outside 1..size raises IndexError,
+    never wraps around) or to a callable taking the index values.
     ``env`` maps plain symbols (sizes, scalars, free indices) to numbers.
     Rational arithmetic runs on Python ``Fraction`` (much faster than SymPy's
-    numbers); anything else (a square root, tanh) is left to SymPy, exactly.
-    With ``max_terms``, more terms of sums than that raise :class:`TooManyTerms`
-    (a certificate may not make the checker add up 10^12 terms).
+    numbers); a square root of a rational is decided with :func:`math.isqrt`;
+    anything else (an irrational square root, tanh) is left to SymPy, exactly.
+    A sum whose range is empty or reversed raises :class:`EmptyRange`.
+    With a ``budget`` (or one in ``env`` under :data:`BUDGET`, which callables
+    evaluating definitions pass on), going over it raises :class:`TooManyTerms`
+    (a certificate may not make the checker add up 10^12 terms, nor radicals).
     """
-    env = {k: _frac(v) for k, v in (env or {}).items()}
-    if max_terms is not None:
-        env[_BUDGET] = [max_terms]
+    env = {k: v if k is BUDGET else _frac(v) for k, v in (env or {}).items()}
+    if budget is not None:
+        env[BUDGET] = budget
     return _sym(_eval(expr, arrays, env))
 
 
@@ -180,10 +250,17 @@ def _doctest_nested_sums():
     >>> evaluate(sp.Sum(x[m] - sp.Sum(x[m], (m, 1, 2)), (m, 1, 2)), {x: [1, 2]})
     -3
 
-    A reversed range follows Karr's convention, as SymPy's algebra does:
+    A reversed range (which SymPy's algebra reads by Karr's convention, as -1 here)
+    is refused, and so is an index that would wrap around:
 
-    >>> evaluate(sp.Sum(1, (m, 3, 1)), {}), sp.Sum(1, (m, 3, 1)).doit()
-    (-1, -1)
+    >>> evaluate(sp.Sum(1, (m, 3, 1)), {})
+    Traceback (most recent call last):
+    ...
+    invariance.core.algebra.EmptyRange: a sum over m from 3 to 1: empty or reversed
+    >>> evaluate(x[0], {x: [1, 2]})
+    Traceback (most recent call last):
+    ...
+    IndexError: x[0]: an index outside 1..2
     """
 
 
@@ -199,16 +276,37 @@ def _sym(v):
     return sp.Rational(v.numerator, v.denominator) if isinstance(v, Fraction) else v
 
 
+def _whole(v) -> int:
+    """An index or a bound: a whole number (a symbol with no value is a TypeError, as int() says)."""
+    if isinstance(v, Fraction):
+        if v.denominator != 1:
+            raise IndexError(f"an index or a bound of {v}, not a whole number")
+        return v.numerator
+    return int(v)
+
+
+def _sqrt(r: Fraction) -> Fraction | None:
+    """The square root of ``r`` >= 0 if it is rational (by isqrt: SymPy would try to factor ``r``)."""
+    p, q = math.isqrt(r.numerator), math.isqrt(r.denominator)
+    return Fraction(p, q) if p * p == r.numerator and q * q == r.denominator else None
+
+
 def _eval(e, arrays, env):
     if e in env:
         return env[e]
+    budget = env.get(BUDGET)
     if isinstance(e, Indexed):
-        idx = [int(_eval(i, arrays, env)) for i in e.indices]
+        idx = [_whole(_eval(i, arrays, env)) for i in e.indices]
         value = arrays[e.base]
         if callable(value):
             return _frac(value(*idx))
         for i in idx:
+            if not isinstance(value, (list, tuple)) or not 1 <= i <= len(value):
+                size = len(value) if isinstance(value, (list, tuple)) else "its size"
+                raise IndexError(f"{e.base}[{', '.join(map(str, idx))}]: an index outside 1..{size}")
             value = value[i - 1]
+        if isinstance(value, (list, tuple)):
+            raise IndexError(f"{e.base}[{', '.join(map(str, idx))}]: fewer indices than the array has axes")
         return _frac(value)
     if isinstance(e, Sum):
         return _eval_sum(e.function, e.limits, arrays, env)
@@ -218,36 +316,54 @@ def _eval(e, arrays, env):
         return e
     args = [_eval(a, arrays, env) for a in e.args]
     if all(isinstance(a, Fraction) for a in args):
+        number = budget.number if budget is not None else (lambda v: v)
         if isinstance(e, sp.Add):
-            return sum(args, Fraction(0))
+            out = Fraction(0)
+            for a in args:
+                out = number(out + a)
+            return out
         if isinstance(e, sp.Mul):
             out = Fraction(1)
             for a in args:
-                out *= a
+                out = number(out * a)
             return out
-        if isinstance(e, sp.Pow) and args[1].denominator == 1 and (args[0] or args[1] > 0):
-            return args[0] ** int(args[1])
+        if isinstance(e, sp.Pow):
+            base, exp = args
+            if exp.denominator == 1 and (base or exp > 0):
+                return number(base ** int(exp))
+            if exp.denominator == 2 and base:   # base^(p/2): a square root, decided exactly
+                radicand = number(base ** exp.numerator)
+                root = _sqrt(radicand) if radicand > 0 else None
+                if root is not None:
+                    return root
+                if budget is not None and max(radicand.numerator.bit_length(),
+                                              radicand.denominator.bit_length()) > budget.radicand * 3.33 + 1:
+                    raise TooManyTerms(f"it takes the square root of a number of more than {budget.radicand} digits")
         if isinstance(e, sp.floor):
             return Fraction(args[0].numerator // args[0].denominator)
+    if budget is not None:
+        budget.spend_work(args)
     return _frac(e.func(*[_sym(a) for a in args]))
 
 
 def _eval_sum(body, limits, arrays, env):
     *rest, (k, lo, hi) = limits   # the last limit is the outermost
-    lo, hi = int(_eval(lo, arrays, env)), int(_eval(hi, arrays, env))
-    if hi < lo - 1:   # Karr's convention, as SymPy's (and so holds'): sum_{lo}^{hi} = -sum_{hi+1}^{lo-1}
-        return -_eval_sum(body, [*rest, (k, sp.Integer(hi + 1), sp.Integer(lo - 1))], arrays, env)
-    budget = env.get(_BUDGET)
+    lo, hi = _whole(_eval(lo, arrays, env)), _whole(_eval(hi, arrays, env))
+    if hi < lo:
+        raise EmptyRange(f"a sum over {k} from {lo} to {hi}: empty or reversed")
+    budget = env.get(BUDGET)
     if budget is not None:
-        budget[0] -= hi - lo + 1
-        if budget[0] < 0:
-            raise TooManyTerms("the sums add up more terms than allowed")
+        budget.spend_terms(hi - lo + 1)
     total, outer = Fraction(0), env.get(k)   # an enclosing sum may bind k too: restore it
     for v in range(lo, hi + 1):
         env[k] = Fraction(v)
         term = _eval_sum(body, rest, arrays, env) if rest else _eval(body, arrays, env)
-        total = total + term if isinstance(term, Fraction) and isinstance(total, Fraction) \
-            else _frac(_sym(total) + _sym(term))
+        if isinstance(term, Fraction) and isinstance(total, Fraction):
+            total = total + term if budget is None else budget.number(total + term)
+        else:
+            if budget is not None:
+                budget.spend_work((total, term))
+            total = _frac(_sym(total) + _sym(term))
     if outer is None:
         env.pop(k, None)
     else:

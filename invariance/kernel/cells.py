@@ -11,13 +11,13 @@ Trusted (not re-derived here):
    transformation declares, a normalizer's registered constants;
 2. SymPy's constructors and ``expand``/``cancel`` on expressions with rational
    coefficients, behind :func:`invariance.core.algebra.holds` (rules unfolded,
-   linearity of finite sums; a sum over a reversed range follows Karr's
-   convention there and in the evaluator alike).  A step is an identity of
+   linearity of finite sums; every sum's range is non-empty, so Karr's
+   convention for reversed ranges never applies).  A step is an identity of
    rational functions of its atoms: where a denominator would vanish, SymPy
    gives ``nan``/``zoo``, never 0, and a step divides only by what is positive
    by assumption;
 3. exact evaluation (:func:`invariance.core.algebra.evaluate`: Python fractions,
-   SymPy for square roots) and mpmath's certified 50-digit test that an
+   ``math.isqrt``, SymPy for irrational square roots) and mpmath's certified 50-digit test that an
    irrational difference is not zero (:func:`invariance.core.algebra.exact_nonzero`);
 4. Python's ``json`` and ``ast.parse``, which parse and never run anything.
 
@@ -30,9 +30,14 @@ Re-derived, never taken from the file:
   assumptions; a label is no scalar); a sum binds only an integer index, never
   a size or epsilon (which a definition unfolded inside it would then capture).
   No Float, no attribute, no other call: ``eval``/``sympify`` never see file text.
-  Resources are bounded: text length, parse-tree size, exponents (after SymPy
-  merges nested powers), an estimate of the terms ``expand`` makes, and the
-  terms the spot check adds up;
+  Every sum runs over one of the layer's sizes or over 1 to 8 terms (never an
+  empty or reversed range).  Resources are bounded by cost, not only count:
+  text length, parse-tree size, exponents (after SymPy merges nested powers; no
+  root of a number), an estimate of the terms ``expand`` makes, and what the
+  spot checks and a counterexample's evaluation spend (a
+  :class:`~invariance.core.algebra.Budget` per cell: terms, digits of numbers
+  and radicands, work on radicals); :mod:`invariance.kernel.files` adds a time
+  budget per file;
 - the definitions: the registry's for the cell (with a symbolic epsilon or
   epsilon = 0), compared by content when the file states them;
 - each proof step: its name is derived from its left-hand side, which must be
@@ -40,7 +45,8 @@ Re-derived, never taken from the file:
   definitions and earlier checked steps; a step used as a rule has distinct
   integer symbols as indices (not sizes, not literals); it divides by nothing
   that may be zero; it also holds at every entry of a random exact instance
-  of size 3 along every axis, where every symbol must have a value;
+  of size 3 along every axis (seeded from ``secrets``: a forger cannot know
+  it), where every symbol must have a value and every index is within 1..size;
 - the conclusion: the last step is the registry's ``h' = h``;
 - the conditions: from the registry (the transformation's, epsilon = 0 if the
   definitions set it, each statistic in h's denominator non-zero);
@@ -52,22 +58,25 @@ Re-derived, never taken from the file:
   conditions, outputs) and the Markdown beside the file are regenerated from
   the checked content and must be equal; so are ``caveats`` when present
   (re-derived by :func:`invariance.derive.caveats.caveats` from the checked cell).
-  Only ``numeric``, a measurement, is not a claim and is not checked.
+  A field that nothing here checks is refused, ``numeric`` (a measurement by
+  ``--numeric``, no claim with evidence) included.
 """
 from __future__ import annotations
 
 import itertools
 import random
 import secrets
+from contextvars import ContextVar
 
 import sympy as sp
 from sympy import Indexed, IndexedBase, Sum
 
 from .parse import (MAX_TERMS, CertificateError, Vocabulary, array, expansion_terms, is_index,
                     parse, rational, size)
-from ..core.algebra import Rule, TooManyTerms, evaluate, exact_nonzero, holds, unfold
+from ..core.algebra import BUDGET, Budget, EmptyRange, Rule, TooManyTerms, evaluate, exact_nonzero, holds, unfold
 from ..core.definition import Built
-from ..core.cells import bind_definitions, bind_instance, conditions, definitions, evaluate_outputs, random_instance, refutation_conditions, shapes, step_name, with_groups
+from ..core.cells import (bind_definitions, bind_instance, conditions, definitions, outputs_at, random_instance,
+                          refutation_conditions, shapes, step_name, with_groups)
 from ..core.model import EPS
 from ..core.certificate import cell_json, equation_json
 from ..core.proof import action, link_words, uneval, wanted
@@ -80,9 +89,11 @@ MAX_STEPS = 64          # chains in a proof, and names one link uses
 MAX_LINKS = 16          # links in one chain
 LINK_POINTS = 2         # random entries each link is evaluated at (its chain's conclusion: every entry)
 MAX_DENOMINATORS = 4     # different quantities one step divides by
-MAX_SUM_TERMS = 100_000  # terms the spot check may add up in one step at sizes of 3
-ANNOTATIONS = frozenset({"numeric"})   # a measurement added by --numeric: not a claim with evidence
+MAX_SUM_TERMS = 100_000  # terms the spot checks of one cell may add up at sizes of 3 (the genuine: 6,000)
+MAX_WORK = 60_000        # units of work on radicals they may do (core.algebra.Budget; the genuine: 9,600)
+ANNOTATIONS = frozenset({"numeric"})   # a measurement added by --numeric: not a claim with evidence, refused
 DISPLAYED = frozenset({"caveats"})     # derived claims the display hook re-derives and compares
+_SPENDING: ContextVar[Budget | None] = ContextVar("the budget of the cell being checked", default=None)
 
 
 # --- the whitelist parser ------------------------------------------------------
@@ -102,18 +113,28 @@ def check_cell(data, display=None, markdown: str | None = None) -> list[str]:
     """
     if not isinstance(data, dict):
         return ["a cell must be a JSON object"]
+    token = _SPENDING.set(cell_budget())
     try:
         cell = _checked_cell(data)
     except CertificateError as err:
         return [str(err)]
     except UnknownId as err:
         return [f"{err} (a normalizer of your own: verify --load FILE)"]
+    finally:
+        _SPENDING.reset(token)
     want = cell_json(cell, definitions="definitions" in data)
     shown = ANNOTATIONS | (DISPLAYED if display else frozenset())
-    problems = compare_fields("", want, {k: v for k, v in data.items() if k not in shown})
+    problems = [unchecked(k) for k in sorted(ANNOTATIONS & set(data))]
+    problems += compare_fields("", want, {k: v for k, v in data.items() if k not in shown})
     if display is not None:
         problems += display(data, cell, markdown)
     return problems
+
+
+def unchecked(field: str) -> str:
+    """The problem with a field that is a measurement (``--numeric``): nothing here can check it."""
+    return (f"field {field} is a measurement that verify cannot check, not a claim with evidence: "
+            "regenerate the file without --numeric")
 
 
 def _checked_cell(data: dict) -> Cell:
@@ -280,12 +301,24 @@ def _no_division_by_zero(lhs, rhs, where: str, allowed=frozenset()) -> None:
                                f"(at most {MAX_DENOMINATORS})")
 
 
+def cell_budget() -> Budget:
+    """What the spot checks of one cell's links may spend together, the definitions
+    they evaluate included (:class:`~invariance.core.algebra.Budget`)."""
+    return Budget(terms=MAX_SUM_TERMS, work=MAX_WORK)
+
+
+def _seed() -> int:
+    """The seed of a spot check's instance: from the operating system's randomness."""
+    return secrets.randbits(128)
+
+
 class _SpotCheck:
     """Both sides of a link at every entry of one random exact instance per cell (size 3
     along every axis, so no statistic runs over only two values, whose outputs are +-1;
     epsilon = 1/7 where it is symbolic), evaluated from the definitions alone: independent
     of the rewriting that :func:`holds` does.  The instance is drawn from the operating
-    system's randomness when first needed: a file cannot know where it will be checked."""
+    system's randomness when first needed (never from the file: a forger cannot know the
+    points), and every evaluation of the cell spends from one budget."""
 
     def __init__(self, defs, b: Built, t) -> None:
         self.defs, self.b, self.t = defs, b, t
@@ -293,11 +326,15 @@ class _SpotCheck:
 
     def _draw(self):
         b, m = self.b, self.b.m
-        rng = random.Random(secrets.randbits(64))
+        rng = random.Random(_seed())
         sizes = with_groups(b, {ax.size: 3 for ax in (*m.axes, m.input)})
         values, params = random_instance(b, self.t, rng, sizes, unit_gain=False)
+        budget = _SPENDING.get() or cell_budget()
         arrays, env = bind_definitions(self.defs, bind_instance(b, self.t, values, params, sizes),
-                                       {**sizes, EPS: sp.Rational(1, 7)})
+                                       {**sizes, EPS: sp.Rational(1, 7), BUDGET: budget})
+        tops = {ax.index: sizes[ax.size] for ax in (*m.axes, m.input)}
+        for e in self.defs:   # a definition that does not read the arrays (a constant) would take any index
+            arrays[e.lhs.base] = _within_layer(arrays[e.lhs.base], [tops.get(i) for i in e.lhs.indices], e.lhs.base)
         points = list(itertools.product(*[range(1, sizes[ax.size] + 1) for ax in m.axes]))
         return sizes, arrays, env, points
 
@@ -308,10 +345,10 @@ class _SpotCheck:
             self.instance = self._draw()
         sizes, arrays, env, every = self.instance
         m = self.b.m
-        for point in (every if points is None else random.Random(secrets.randbits(64)).sample(every, points)):
+        for point in (every if points is None else random.Random(_seed()).sample(every, points)):
             at = {**env, **{ax.index: v for ax, v in zip(m.axes, point)}}
             try:
-                left, right = (evaluate(x, arrays, at, max_terms=MAX_SUM_TERMS) for x in (lhs, rhs))
+                left, right = (evaluate(x, arrays, at) for x in (lhs, rhs))
             except ZeroDivisionError:
                 continue   # a statistic vanishes here: no evidence either way
             except IndexError:
@@ -320,9 +357,11 @@ class _SpotCheck:
             except TypeError:   # e.g. a sum up to a free index: int() of a symbol
                 raise CertificateError(f"{where} mentions a symbol with no value at a point of the layer") \
                     from None
-            except TooManyTerms:
-                raise CertificateError(f"{where} adds up more than {MAX_SUM_TERMS} terms at sizes of 3: "
-                                       "not a sum over the layer") from None
+            except TooManyTerms as err:
+                raise CertificateError(f"{where} costs too much to evaluate at sizes of 3 (with the "
+                                       f"cell's earlier links): {err}") from None
+            except EmptyRange as err:
+                raise CertificateError(f"{where} has {err} at a point of the layer") from None
             if not (left.is_number and right.is_number):
                 raise CertificateError(f"{where} mentions "
                                        f"{', '.join(sorted(map(str, (left - right).free_symbols)))}, "
@@ -330,6 +369,15 @@ class _SpotCheck:
             if left.is_finite and right.is_finite and exact_nonzero(left - right):
                 return False
         return True
+
+
+def _within_layer(value, tops: list, base):
+    """A defined quantity that refuses an index outside 1..size, as the evaluator does for an array."""
+    def checked(*idx):
+        if len(idx) != len(tops) or not all(top is None or 1 <= v <= top for v, top in zip(idx, tops)):
+            raise IndexError(f"{base}[{', '.join(map(str, idx))}]: an index outside the layer")
+        return value(*idx)
+    return checked
 
 
 def _check_counterexample(ce, b: Built, t, defs, vocab: Vocabulary) -> Counterexample:
@@ -368,7 +416,12 @@ def _check_counterexample(ce, b: Built, t, defs, vocab: Vocabulary) -> Counterex
     for sym, value in bound.items():
         _admissible(sym, value)
     idx = tuple(point.values())
-    out = evaluate_outputs(defs, bound, sizes, [idx])
+    arrays, _ = bind_definitions(defs, bound, {**sizes, BUDGET: cell_budget()})
+    try:
+        out = outputs_at(defs, arrays, [idx])
+    except TooManyTerms as err:   # e.g. 60-digit values at sizes of 8: a variance of 10^4 digits
+        raise CertificateError(f"the counterexample costs too much to evaluate: {err} "
+                               "(a counterexample needs small values)") from None
     h, h_t = out["h"][idx], out["h'"][idx]
     if not (h.is_finite and h_t.is_finite):
         raise CertificateError("a statistic in a denominator is zero at this instance: no counterexample")

@@ -7,15 +7,18 @@ never re-runs the search.
 from __future__ import annotations
 
 import json
+import signal
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, NamedTuple
 
 from ..core.certificate import FORMAT
 from ..core.records import INVARIANT
-from .cells import check_cell
+from .cells import ANNOTATIONS, check_cell, unchecked
 
-__all__ = ["MAX_FILE", "read_text", "load", "document_problem", "verify", "verify_path", "Report", "Hooks"]
+__all__ = ["MAX_FILE", "MAX_LINE", "TIME_BUDGET", "read_text", "load", "document_problem", "verify",
+           "verify_path", "Report", "Hooks", "one_line", "within", "OutOfTime"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,27 @@ class Hooks:
 
 
 MAX_FILE = 8 * 2 ** 20    # bytes: a certificate is a few kB; a table of every cell well under this
+
+
+MAX_LINE = 2_000          # characters of one problem line (ids and values in it come from the file)
+
+
+TIME_BUDGET = 60.0        # seconds to check one file (see within); a genuine one takes a second or two
+
+
+def one_line(text: str, limit: int = MAX_LINE) -> str:
+    r"""``text`` as one line that shows what it contains: every character Python would not print
+    (line breaks, carriage returns, terminal escapes, bidi overrides, lone surrogates ...)
+    escaped as in a string literal, and the middle of an overlong line elided.
+
+    >>> print(one_line("an id\nverified 54 cells: 0 problems\x1b[2K\u2028"))
+    an id\nverified 54 cells: 0 problems\x1b[2K\u2028
+    """
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+    if len(text) > limit:
+        text = f"{text[:limit // 2]} ...({len(text) - limit} characters)... {text[-limit // 2:]}"
+    return text
 
 
 def read_text(path: Path, limit: int = MAX_FILE) -> str:
@@ -86,16 +110,25 @@ def document_problem(doc) -> str | None:
     return None
 
 
-def verify(doc, hooks: Hooks = Hooks(), markdown: str | None = None) -> list[str]:
-    """Problems found in one document (empty if every claim of every cell holds)."""
+def verify(doc, hooks: Hooks = Hooks(), markdown: str | None = None,
+           budget: float | None = TIME_BUDGET) -> list[str]:
+    """Problems found in one document (empty if every claim of every cell holds), within
+    ``budget`` seconds (see :func:`within`)."""
+    try:
+        return within(budget, lambda: _verify(doc, hooks, markdown))
+    except OutOfTime:
+        return [_late(budget)]
+
+
+def _verify(doc, hooks: Hooks, markdown: str | None) -> list[str]:
     why = document_problem(doc)
     if why:
         return [why]
     if _consequences_document(doc):
         if hooks.consequences is None:
             return ["a document of consequences, and no checker for them was given"]
-        return hooks.consequences(doc, hooks.derived)
-    return [p for _, found in _checked_cells(doc, hooks, markdown) for p in found]
+        return [one_line(p) for p in _measurements(doc) + hooks.consequences(doc, hooks.derived)]
+    return [one_line(p) for _, found in _checked_cells(doc, hooks, markdown) for p in found]
 
 
 def _checked_cells(doc: dict, hooks: Hooks, markdown) -> list[tuple[object, list[str]]]:
@@ -124,45 +157,45 @@ def _consequences_document(doc) -> bool:
     return isinstance(doc, dict) and "consequences" in doc and "cells" not in doc
 
 
-def verify_path(path: Path, hooks: Hooks = Hooks()) -> Report:
+def _measurements(doc) -> list[str]:
+    """A consequence entry's fields that are measurements (``consequences --numeric``), which
+    the consequences' checker does not check: refused, as in a cell."""
+    entries = doc.get("consequences") if isinstance(doc, dict) else None
+    return [f"{' x '.join(str(e.get(f)) for f in ('normalizer', 'transformation', 'consequence'))}: {unchecked(k)}"
+            for e in (entries if isinstance(entries, list) else ()) if isinstance(e, dict)
+            for k in sorted(ANNOTATIONS & set(e))]
+
+
+def verify_path(path: Path, hooks: Hooks = Hooks(), budget: float | None = TIME_BUDGET) -> Report:
     """Verify every ``*.json`` under ``path`` (or the one file).
 
     Cell documents first; then documents of consequences (issue 12), each
     resting on the invariance certificate of its cell: one verified in this
-    run when the folder holds it, else derived and checked afresh.
+    run when the folder holds it, else derived and checked afresh.  Each file
+    is checked within ``budget`` seconds (see :func:`within`); one that is not
+    is one problem, and none of its cells counts as proven.
     """
     files = sorted(path.glob("*.json")) if path.is_dir() else [path]
     cells, problems, proven, present, later = 0, [], {}, set(), []
     for f in files:
+        seen: dict = {}
         try:
-            doc = load(read_text(f))
-        except (OSError, ValueError, RecursionError, MemoryError) as err:
-            problems.append(f"{f.name}: unreadable ({type(err).__name__}: {str(err)[:200]})")
-            continue
-        if _consequences_document(doc):
-            later.append((f, doc))
-            continue
-        md, markdown = f.with_suffix(".md"), None
-        if md.exists() or md.is_symlink():
-            try:
-                markdown = read_text(md)
-            except (OSError, ValueError, MemoryError) as err:
-                problems.append(f"{f.name}: the Markdown beside it is unreadable ({type(err).__name__}: "
-                                f"{str(err)[:200]})")
-            if isinstance(doc, dict) and isinstance(doc.get("cells"), list) and len(doc["cells"]) != 1:
-                problems.append(f"{f.name}: a Markdown rendering beside a document of "
-                                f"{len(doc['cells'])} cells (it renders one cell): remove it or split the document")
-                markdown = None
-        why = document_problem(doc)
-        results = [] if why else _checked_cells(doc, hooks, markdown)
+            results, found = within(budget, lambda: _cell_file(f, hooks, seen))
+        except OutOfTime:
+            found = [_late(budget)]
+            doc = seen.get("doc")
+            results = [(c, found) for c in doc["cells"]] if isinstance(doc, dict) and not document_problem(doc) \
+                and not _consequences_document(doc) else []
+        if "later" in seen:
+            later.append((f, seen["later"]))
         cells += len(results)
-        for cell, found in results:   # a cell counts as proven only when it verified on its own
+        for cell, bad in results:   # a cell counts as proven only when it verified on its own
             ids = (cell.get("normalizer"), cell.get("transformation")) if isinstance(cell, dict) else ()
             if len(ids) == 2 and all(isinstance(x, str) for x in ids):
                 present.add(ids)
-                if not found and cell.get("verdict") == INVARIANT:
+                if not bad and cell.get("verdict") == INVARIANT:
                     proven[ids] = tuple(cell["conditions"])
-        problems += [f"{f.name}: {p}" for p in ([why] if why else [p for _, found in results for p in found])]
+        problems += [f"{f.name}: {p}" for p in found]
 
     def invariant(n: str, t: str):
         """A cell's conditions if it is proven invariant: by its certificate here, when the
@@ -174,11 +207,93 @@ def verify_path(path: Path, hooks: Hooks = Hooks()) -> Report:
     consequences = 0
     for f, doc in later:
         try:
-            found = hooks.consequences(doc, invariant) if hooks.consequences else \
-                ["a document of consequences, and no checker for them was given"]
-        except Exception as err:   # anything unforeseen rejects the file, never the whole run
-            found = [f"could not be checked ({type(err).__name__}: {str(err)[:200]})"]
+            found = within(budget, lambda: _consequences_file(doc, hooks, invariant))
+        except OutOfTime:
+            found = [_late(budget)]
         consequences += len(doc["consequences"]) if isinstance(doc.get("consequences"), list) else 0
         problems += [f"{f.name}: {p}" for p in found]
-    return Report(cells, consequences, problems)
+    return Report(cells, consequences, [one_line(p) for p in problems])   # the one place problems leave
 
+
+def _cell_file(f: Path, hooks: Hooks, seen: dict) -> tuple[list, list[str]]:
+    """(each cell with its problems, the file's problems) of one file of cells; the document
+    goes to ``seen["doc"]`` as soon as it is read, to ``seen["later"]`` if it is one of consequences."""
+    try:
+        doc = seen["doc"] = load(read_text(f))
+    except (OSError, ValueError, RecursionError, MemoryError) as err:
+        return [], [f"unreadable ({type(err).__name__}: {str(err)[:200]})"]
+    if _consequences_document(doc):
+        seen["later"] = doc
+        return [], []
+    problems, md, markdown = [], f.with_suffix(".md"), None
+    if md.exists() or md.is_symlink():
+        try:
+            markdown = read_text(md)
+        except (OSError, ValueError, MemoryError) as err:
+            problems.append(f"the Markdown beside it is unreadable ({type(err).__name__}: {str(err)[:200]})")
+        if isinstance(doc, dict) and isinstance(doc.get("cells"), list) and len(doc["cells"]) != 1:
+            problems.append(f"a Markdown rendering beside a document of {len(doc['cells'])} cells "
+                            "(it renders one cell): remove it or split the document")
+            markdown = None
+    why = document_problem(doc)
+    if why:
+        return [], problems + [why]
+    results = _checked_cells(doc, hooks, markdown)
+    return results, problems + [p for _, found in results for p in found]
+
+
+def _consequences_file(doc, hooks: Hooks, invariant) -> list[str]:
+    if not hooks.consequences:
+        return ["a document of consequences, and no checker for them was given"]
+    try:
+        return _measurements(doc) + hooks.consequences(doc, invariant)
+    except Exception as err:   # anything unforeseen rejects the file, never the whole run
+        return [f"could not be checked ({type(err).__name__}: {str(err)[:200]})"]
+
+
+# --- a time budget per file ----------------------------------------------------------------
+
+class OutOfTime(BaseException):
+    """A file's time budget ran out.  A BaseException, like KeyboardInterrupt, so that no
+    ``except Exception`` on the way (in the kernel, in SymPy) swallows it."""
+
+
+def _late(budget) -> str:
+    return (f"not checked within {budget:g} s, the time budget of one file: nothing in it is accepted "
+            "(a genuine certificate takes a second or two)")
+
+
+def within(seconds: float | None, work: Callable):
+    """``work()``, interrupted by :class:`OutOfTime` after ``seconds``.
+
+    A SIGALRM timer (``signal.setitimer``) interrupts whatever Python code runs
+    (SymPy included; the resource bounds keep single C-level operations, such
+    as one multiplication of big integers, short).  Signals reach only the main
+    thread: off it, on a platform without ``setitimer`` (Windows), or while
+    another real-time timer is armed (a test runner's, which this defers to),
+    no timer is armed and the resource bounds alone limit the time.  Should
+    something swallow the interruption, it comes again every quarter second.
+    """
+    if seconds is None or not hasattr(signal, "setitimer") or threading.current_thread() is not \
+            threading.main_thread() or signal.getitimer(signal.ITIMER_REAL)[0] > 0:
+        return work()
+    armed = [True]
+
+    def ring(signum, frame):
+        if armed[0]:
+            signal.setitimer(signal.ITIMER_REAL, 0.25)
+            raise OutOfTime(seconds)
+
+    previous = signal.signal(signal.SIGALRM, ring)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        return work()
+    finally:
+        while True:   # a last ring may interrupt the disarming itself: disarm again
+            try:
+                armed[0] = False
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, previous)
+                break
+            except OutOfTime:
+                continue

@@ -16,7 +16,7 @@ import sympy as sp
 from sympy import Indexed, IndexedBase, Sum, Symbol
 
 __all__ = ["CertificateError", "Vocabulary", "parse", "rational", "is_index", "expansion_terms",
-           "MAX_TERMS", "MAX_SIZE", "array", "size", "scalars"]
+           "MAX_TERMS", "MAX_SIZE", "MAX_RANGE", "array", "size", "scalars"]
 
 
 MAX_TEXT = 20_000        # characters in one expression
@@ -35,6 +35,9 @@ MAX_SIZE = 8             # a counterexample's size along one axis
 
 
 MAX_TERMS = 20_000       # terms an expression may expand to (a power of a long sum would hang expand)
+
+
+MAX_RANGE = 8            # terms of a sum whose range is not one of the layer's sizes
 
 
 ASSUMPTIONS = frozenset({"integer", "positive", "nonnegative", "negative", "nonpositive", "nonzero",
@@ -188,6 +191,8 @@ def _build(node, vocab: Vocabulary):
             raise CertificateError(f"a power of a number larger than {MAX_INT}")
         if not base.free_symbols and not base.is_Rational:   # kept as written, a tower would be computed later
             raise CertificateError(f"a power of a number larger than {MAX_INT}, or of a computed number")
+        if base.is_number and not exp.is_Integer:   # SymPy would compute it now, merging radicands
+            raise CertificateError(f"a root of a number ({base}), which SymPy would factor: not in a step")
         return sp.Pow(base, exp, evaluate=_EVALUATE.get())
     if name in vocab.functions and len(built) == 1:
         arg = built[0]
@@ -234,6 +239,8 @@ def _check_vocabulary(expr: sp.Expr, vocab: Vocabulary) -> None:
         if b not in vocab.bases:
             raise CertificateError(f"{b.label.name!r} is not an indexed quantity of this cell")
     for p in expr.atoms(sp.Pow):   # SymPy merges nested powers (or will, when a chain is checked)
+        if p.base.is_number and not p.exp.is_Integer:
+            raise CertificateError(f"a root of a number ({p.base}), which SymPy would factor: not in a step")
         exp = p.exp
         while isinstance(p.base, sp.Pow) and exp.is_Rational and p.base.exp.is_Rational:
             p, exp = p.base, exp * p.base.exp
@@ -241,6 +248,23 @@ def _check_vocabulary(expr: sp.Expr, vocab: Vocabulary) -> None:
             raise CertificateError(f"a power with exponent {exp} (allowed: p/q with |p| <= 4, q <= 2)")
     if expansion_terms(expr) > MAX_TERMS:
         raise CertificateError(f"an expression that expands to more than {MAX_TERMS} terms")
+    _check_ranges(expr, vocab)
+
+
+def _check_ranges(expr: sp.Expr, vocab: Vocabulary) -> None:
+    """Every sum runs over one of the layer's sizes, or over 1 to MAX_RANGE terms, whatever
+    the values of its symbols: never empty or reversed (which SymPy reads by Karr's convention,
+    a sum from 3 to 1 as -1, where a reader reads nothing), never over thousands of terms
+    that are cheap to the algebra and dear to the spot check (distinct radicals)."""
+    sizes = {s for s in vocab.symbols if s.is_integer and s.is_positive}
+    for s in expr.atoms(Sum):
+        for k, lo, hi in s.limits:
+            length = sp.expand(hi - lo + 1)
+            if length in sizes or (length.is_Integer and 1 <= length <= MAX_RANGE):
+                continue
+            raise CertificateError(f"a sum over {k.name} from {lo} to {hi}: a range must run over one of the "
+                                   f"layer's sizes ({', '.join(sorted(x.name for x in sizes)) or 'none'}) or over "
+                                   f"1 to {MAX_RANGE} terms, never an empty or reversed one")
 
 
 def expansion_terms(expr) -> int:

@@ -137,6 +137,7 @@ def verify(doc, markdown: str | None = None) -> list[str]:
     return files.verify(doc, HOOKS, markdown)
 
 
-def verify_path(path: Path) -> files.Report:
-    """Verify every ``*.json`` under ``path`` (or the one file): see :func:`invariance.kernel.files.verify_path`."""
-    return files.verify_path(path, HOOKS)
+def verify_path(path: Path, budget: float | None = files.TIME_BUDGET) -> files.Report:
+    """Verify every ``*.json`` under ``path`` (or the one file), each within ``budget`` seconds:
+    see :func:`invariance.kernel.files.verify_path`."""
+    return files.verify_path(path, HOOKS, budget)
