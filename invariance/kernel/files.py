@@ -1,8 +1,11 @@
 """Reading certificates: untrusted files, read within bounds and checked cell by cell.
 
 :func:`verify_path` reads every ``*.json`` of a folder (or one file) and
-checks each document with :func:`invariance.kernel.cells.check_cell`; it
-never re-runs the search.
+checks each document with :func:`invariance.kernel.cells.check_cell`, and
+each document of consequences with
+:func:`invariance.kernel.consequences.verify_document`; it never re-runs the
+search (a cell a consequence cites and the folder does not hold is derived
+through the ``derived`` hook the layers above hand it).
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from typing import Callable, NamedTuple
 from ..core.certificate import FORMAT
 from ..core.records import INVARIANT
 from .cells import check_cell
+from .consequences import verify_document
 
 __all__ = ["MAX_FILE", "read_text", "load", "document_problem", "verify", "verify_path", "Report", "Hooks"]
 
@@ -25,15 +29,13 @@ class Hooks:
     ``display(data, cell, markdown)``: problems with what a person reads of a
     checked cell that the kernel does not derive (its ``caveats``, the Markdown
     beside the file); without it such fields are refused.
-    ``consequences(doc, invariant)``: problems of a document of consequences,
-    each resting on ``invariant(normalizer, transformation)``, the conditions of
-    a cell proven invariant (None if it is not).
-    ``derived(normalizer, transformation)``: those conditions for a cell whose
-    certificate is not in the folder (derived and checked afresh).
+    ``derived(normalizer, transformation)``: the conditions of a cell proven
+    invariant (None if it is not) whose certificate is not in the folder,
+    derived and checked afresh: a consequence rests on it.  Without it, only
+    the cells of the folder are proven.
     """
 
     display: Callable | None = None
-    consequences: Callable | None = None
     derived: Callable | None = None
 
 
@@ -89,9 +91,7 @@ def verify(doc, hooks: Hooks = Hooks(), markdown: str | None = None) -> list[str
     if why:
         return [why]
     if _consequences_document(doc):
-        if hooks.consequences is None:
-            return ["a document of consequences, and no checker for them was given"]
-        return hooks.consequences(doc, hooks.derived)
+        return verify_document(doc, hooks.derived)
     return [p for _, found in _checked_cells(doc, hooks, markdown) for p in found]
 
 
@@ -171,8 +171,7 @@ def verify_path(path: Path, hooks: Hooks = Hooks()) -> Report:
     consequences = 0
     for f, doc in later:
         try:
-            found = hooks.consequences(doc, invariant) if hooks.consequences else \
-                ["a document of consequences, and no checker for them was given"]
+            found = verify_document(doc, invariant)
         except Exception as err:   # anything unforeseen rejects the file, never the whole run
             found = [f"could not be checked ({type(err).__name__}: {str(err)[:200]})"]
         consequences += len(doc["consequences"]) if isinstance(doc.get("consequences"), list) else 0
