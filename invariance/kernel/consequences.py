@@ -28,15 +28,18 @@ Re-derived, never taken from the file:
 - the definitions and premises (and so the meaning of every name a step
   uses), applicability and its reason, the conditions, the conclusion each
   consequence must end with;
-- each step: parsed by the kernel's parser with this cell's vocabulary; it
-  holds by unfolding, in order, the definitions and earlier steps it names
+- each ordinary step: parsed with this cell's vocabulary; it holds by
+  unfolding, in order, the definitions, premises and earlier steps it names
   (a Symbol by substitution, an indexed quantity as a rule with distinct
   symbolic indices) and :func:`invariance.core.algebra.holds`; it divides by
   nothing that may be zero;
-- *coefficients*: from two earlier steps ``E = sum_l v_l A_l`` and
-  ``E = sum_l v_l B_l`` (or ``E = 0``), with v a direction symbol that
-  nothing constrains, the step states ``A_l = B_l``: read off the
-  structure, not trusted from the file;
+- each *coefficients* step, semantically: from earlier steps A and B (facts,
+  for every direction) it states K = 0 with K = lhs - rhs.  With every
+  definition unfolded (xi, D_v phi, c ... : never the text as written), the
+  kernel checks by :func:`invariance.core.algebra.holds` that
+  :math:`\\sum_l v_l K_l = \\pm((A_{lhs} - A_{rhs}) - (B_{lhs} - B_{rhs}))`,
+  a quantity that is 0 for every direction v, and that K, unfolded and
+  expanded, does not mention v.  Then choosing v = e_l gives K_l = 0;
 - every display field (statement, LaTeX, justification, meaning, names,
   conditions) is regenerated from the checked content and must be equal.
   ``numeric`` is an annotation (a measurement), not a claim.
@@ -51,7 +54,7 @@ from sympy import Indexed, IndexedBase, Sum, Symbol
 from .cells import _no_division_by_zero, _rule, compare_fields, parse_step
 from .parse import MAX_TERMS, CertificateError, Vocabulary, expansion_terms
 from ..catalogue.registry import UnknownId, normalizer, transformation
-from ..core.algebra import holds, unfold
+from ..core.algebra import Rule, holds, sum_normal_form, unfold
 from ..core.certificate import FORMAT
 from ..core.consequence import Consequence, applying, consequence_json, justify, not_applying
 from ..core.model import EPS
@@ -202,60 +205,63 @@ def _substituted(step: Equation, known: dict) -> tuple[sp.Expr, sp.Expr]:
     return lhs, rhs
 
 
+def _unfold_all(expr: sp.Expr, d: Definitions) -> sp.Expr:
+    """``expr`` with every definition unfolded (never a premise, never a step): what remains
+    are the primitives (W, X, the gradients and Hessians, the directions, the parameters,
+    eta, lambda, quantities of the cell that no definition here defines)."""
+    defs = list(d.definitions.values())[::-1]   # each mentions only those before it: last first
+    for _ in range(len(defs) + 1):
+        present = expr.atoms(Symbol, IndexedBase)
+        found = [e for e in defs if (e.lhs if isinstance(e.lhs, Symbol) else e.lhs.base) in present]
+        if not found:
+            return expr
+        for e in found:
+            if isinstance(e.lhs, Symbol):
+                expr = expr.xreplace({e.lhs: e.rhs})
+            else:
+                expr = unfold(expr, [Rule(e.lhs, e.rhs)])
+        _bounded(expr, "an expression")
+    raise CertificateError("the definitions do not unfold")   # never for the registry's
+
+
 def _bounded(expr: sp.Expr, what: str) -> None:
     if expansion_terms(expr) > MAX_TERMS:   # what holds will expand, as for a cell's steps
         raise CertificateError(f"{what}: unfolded, it expands to more than {MAX_TERMS} terms")
 
 
-def _linear_form(expr, direction_base, direction_symbol, limits_of):
-    """(v's indices, the coefficient) when expr is sum_l v[l] A (or v A), else None; 0 -> (None, 0)."""
-    if expr == 0:
-        return None, sp.S.Zero
-    body, limits = (expr.function, expr.limits) if isinstance(expr, Sum) else (expr, ())
-    vs = [f for f in sp.Mul.make_args(body) if (isinstance(f, Indexed) and f.base == direction_base)
-          or f == direction_symbol]
-    if len(vs) != 1:
-        return False
-    v = vs[0]
-    coeff = sp.Mul(*[f for f in sp.Mul.make_args(body) if f is not v])
-    idx = v.indices if isinstance(v, Indexed) else ()
-    if coeff.has(direction_base) or coeff.has(direction_symbol):
-        return False
-    if not all(isinstance(i, Symbol) for i in idx) or len(set(idx)) != len(idx):
-        return False
-    if sorted(limits, key=str) != sorted([(i, 1, limits_of(i)) for i in idx], key=str):
-        return False
-    return idx, coeff
-
-
-def _coefficients(step: Equation, known: dict, d: Definitions) -> None:
-    """Check a *coefficients* step: uses = [coefficients, E = form A, E = form B]; states A = B."""
-    if len(step.uses) == 2:      # one step, form = form: compare its two sides
-        only = known.get(step.uses[1])
-        if only is None or not only.name.startswith("step"):
-            raise CertificateError(f"{step.name}: {COEFFICIENTS} needs an earlier step")
-        first, second = Equation("", only.lhs, only.lhs, ""), Equation("", only.lhs, only.rhs, "")
-    elif len(step.uses) == 3:    # two steps about the same quantity E: E = form, E = form
-        first, second = (known.get(u) for u in step.uses[1:])
-        if first is None or second is None or not first.name.startswith("step") \
-                or not second.name.startswith("step") or first.lhs != second.lhs:
-            raise CertificateError(f"{step.name}: {COEFFICIENTS} needs two earlier steps about the same quantity")
-    else:
+def _coefficients(step: Equation, known: dict, d: Definitions) -> tuple[sp.Expr, sp.Expr]:
+    """Check a *coefficients* step: uses = [coefficients, A] or [coefficients, A, B], earlier
+    steps, each a fact for every direction.  It states K = lhs - rhs = 0 where, definitions
+    unfolded, sum_l v_l K_l = +-(A's lhs - rhs) [- (B's lhs - rhs)] and K does not mention v.
+    Returns the two sides of that identity, for the spot check."""
+    facts = [known.get(u) for u in step.uses[1:]]
+    if not 1 <= len(facts) <= 2 or any(e is None or not e.name.startswith("step ") for e in facts):
         raise CertificateError(f"{step.name}: {COEFFICIENTS} takes one or two earlier steps")
-    sizes = {ax.index: ax.size for ax in (*d.m.axes, d.m.input)} | \
-        {i: n for x in getattr(d, "directions", ()) for i, n in zip(x.indices, x.sizes)}
-    for base_name in (V, U, U2):
-        base, sym = IndexedBase(base_name), Symbol(base_name)
-        a = _linear_form(first.rhs, base, sym, sizes.get)
-        b = _linear_form(second.rhs, base, sym, sizes.get)
-        if a is False or b is False or (a[0] is None and b[0] is None):
+    # 0 for every direction: F_A - F_B from E = F_A and E = F_B, or F_A - F_B from F_A = F_B
+    zero = facts[0].lhs - facts[0].rhs if len(facts) == 1 else \
+        (facts[1].lhs - facts[1].rhs) - (facts[0].lhs - facts[0].rhs)
+    zero = _unfold_all(zero, d)
+    k = _unfold_all(step.lhs - step.rhs, d)
+    tried = []
+    for direction in getattr(d, "directions", ()):
+        base = direction.base
+        if not zero.has(base):
             continue
-        idx = a[0] if a[0] is not None else b[0]
-        if a[0] is not None and b[0] is not None and a[0] != b[0]:
+        if sum_normal_form(k).has(base):
+            tried.append(f"{step.name} is not the coefficients of {' and '.join(step.uses[1:])}: unfolded, "
+                         f"{_short(plain(step.lhs - step.rhs), 80)} still depends on the direction {base} "
+                         "(a coefficient is read only off a form linear in it)")
             continue
-        if (step.lhs, step.rhs) == (a[1], b[1]) and set(idx) >= (step.lhs.free_symbols | step.rhs.free_symbols) & set(idx):
-            return
-    raise CertificateError(f"{step.name} is not the coefficients of {step.uses[1]} and {step.uses[2]}")
+        limits = [(i, 1, n) for i, n in zip(direction.indices, direction.sizes)]
+        form = Sum(direction.at * k, *limits) if limits else direction.at * k
+        _bounded(form - zero, step.name)
+        form, zero = sum_normal_form(form), sum_normal_form(zero)
+        for sign in (1, -1):   # the sign is the reader's choice of which side is the coefficient
+            if holds(form, sign * zero):
+                return form, sign * zero
+    raise CertificateError(tried[0] if tried else
+                           f"{step.name} is not the coefficients of {' and '.join(step.uses[1:])}: "
+                           f"{_short(plain(step.lhs))} = {_short(plain(step.rhs))}")
 
 
 def _short(text: str, limit: int = 160) -> str:
