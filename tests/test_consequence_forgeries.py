@@ -20,7 +20,8 @@ from sympy import IndexedBase, Sum, Symbol
 from invariance.core.consequence import applying, consequence_json, justify
 from invariance.core.model import DENSE
 from invariance.core.records import Equation
-from invariance.core.training import COEFFICIENTS, DL, DPHI, GRAD
+from invariance.core.training import COEFFICIENTS, DL, DPHI, ETA, GRAD
+from invariance.kernel import consequences as kernel
 from invariance.kernel.consequences import check_consequence, definitions_for
 
 PROOFS = Path(__file__).parent.parent / "proofs"
@@ -29,6 +30,7 @@ SCALING = ("layer-norm", "weight-matrix-rescaling", "gradient-scaling")         
 
 i, j, n = DENSE.axis("unit").index, DENSE.input.index, DENSE.point["case"]
 H, D = DENSE.axis("unit").size, DENSE.input.size
+k = Symbol("k", integer=True)   # a summation index of the forger's own
 W, X, G = DENSE.W, DENSE.X, GRAD["W"]
 v, U, c = IndexedBase("v"), IndexedBase("U"), IndexedBase("c")
 XI, XI_U = IndexedBase("xi^W"), IndexedBase("xi_U^W")
@@ -175,3 +177,48 @@ def test_a_coefficient_that_mentions_the_direction_itself_is_rejected():
     """c_j v_j = 0 read off D_v phi = sum_j v_j c_j: v is still there."""
     wrong = (c[j] * v[j], sp.S.Zero, [COEFFICIENTS, "step 1", "step 2"])
     rejected(forged(*ORTHOGONALITY, replace={3: wrong}), "step 3", "depends on the direction v")
+
+
+# --- the spot check behind every step -------------------------------------------------------
+
+def _no_algebra(monkeypatch):
+    """As if the algebra (holds) had a bug that accepts every step: the spot check remains."""
+    monkeypatch.setattr(kernel, "holds", lambda *args, **kw: True)
+
+
+def test_a_step_false_at_one_entry_fails_the_spot_check(monkeypatch):
+    """c_j = c_j + (j - 1)(j - 3) W_1j is false at j = 2 only."""
+    _no_algebra(monkeypatch)
+    step = (c[j], c[j] + (j - 1) * (j - 3) * W[1, j], ["c"])
+    rejected(forged(*ORTHOGONALITY, first=[step]), "step 1 fails at a random exact point (j = 2)")
+
+
+def test_a_coefficient_step_false_at_one_entry_fails_the_spot_check(monkeypatch):
+    """c_j = (j - 1)(j - 3) X_1j read off D_v phi = sum_j v_j c_j = 0: wrong at j = 2."""
+    _no_algebra(monkeypatch)
+    wrong = (c[j], (j - 1) * (j - 3) * X[1, j], [COEFFICIENTS, "step 1", "step 2"])
+    rejected(forged(*ORTHOGONALITY, replace={3: wrong}), "step 3 fails at a random exact point")
+
+
+@pytest.mark.parametrize("index", [0, -1, 4])
+def test_an_entry_outside_the_layer_is_refused_not_wrapped(index):
+    """c_0 = c_0 is true as algebra; at index 0 or -1 a list would wrap to the last entry."""
+    step = (c[index], c[index], ["c"])
+    assert "outside" in rejected(forged(*ORTHOGONALITY, first=[step]), "step 1")
+
+
+def test_a_step_that_adds_up_a_million_terms_is_refused_quickly():
+    """sum_{k=1}^{10^6} eta = 10^6 eta holds; evaluating it would add a million terms."""
+    step = (Sum(ETA, (k, 1, 10 ** 6)), 10 ** 6 * ETA, [])
+    reason = rejected(forged(*ORTHOGONALITY, first=[step]), "step 1")
+    assert "adds up more than" in reason or "sum" in reason.lower()
+
+
+def test_the_spot_check_points_come_from_the_system_s_randomness(monkeypatch):
+    """Not from the names in the file: each entry draws its seed from :mod:`secrets`."""
+    drawn = []
+    real = kernel.secrets.randbits
+    monkeypatch.setattr(kernel.secrets, "randbits", lambda bits: drawn.append(bits) or real(bits))
+    entry = genuine(*ORTHOGONALITY)
+    assert check_consequence(entry, proven(entry)) == [] and check_consequence(entry, proven(entry)) == []
+    assert drawn == [128, 128]

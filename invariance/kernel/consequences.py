@@ -40,6 +40,14 @@ Re-derived, never taken from the file:
   :math:`\\sum_l v_l K_l = \\pm((A_{lhs} - A_{rhs}) - (B_{lhs} - B_{rhs}))`,
   a quantity that is 0 for every direction v, and that K, unfolded and
   expanded, does not mention v.  Then choosing v = e_l gives K_l = 0;
+- behind every step, a spot check: both sides, once the names the step uses
+  are substituted and every definition is unfolded, evaluated exactly at a
+  random instance (sizes of 3 along every axis; random rationals for W, X,
+  the gradients, the Hessians, every other array, the directions, eta,
+  lambda, the parameters, each within its symbol's assumptions; every entry
+  of the step's free indices), at points seeded from :mod:`secrets`, so
+  that the file cannot predict them.  A step that differs there, that reads
+  an entry outside the layer or that adds up too many terms is rejected;
 - every display field (statement, LaTeX, justification, meaning, names,
   conditions) is regenerated from the checked content and must be equal.
   ``numeric`` is an annotation (a measurement), not a claim.
@@ -47,14 +55,18 @@ Re-derived, never taken from the file:
 from __future__ import annotations
 
 import functools
+import itertools
+import random
+import secrets
+from fractions import Fraction
 
 import sympy as sp
 from sympy import Indexed, IndexedBase, Sum, Symbol
 
-from .cells import _no_division_by_zero, _rule, compare_fields, parse_step
-from .parse import MAX_TERMS, CertificateError, Vocabulary, expansion_terms
+from .cells import MAX_SUM_TERMS, _no_division_by_zero, _rule, compare_fields, parse_step
+from .parse import MAX_TERMS, CertificateError, Vocabulary, expansion_terms, is_index, scalars
 from ..catalogue.registry import UnknownId, normalizer, transformation
-from ..core.algebra import Rule, holds, sum_normal_form, unfold
+from ..core.algebra import Rule, TooManyTerms, evaluate, exact_nonzero, holds, sum_normal_form, unfold
 from ..core.certificate import FORMAT
 from ..core.consequence import Consequence, applying, consequence_json, justify, not_applying
 from ..core.model import EPS
@@ -62,10 +74,12 @@ from ..core.notation import plain
 from ..core.records import INVARIANT, Equation
 from ..core.training import C, COEFFICIENTS, CONSEQUENCES, GRAD_T, Q, U, U2, V, Definitions
 
-__all__ = ["check_consequence", "verify_document", "definitions_for", "MAX_STEPS"]
+__all__ = ["check_consequence", "verify_document", "definitions_for", "MAX_STEPS", "SPOT_SIZE"]
 
 MAX_STEPS = 16        # steps of one consequence
 MAX_USES = 12         # names one step uses
+SPOT_SIZE = 3         # the spot check's size along every axis (and range of every free index)
+MAX_POINTS = 81       # entries of a step's free indices the spot check visits (3^4; sampled above)
 
 
 def check_consequence(data, invariant=None) -> list[str]:
@@ -144,6 +158,7 @@ def _checked(data: dict, invariant) -> Consequence:
     return applying(d, kind, d.conditions, steps)
 
 
+@functools.lru_cache(maxsize=None)
 def _vocabulary(d: Definitions, kind: str) -> Vocabulary:
     """What a step may mention: the cell's and the consequences' symbols, the directions."""
     extra = [IndexedBase(V), IndexedBase(U), IndexedBase(U2)]
@@ -159,6 +174,7 @@ def _checked_steps(steps_data, d: Definitions, kind: str) -> list[Equation]:
         raise CertificateError(f"steps must be a list of 1 to {MAX_STEPS} steps")
     vocab = _vocabulary(d, kind)
     known = {e.name: e for e in d.defs.values()}
+    rng = random.Random(secrets.randbits(128))   # spot-check points: not predictable from the file
     steps: list[Equation] = []
     for k, s in enumerate(steps_data, 1):
         lhs, rhs = parse_step(s, k, vocab)
@@ -171,13 +187,14 @@ def _checked_steps(steps_data, d: Definitions, kind: str) -> list[Equation]:
         _no_division_by_zero(lhs, rhs, name)
         step = Equation(name, lhs, rhs, "", tuple(uses))
         if uses and uses[0] == COEFFICIENTS:
-            _coefficients(step, known, d)
+            left, right = _coefficients(step, known, d)
         elif COEFFICIENTS in uses:
             raise CertificateError(f"step {k}: {COEFFICIENTS} is a rule of its own, named first")
         else:
             left, right = _substituted(step, known)
             if not holds(left, right):
                 raise CertificateError(f"step {k} does not hold: {_short(plain(lhs))} = {_short(plain(rhs))}")
+        _spot_check(_unfold_all(left, d), _unfold_all(right, d), name, rng)
         step = Equation(name, lhs, rhs, justify(step, d), tuple(uses))
         steps.append(step)
         known[name] = step
@@ -262,6 +279,187 @@ def _coefficients(step: Equation, known: dict, d: Definitions) -> tuple[sp.Expr,
     raise CertificateError(tried[0] if tried else
                            f"{step.name} is not the coefficients of {' and '.join(step.uses[1:])}: "
                            f"{_short(plain(step.lhs))} = {_short(plain(step.rhs))}")
+
+
+# --- the spot check ----------------------------------------------------------------------
+
+class _Entries:
+    """An array of random exact entries, drawn when first read, within its label's
+    assumptions; reading outside 1..SPOT_SIZE along an axis is refused."""
+
+    def __init__(self, base: IndexedBase, rng: random.Random):
+        self.base, self.rng, self.values = base, rng, {}
+        self.positive = bool(base.label.is_positive or base.label.is_nonnegative)
+
+    def __call__(self, *idx):
+        try:
+            return self.values[idx]
+        except KeyError:
+            pass
+        idx = tuple(_integer(i) for i in idx)
+        if not all(1 <= i <= SPOT_SIZE for i in idx):
+            raise _Outside(f"{self.base}[{', '.join(map(str, idx))}]")
+        if idx not in self.values:
+            self.values[idx] = _random_value(self.rng, self.positive)
+        return self.values[idx]
+
+
+class _Outside(Exception):
+    """An entry outside the layer was read."""
+
+
+def _random_value(rng: random.Random, positive: bool) -> Fraction:
+    """A random non-zero rational p/q, |p/q| <= 9, q <= 7 (positive if asked)."""
+    while True:
+        q = rng.randint(1, 7)
+        p = rng.randint(1 if positive else -9 * q, 9 * q)
+        if p:
+            return Fraction(p, q)
+
+
+def _spot_check(left: sp.Expr, right: sp.Expr, name: str, rng: random.Random) -> None:
+    """Both sides, exactly, at a random instance and every entry of their free indices
+    (a sample of :data:`MAX_POINTS` when there are more): one line if they differ."""
+    free = set()
+    for x in (left, right):   # the scalars, not an indexed base's label nor a summation index
+        free |= set(scalars(x)) & x.free_symbols
+    arrays = {b: _Entries(b, rng) for b in left.atoms(IndexedBase) | right.atoms(IndexedBase)}
+    env, indices = {}, []
+    for s in sorted(free, key=str):
+        if s.is_integer and s.is_positive:
+            env[s] = SPOT_SIZE                          # a size: 3 along every axis
+        elif is_index(s):
+            indices.append(s)
+        elif s.is_integer:
+            raise CertificateError(f"{name} mentions {s}, an integer that is neither a size nor an index")
+        else:
+            env[s] = _random_value(rng, bool(s.is_positive or s.is_nonnegative))
+    points = list(itertools.product(range(1, SPOT_SIZE + 1), repeat=len(indices)))
+    if len(points) > MAX_POINTS:
+        points = rng.sample(points, MAX_POINTS)
+    budget = [MAX_SUM_TERMS]   # terms added up at all the points of this step together
+    sides = [_compiled(x, arrays, budget) for x in (left, right)]
+    for point in points:
+        at = {**env, **dict(zip(indices, point))}
+        try:
+            values = [side(at) for side in sides]
+        except _Outside as err:
+            raise CertificateError(f"{name} reads {err}, outside the layer (sizes of {SPOT_SIZE})") from None
+        except TooManyTerms:
+            raise CertificateError(f"{name} adds up more than {MAX_SUM_TERMS} terms at sizes of {SPOT_SIZE} "
+                                   "(at all its points together): not a sum over the layer") from None
+        except ZeroDivisionError:
+            raise CertificateError(f"{name} divides by zero at a random exact point") from None
+        except (KeyError, TypeError, _NoValue):   # e.g. a sum up to a symbol with no value
+            raise CertificateError(f"{name} mentions a symbol with no value at a point of the layer") from None
+        if _differ(*values):
+            where = ", ".join(f"{s} = {v}" for s, v in zip(indices, point))
+            raise CertificateError(f"{name} fails at a random exact point{' (' + where + ')' if where else ''}: "
+                                   f"{_short(str(values[0]), 60)} != {_short(str(values[1]), 60)}")
+
+
+class _NoValue(Exception):
+    """A symbol or a bound with no exact integer value."""
+
+
+def _compiled(expr: sp.Expr, arrays: dict, budget: list):
+    """``expr`` as a function of an environment (Symbol -> Fraction) giving its exact value,
+    built once per step so that each point costs only arithmetic.  The few node types of
+    a consequence (numbers, symbols, entries, sums, products, integer powers, sums over
+    integer ranges with Karr's convention, as :func:`invariance.core.algebra.evaluate`);
+    anything else is left to :func:`invariance.core.algebra.evaluate` at each point.
+    ``budget[0]``: the terms its sums may still add up (shared by the calls)."""
+    try:
+        return _node(expr, arrays, budget)
+    except _Unsupported:
+        share = MAX_SUM_TERMS // (2 * MAX_POINTS)   # each call a share, so all of them stay within the budget
+
+        def general(env):
+            budget[0] -= share
+            if budget[0] < 0:
+                raise TooManyTerms("the sums add up more terms than allowed")
+            return evaluate(expr, arrays, env, max_terms=share)
+        return general
+
+
+class _Unsupported(Exception):
+    """A node the compiled evaluator leaves to the general one."""
+
+
+def _integer(value) -> int:
+    """An index or a bound: sizes, indices and sums' variables are ints, and so is
+    arithmetic on them; a Fraction is one only if its denominator is 1."""
+    if type(value) is int:
+        return value
+    if not (isinstance(value, Fraction) and value.denominator == 1):
+        raise _NoValue(value)
+    return int(value)
+
+
+def _node(e, arrays, budget):
+    if e.is_Rational:
+        c = int(e.p) if e.is_Integer else Fraction(int(e.p), int(e.q))
+        return lambda env: c
+    if isinstance(e, Symbol):
+        return lambda env: env[e]
+    if isinstance(e, Indexed):   # the entry checks its indices (integers within the layer)
+        entries = arrays[e.base]
+        if all(isinstance(i, Symbol) for i in e.indices):
+            names = e.indices
+            return lambda env: entries(*[env[i] for i in names])
+        fs = [_node(i, arrays, budget) for i in e.indices]
+        return lambda env: entries(*[g(env) for g in fs])
+    if isinstance(e, (sp.Add, sp.Mul)):
+        fs = [_node(a, arrays, budget) for a in e.args]
+        if isinstance(e, sp.Add):
+            return lambda env: sum(g(env) for g in fs)
+
+        def product(env):
+            out = 1
+            for g in fs:
+                out *= g(env)
+            return out
+        return product
+    if isinstance(e, sp.Pow) and e.exp.is_Integer:
+        g, n = _node(e.base, arrays, budget), int(e.exp)
+        if n < 0:   # exactly: an int to a negative power would be a float
+            return lambda env: Fraction(g(env)) ** n
+        return lambda env: g(env) ** n
+    if isinstance(e, Sum):
+        f = _node(e.function, arrays, budget)
+        for k, lo, hi in e.limits:   # innermost first
+            f = _sum(f, k, _node(lo, arrays, budget), _node(hi, arrays, budget), budget)
+        return f
+    raise _Unsupported(type(e).__name__)
+
+
+def _sum(body, k, lo_f, hi_f, budget):
+    def run(env):
+        lo, hi, sign = _integer(lo_f(env)), _integer(hi_f(env)), 1
+        if hi < lo - 1:   # Karr's convention, as SymPy's (and holds'): sum_{lo}^{hi} = -sum_{hi+1}^{lo-1}
+            lo, hi, sign = hi + 1, lo - 1, -1
+        budget[0] -= hi - lo + 1
+        if budget[0] < 0:
+            raise TooManyTerms("the sums add up more terms than allowed")
+        outer, total = env.get(k), 0
+        for v in range(lo, hi + 1):
+            env[k] = v
+            total += body(env)
+        if outer is None:
+            env.pop(k, None)
+        else:
+            env[k] = outer
+        return sign * total
+    return run
+
+
+def _differ(a, b) -> bool:
+    if isinstance(a, (int, Fraction)) and isinstance(b, (int, Fraction)):
+        return a != b
+    a, b = (sp.Rational(x.numerator, x.denominator) if isinstance(x, (int, Fraction)) else x for x in (a, b))
+    if not (a.is_number and b.is_number):
+        raise CertificateError("a side mentions a symbol with no value at a point of the layer")
+    return not (a.is_finite and b.is_finite) or exact_nonzero(a - b)
 
 
 def _short(text: str, limit: int = 160) -> str:
