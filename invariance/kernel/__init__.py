@@ -1,4 +1,5 @@
-"""What ``verify`` trusts: the certificate checker (``cells``) and the reading of
+"""What ``verify`` trusts: the certificate checker (``cells``), its parser
+(``parse``), the consequences' checker (``consequences``) and the reading of
 untrusted files (``files``).  Imports only :mod:`invariance.core` and
 :mod:`invariance.catalogue`, never the search, the numeric side or the reports
 (an import-linter contract in ``pyproject.toml`` keeps it so)."""

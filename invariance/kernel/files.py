@@ -1,8 +1,11 @@
 """Reading certificates: untrusted files, read within bounds and checked cell by cell.
 
 :func:`verify_path` reads every ``*.json`` of a folder (or one file) and
-checks each document with :func:`invariance.kernel.cells.check_cell`; it
-never re-runs the search.
+checks each document with :func:`invariance.kernel.cells.check_cell`, and
+each document of consequences with
+:func:`invariance.kernel.consequences.verify_document`; it never re-runs the
+search (a cell a consequence cites and the folder does not hold is derived
+through the ``derived`` hook the layers above hand it).
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from typing import Callable, NamedTuple
 from ..core.certificate import FORMAT
 from ..core.records import INVARIANT
 from .cells import ANNOTATIONS, check_cell, unchecked
+from .consequences import verify_document
 
 __all__ = ["MAX_FILE", "MAX_LINE", "TIME_BUDGET", "read_text", "load", "document_problem", "verify",
            "verify_path", "Report", "Hooks", "one_line", "within", "OutOfTime"]
@@ -28,15 +32,13 @@ class Hooks:
     ``display(data, cell, markdown)``: problems with what a person reads of a
     checked cell that the kernel does not derive (its ``caveats``, the Markdown
     beside the file); without it such fields are refused.
-    ``consequences(doc, invariant)``: problems of a document of consequences,
-    each resting on ``invariant(normalizer, transformation)``, the conditions of
-    a cell proven invariant (None if it is not).
-    ``derived(normalizer, transformation)``: those conditions for a cell whose
-    certificate is not in the folder (derived and checked afresh).
+    ``derived(normalizer, transformation)``: the conditions of a cell proven
+    invariant (None if it is not) whose certificate is not in the folder,
+    derived and checked afresh: a consequence rests on it.  Without it, only
+    the cells of the folder are proven.
     """
 
     display: Callable | None = None
-    consequences: Callable | None = None
     derived: Callable | None = None
 
 
@@ -125,9 +127,7 @@ def _verify(doc, hooks: Hooks, markdown: str | None) -> list[str]:
     if why:
         return [why]
     if _consequences_document(doc):
-        if hooks.consequences is None:
-            return ["a document of consequences, and no checker for them was given"]
-        return [one_line(p) for p in _measurements(doc) + hooks.consequences(doc, hooks.derived)]
+        return [one_line(p) for p in _measurements(doc) + verify_document(doc, hooks.derived)]
     return [one_line(p) for _, found in _checked_cells(doc, hooks, markdown) for p in found]
 
 
@@ -207,7 +207,7 @@ def verify_path(path: Path, hooks: Hooks = Hooks(), budget: float | None = TIME_
     consequences = 0
     for f, doc in later:
         try:
-            found = within(budget, lambda: _consequences_file(doc, hooks, invariant))
+            found = within(budget, lambda: _consequences_file(doc, invariant))
         except OutOfTime:
             found = [_late(budget)]
         consequences += len(doc["consequences"]) if isinstance(doc.get("consequences"), list) else 0
@@ -242,11 +242,9 @@ def _cell_file(f: Path, hooks: Hooks, seen: dict) -> tuple[list, list[str]]:
     return results, problems + [p for _, found in results for p in found]
 
 
-def _consequences_file(doc, hooks: Hooks, invariant) -> list[str]:
-    if not hooks.consequences:
-        return ["a document of consequences, and no checker for them was given"]
+def _consequences_file(doc, invariant) -> list[str]:
     try:
-        return _measurements(doc) + hooks.consequences(doc, invariant)
+        return _measurements(doc) + verify_document(doc, invariant)
     except Exception as err:   # anything unforeseen rejects the file, never the whole run
         return [f"could not be checked ({type(err).__name__}: {str(err)[:200]})"]
 

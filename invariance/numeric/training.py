@@ -34,7 +34,9 @@ from sympy import Indexed, IndexedBase, Sum, Symbol
 
 from ..catalogue import layers
 from ..core.algebra import Rule, evaluate, unfold
-from ..derive.consequences import C, ETA, GRAD, GRAD_T, LAM, Q, QDOT, Consequence, _derivation
+from ..core.consequence import Consequence
+from ..core.training import C, ETA, GRAD, GRAD_T, LAM, Q, QDOT
+from ..derive.consequences import _derivation
 from ..core.model import EPS
 from .crosscheck import EXTENDED, U as UNIT_ROUNDOFF, random_sizes, transform
 from ..catalogue.registry import normalizer as _normalizer, transformation as _transformation

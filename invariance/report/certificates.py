@@ -4,7 +4,8 @@ with what a person reads checked too.
 
 :func:`verify_path` runs the kernel (:mod:`invariance.kernel.files`) and hands
 it what the kernel must not import: the caveats re-derived from each checked
-cell, the Markdown rendered from it, the consequences' checker.
+cell, the Markdown rendered from it, a cell a consequence cites derived afresh
+by the search when the folder does not hold its certificate.
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from ..core.certificate import document, filename, words_tex
 from ..core.notation import tex
 from ..core.records import INVARIANT, Cell
 from ..derive.caveats import caveats
-from ..derive.consequences import _default_invariant, document as consequences_document, verify_document
+from ..core.consequence import document as consequences_document
+from ..derive.consequences import _default_invariant
 from ..kernel import files
 from ..kernel.cells import compare_fields
 
@@ -128,8 +130,8 @@ def display_problems(data: dict, cell: Cell, markdown: str | None) -> list[str]:
     return problems
 
 
-#: What verify hands the kernel: display checks, the consequences' checker, a cell derived afresh.
-HOOKS = files.Hooks(display=display_problems, consequences=verify_document, derived=_default_invariant)
+#: What verify hands the kernel: display checks, and a cell a consequence cites, derived afresh.
+HOOKS = files.Hooks(display=display_problems, derived=_default_invariant)
 
 
 def verify(doc, markdown: str | None = None) -> list[str]:

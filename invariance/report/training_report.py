@@ -11,7 +11,9 @@ import json
 from pathlib import Path
 
 from .latex import esc
-from ..derive.consequences import CONSEQUENCES, TITLES, Consequence, derive_consequences, document, tex
+from ..core.consequence import TITLES, Consequence, document, tex
+from ..core.training import CONSEQUENCES
+from ..derive.consequences import derive_consequences
 
 __all__ = ["FORMATS", "collect", "render", "command", "chapter_tex", "figure", "write_figure",
            "PREAMBLE_PACKAGES"]
