@@ -1,6 +1,8 @@
 """LaTeX for the toolkit's symbols: ``sigma^2'`` prints as :math:`\\sigma'^{2}`."""
 from __future__ import annotations
 
+import functools
+
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.str import StrPrinter
@@ -58,6 +60,7 @@ class _Printer(LatexPrinter):
         return super()._print_Pow(expr)
 
 
+@functools.lru_cache(maxsize=8192)   # a certificate's expressions recur across cells and within chains
 def tex(expr: sp.Basic) -> str:
     """LaTeX of ``expr`` with the toolkit's names.
 
@@ -92,6 +95,7 @@ def _sstr(expr) -> str:
     return _Plain().doprint(expr)
 
 
+@functools.lru_cache(maxsize=8192)
 def plain(expr: sp.Basic) -> str:
     """One-line text for a terminal: ``sigma[n] != 0``, ``a'[n, i] = ...``.
 

@@ -82,16 +82,18 @@ SPOT_SIZE = 3         # the spot check's size along every axis (and range of eve
 MAX_POINTS = 81       # entries of a step's free indices the spot check visits (3^4; sampled above)
 
 
-def check_consequence(data, invariant=None) -> list[str]:
+def check_consequence(data, invariant=None, checked: set | None = None) -> list[str]:
     """Problems found in one consequence entry (empty when every claim holds), one line each.
 
     ``invariant(normalizer, transformation)``: the conditions of the cited
     cell if it is proven invariant, else None (without it, no cell is).
+    ``checked``: steps already checked in this run (the same equation from the same
+    definitions and premises, as several entries of one cell share their first steps).
     """
     if not isinstance(data, dict):
         return ["a consequence must be a JSON object"]
     try:
-        c = _checked(data, invariant or (lambda n, t: None))
+        c = _checked(data, invariant or (lambda n, t: None), set() if checked is None else checked)
     except CertificateError as err:
         return [str(err)]
     except UnknownId as err:
@@ -111,11 +113,11 @@ def verify_document(doc, invariant=None) -> list[str]:
         return [f'not a consequences document: expected {{"schema": "{FORMAT}", "consequences": [...]}}']
     if not doc["consequences"]:
         return ["no consequences"]
-    problems = []
+    problems, checked = [], set()
     for k, entry in enumerate(doc["consequences"], 1):
         where = " x ".join(_short(str(entry.get(f)), 60) for f in ("normalizer", "transformation", "consequence")) \
             if isinstance(entry, dict) else f"entry {k}"
-        problems += [f"{where}: {p}" for p in check_consequence(entry, invariant)]
+        problems += [f"{where}: {p}" for p in check_consequence(entry, invariant, checked)]
     return problems
 
 
@@ -125,7 +127,7 @@ def definitions_for(norm_id: str, t_id: str, eps_zero: bool) -> Definitions:
     return Definitions(normalizer(norm_id), transformation(t_id), eps_zero)
 
 
-def _checked(data: dict, invariant) -> Consequence:
+def _checked(data: dict, invariant, checked: set) -> Consequence:
     norm_id, t_id, kind = data.get("normalizer"), data.get("transformation"), data.get("consequence")
     for key, value in (("normalizer", norm_id), ("transformation", t_id), ("consequence", kind)):
         if not isinstance(value, str):
@@ -151,7 +153,7 @@ def _checked(data: dict, invariant) -> Consequence:
         raise CertificateError("applies: the cell is invariant and the consequence applies")
     if not isinstance(conds, list) or conds != [plain(x) for x in d.conditions]:
         raise CertificateError("the conditions are not the cell's conditions (from the registry)")
-    steps = _checked_steps(data.get("steps"), d, kind)
+    steps = _checked_steps(data.get("steps"), d, kind, checked)
     want = d.target(kind)
     if (steps[-1].lhs, steps[-1].rhs) != want:
         raise CertificateError(f"the last step is not the toolkit's {kind}: {plain(want[0])} = {plain(want[1])}")
@@ -169,7 +171,7 @@ def _vocabulary(d: Definitions, kind: str) -> Vocabulary:
         + ([Equation("", *d.target("hessian-scaling"), "")] if kind == "hessian-scaling" else []))
 
 
-def _checked_steps(steps_data, d: Definitions, kind: str) -> list[Equation]:
+def _checked_steps(steps_data, d: Definitions, kind: str, checked: set) -> list[Equation]:
     if not isinstance(steps_data, list) or not 1 <= len(steps_data) <= MAX_STEPS:
         raise CertificateError(f"steps must be a list of 1 to {MAX_STEPS} steps")
     vocab = _vocabulary(d, kind)
@@ -186,15 +188,18 @@ def _checked_steps(steps_data, d: Definitions, kind: str) -> list[Equation]:
             raise CertificateError(f"step {k} uses {missing}, not stated before it")
         _no_division_by_zero(lhs, rhs, name)
         step = Equation(name, lhs, rhs, "", tuple(uses))
-        if uses and uses[0] == COEFFICIENTS:
-            left, right = _coefficients(step, known, d)
-        elif COEFFICIENTS in uses:
+        if COEFFICIENTS in uses[1:]:
             raise CertificateError(f"step {k}: {COEFFICIENTS} is a rule of its own, named first")
-        else:
-            left, right = _substituted(step, known)
-            if not holds(left, right):
-                raise CertificateError(f"step {k} does not hold: {_short(plain(lhs))} = {_short(plain(rhs))}")
-        _spot_check(_unfold_all(left, d), _unfold_all(right, d), name, rng)
+        claim = (d, lhs, rhs, tuple((u, known[u].lhs, known[u].rhs) if u in known else (u,) for u in uses))
+        if claim not in checked:   # the same equation, definitions and premises: one check per run
+            if uses and uses[0] == COEFFICIENTS:
+                left, right = _coefficients(step, known, d)
+            else:
+                left, right = _substituted(step, known)
+                if not holds(left, right):
+                    raise CertificateError(f"step {k} does not hold: {_short(plain(lhs))} = {_short(plain(rhs))}")
+            _spot_check(_unfold_all(left, d), _unfold_all(right, d), name, rng)
+            checked.add(claim)
         step = Equation(name, lhs, rhs, justify(step, d), tuple(uses))
         steps.append(step)
         known[name] = step
