@@ -23,7 +23,8 @@ def _definitions_of(cell: Cell, defs: Definitions):
     The transformation's ``W'`` and ``X'`` are typeset in the cell; a
     definition identical to the one in the notation section is referred to;
     one that differs (``epsilon = 0`` in a proof that needs it) is typeset in
-    the cell.  A primed definition refers to its unprimed twin.
+    the cell.  A primed definition refers to its unprimed twin; the names of the
+    factor and shift of ``a'`` refer to the derivation of the transformation.
     """
     norm = NORMALIZERS[cell.normalizer]
     labels, local, differing = {}, [], []
@@ -31,6 +32,9 @@ def _definitions_of(cell: Cell, defs: Definitions):
         if e.name in ("W'", "X'"):
             labels[e.name] = label_for("eq", cell.normalizer, cell.transformation, e.name)
             local.append(e)
+            continue
+        if e.name in ("alpha", "beta"):   # the transformation's factor and shift: stated where it is derived
+            labels[e.name] = label_for("tr", cell.transformation)
             continue
         stem = e.name[:-1] if e.name.endswith("'") else e.name
         if stem in labels:

@@ -72,17 +72,20 @@ def derivations_section(cells: dict) -> list[str]:
             continue
         out.append(f"{esc(NORMALIZERS[rep.normalizer].title)} (Section~\\ref{{{_cell_ref(rep)}}}): "
                    + parts_tex(reason(rep)))
-        out += [chain_tex(c) for c in rep.proof.chains]
+        out.append(chain_tex(*rep.proof.chains))
     return out
 
 
-def chain_tex(chain) -> str:
-    """A chain of equalities, each link's reason as its tag (set below the link if it is long)."""
+def chain_tex(*chains) -> str:
+    """Chains of equalities in one display, each link's reason as its tag; a little space
+    between chains."""
     lines = []
-    for k, link in enumerate(chain.links):
-        lines.append((tex(chain.lhs) if k == 0 else "") + f" &= {_displaystyle(tex(link.expr))}"
-                     + f" \\tag*{{\\footnotesize[{parts_tex(link.why)}]}}"
-                     + (r" \\" if k < len(chain.links) - 1 else ""))
+    for c, chain in enumerate(chains):
+        for k, link in enumerate(chain.links):
+            end = "" if (c, k) == (len(chains) - 1, len(chain.links) - 1) else \
+                r" \\[4pt]" if k == len(chain.links) - 1 else r" \\"
+            lines.append((tex(chain.lhs) if k == 0 else "") + f" &= {_displaystyle(tex(link.expr))}"
+                         + f" \\tag*{{\\footnotesize[{parts_tex(link.why)}]}}" + end)
     return "\\begin{align*}\n" + "\n".join(lines) + "\n\\end{align*}"
 
 

@@ -187,7 +187,7 @@ def _notes_formula_tex(cells: dict) -> list[str]:
             f"\\[ {NOTES_FORMULA.quote} \\]",
             r"with $c$ the paper's $\gamma$. Both halves are wrong: the shift, the same for every unit, "
             r"cancels exactly in the numerator, and it adds nothing to the variance. Derived, each link "
-            r"checked:", *[chain_tex(c) for c in scale + centred],
+            r"checked:", chain_tex(*scale, *centred),
             r"so the output is $h$ itself, and the notes' conclusion (``not strictly invariant'') is wrong too."]
 
 
