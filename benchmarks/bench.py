@@ -19,9 +19,6 @@ from pathlib import Path
 from timing import wall   # benchmarks/timing.py, beside this script
 
 
-
-
-
 def main() -> None:
     import invariance
     from invariance.numeric.crosscheck import cross_check
