@@ -10,7 +10,6 @@ from __future__ import annotations
 import random
 
 import sympy as sp
-from sympy import IndexedBase
 
 from .algebra import Rule, evaluate, random_rational
 from .definition import Built, Normalizer
@@ -18,7 +17,7 @@ from .model import EPS, prime
 from .proof import abbreviations, affine_law  # noqa: F401 (affine_law: read with the definitions)
 from .records import Counterexample, Equation
 
-__all__ = ["definitions", "affine_law", "conditions", "refutation_conditions", "step_name", "justify",
+__all__ = ["definitions", "affine_law", "conditions", "refutation_conditions", "step_name",
            "evaluate_outputs", "bind_definitions", "bind_instance", "random_instance", "with_groups",
            "shapes", "dims_of", "counterexample_symbols", "outputs_at"]
 
@@ -55,23 +54,6 @@ def step_name(lhs: sp.Indexed) -> str:
     """A step's name, derived from what it states: ``mu' law`` for mu', ``invariance`` for h'."""
     label = lhs.base.label.name
     return "invariance" if label == "h'" else f"{label} law"
-
-
-def justify(step: Equation, earlier) -> str:
-    """The words beside a step, derived from the step and the steps before it
-    (never stored apart from them, so a checker can regenerate them)."""
-    label = step.lhs.base.label.name
-    if label == "a'":
-        return "substitute W' and X' into a'; linearity of the sum over the inputs j"
-    if label == "h'":
-        a_law = next((e for e in earlier if e.uses and e.lhs.base.label.name == "a'"), None)
-        same = a_law is not None and a_law.rhs == a_law.lhs.xreplace({a_law.lhs.base: IndexedBase("a")})
-        return "substitute the a' law and the laws of the statistics into h'; " + \
-            ("nothing changes" if same else "alpha and beta cancel")
-    name = label.removesuffix("'")
-    if step.rhs == step.lhs.xreplace({step.lhs.base: IndexedBase(name)}):
-        return f"definition of {name}, substitute the earlier laws: {name} does not change"
-    return f"definition of {name}, substitute the a' law and the earlier laws; linearity of the sum"
 
 
 def conditions(b: Built, t, eps_zero: bool) -> tuple[sp.Basic, ...]:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 import sympy as sp
 
 from ..core.algebra import Rule, exact_nonzero, holds
-from ..core.cells import (affine_law, bind_definitions, bind_instance, conditions, definitions, justify,
+from ..core.cells import (affine_law, bind_definitions, bind_instance, conditions, definitions,
                           outputs_at, random_instance, refutation_conditions, with_groups)
 from ..core.definition import Built, Normalizer
 from ..core.model import EPS
@@ -82,7 +82,6 @@ def derive_laws(b: Built, t: Transformation, substitute: dict | None = None) -> 
     state = Laws(eqs, *law)
     step = Equation("a' law", byname["a'"].lhs, state.alpha * m.at(m.a, m.point) + state.beta,
                     "", ("a'", "W'", "X'", "a"))
-    step = replace(step, justification=justify(step, eqs))
     if not state.check(step):
         return None
     eqs.append(step)
@@ -93,7 +92,6 @@ def derive_laws(b: Built, t: Transformation, substitute: dict | None = None) -> 
         for cand in _candidates(orig.lhs, state.alpha.xreplace(at), state.beta.xreplace(at),
                                 negative=bool(substitute)):
             eq = Equation(name + "' law", byname[name + "'"].lhs, cand, "", uses)
-            eq = replace(eq, justification=justify(eq, state.eqs))
             if state.check(eq):
                 eqs.append(eq)
                 state.laws[name] = cand
@@ -119,7 +117,6 @@ def try_proof(b: Built, t: Transformation, substitute: dict | None = None,
     for target in (targets(h, bias) if targets else (h,)):
         final = Equation("invariance" if target == h else "relation", byname["h'"].lhs, target, "",
                          ("h'", "a' law", *state.law_names, "h"))
-        final = replace(final, justification=justify(final, state.eqs))
         if state.check(final):
             return final, state.laws, state.alpha
     return None
