@@ -81,3 +81,46 @@ def test_breaks_that_end_at_a_law_that_holds_are_rejected():
     assert doc["cells"][0]["counterexample"]["breaks"]["wanted"] == "sigma'[i] = sigma[i]"
     rejected(doc, "has the law the rule needs")
 
+
+# --- links kept as written whose display reads false ------------------------------------------
+
+U = sp.UnevaluatedExpr
+
+
+def _unevaluated(kind: str, beta, mu):
+    """beta + mu, written so that one of SymPy's printers shows something else."""
+    neg = lambda x: sp.Mul(-1, x, evaluate=False)  # noqa: E731
+    if kind == "minus a wrapped sum":          # LaTeX: - - beta - mu (reads beta - mu)
+        return neg(U(sp.Add(neg(beta), neg(mu), evaluate=False)))
+    if kind == "a wrapped negative product":   # LaTeX: mu + 2 - beta + 3 beta (reads 2 minus beta)
+        return sp.Add(mu, sp.Mul(2, U(neg(beta)), evaluate=False), sp.Mul(3, beta, evaluate=False), evaluate=False)
+    if kind == "a wrapped sum as a term":      # text: mu - (beta + 2*beta) (reads mu - 3 beta)
+        return sp.Add(mu, U(sp.Add(neg(beta), sp.Mul(2, beta, evaluate=False), evaluate=False)), evaluate=False)
+    raise ValueError(kind)
+
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize("kind", ["minus a wrapped sum", "a wrapped negative product", "a wrapped sum as a term"])
+def test_a_link_whose_display_reads_other_than_what_it_holds_is_rejected(kind):
+    """A link kept as written (evaluate=False) that holds, but that SymPy's text or LaTeX printer
+    shows as a different expression: what a reader reads is not what verify checked."""
+    from invariance.core.notation import plain, tex
+    f = Forger("layer-norm", "weight-matrix-recentering")
+    chains = list(f.cell.proof.chains)
+    k = next(n for n, c in enumerate(chains) if c.name == "mu' law")
+    mu_law = chains[k]
+    beta, mu = sp.IndexedBase("beta")[sp.Symbol("n", integer=True)], sp.IndexedBase("mu")[sp.Symbol("n", integer=True)]
+    odd = _unevaluated(kind, beta, mu)
+    assert sp.expand(odd.doit() - (beta + mu)) == 0   # it holds
+    shown = {plain(odd), tex(odd)}
+    assert not {"beta[n] + mu[n]", r"{\beta}_{n} + {\mu}_{n}"} & shown   # but reads otherwise somewhere
+    f.known = {k2: v for k2, v in f.known.items() if not k2.endswith(" law") and k2 != "invariance"}
+    for c in chains[:k]:
+        f.known[c.name] = c.conclusion()
+    links = [(link.expr, link.uses) for link in mu_law.links] + [(odd, ()), (mu_law.rhs, ())]
+    forged = [*chains[:k], f.chain(mu_law.name, mu_law.lhs, links)]
+    for c in chains[k + 1:]:
+        forged.append(f.chain(c.name, c.lhs, [(link.expr, link.uses) for link in c.links]))
+    rejected(f.with_proof(forged), "prints as something else")
