@@ -79,7 +79,7 @@ from ..core.cells import (bind_definitions, bind_instance, conditions, definitio
                           refutation_conditions, shapes, step_name, with_groups)
 from ..core.model import EPS
 from ..core.certificate import cell_json, equation_json
-from ..core.proof import action, link_words, uneval, wanted
+from ..core.proof import action, link_words, primed_of, uneval, wanted
 from ..core.records import INVARIANT, NOT_INVARIANT, Breaks, Cell, Chain, Counterexample, Equation, Link, Proof
 from ..catalogue.registry import UnknownId, normalizer, transformation
 
@@ -191,7 +191,8 @@ def _check_proof(chains_data, b: Built, t, defs, vocab: Vocabulary) -> Proof:
     return Proof(chains)
 
 
-def _check_chains(chains_data, b: Built, t, defs, vocab: Vocabulary, what: str) -> tuple[Chain, ...]:
+def _check_chains(chains_data, b: Built, t, defs, vocab: Vocabulary, what: str,
+                  spot: "_SpotCheck | None" = None) -> tuple[Chain, ...]:
     """Chains of equalities, each about a quantity of the transformed layer.  A link holds by
     unfolding only the definitions and earlier conclusions it names (then linearity of the sum
     and expansion), and at every entry of a random exact instance; its words are derived here."""
@@ -201,7 +202,7 @@ def _check_chains(chains_data, b: Built, t, defs, vocab: Vocabulary, what: str) 
     trusted = set(known)
     act = action(b, known)
     primed = {e.lhs.base for e in defs if e.lhs.base.label.name.endswith("'")}
-    spot = _SpotCheck(defs, b, t)
+    spot = spot or _SpotCheck(defs, b, t)
     divisors = frozenset().union(*(sp.fraction(sp.together(r.rhs))[1].atoms(Indexed) for r in (b.out_rule, b.out_rule_p)))
     chains: list[Chain] = []
     for k, c in enumerate(chains_data, 1):
@@ -436,12 +437,25 @@ def _check_breaks(data, b: Built, t, defs, vocab: Vocabulary) -> Breaks:
     last one is derived here (:func:`invariance.core.proof.wanted`), never read."""
     if not isinstance(data, dict) or "chains" not in data:
         raise CertificateError("breaks is null or an object with chains")
-    chains = _check_chains(data["chains"], b, t, defs, vocab, "breaks")
-    label = chains[-1].lhs.base.label.name
+    spot = _SpotCheck(defs, b, t)
+    chains = _check_chains(data["chains"], b, t, defs, vocab, "breaks", spot)
+    last = chains[-1].lhs
+    label = last.base.label.name
     act = action(b, {e.name: e for e in defs})
     if label != "h'" and b.stat_rule(label.removesuffix("'")) is None:
         raise CertificateError(f"breaks: the last chain is about {label}, neither a statistic nor h'")
-    return Breaks(chains, wanted(b, "h" if label == "h'" else label.removesuffix("'"), act))
+    name = "h" if label == "h'" else label.removesuffix("'")
+    at = b.out_rule_p.lhs if name == "h" else primed_of(b, name)
+    if last != at:   # what the rule needs is stated at the registry's indices
+        raise CertificateError(f"breaks: the last chain is about {last}; the law the rule needs is about {at}")
+    need = wanted(b, name, act)
+    # not shown false at any entry of the instance, nor of two fresh ones (a random instance may
+    # happen to satisfy the law: a shift that is the same for every unit): no break
+    if all(s.holds(last, need, "breaks: what the rule needs")
+           for s in (spot, _SpotCheck(defs, b, t), _SpotCheck(defs, b, t))):
+        raise CertificateError(f"breaks: {last} has the law the rule needs ({last} = {need} at every entry "
+                               "of a random instance): the derivation does not stop there")
+    return Breaks(chains, need)
 
 
 def _admissible(sym, value) -> None:

@@ -113,6 +113,8 @@ def parse(text, vocab: Vocabulary, evaluate: bool = True) -> sp.Expr:
     if not isinstance(expr, sp.Expr) or isinstance(expr, (IndexedBase, sp.Tuple)):
         raise CertificateError(f"not an expression: {text[:60]!r}")
     _check_vocabulary(expr, vocab)
+    if not evaluate:
+        _check_as_written(expr)
     return expr
 
 
@@ -201,6 +203,41 @@ def _build(node, vocab: Vocabulary):
         return vocab.functions[name](arg)
     raise CertificateError(f"{name}() is not allowed (allowed: {_CALLS}"
                            + "".join(f", {f}" for f in sorted(vocab.functions)) + ")")
+
+
+def _check_as_written(expr: sp.Expr) -> None:
+    """An expression kept as written prints as what it means.  SymPy's printers decide brackets
+    and signs from the shape an evaluated expression would have (LaTeX from ``is_Add``, text from
+    a leading ``-`` of a term's text), so some unevaluated shapes print false: ``-1*U(a + b)`` as
+    ``- a + b`` in LaTeX, ``2*U(-H)`` as ``2 - H``, ``3*((-H)*x)`` as ``3 - H x``, ``x + U(-y + z)``
+    as ``x - (y + z)``, ``x/(1/2)`` as ``x/1/2``.  They are refused; what remains (checked against
+    both printers on random shapes) is: a wrapper U only as a factor of a product (around a sum,
+    which is bracketed, or a product or a Sum) or as a term of a sum (around a product), never
+    around a product or a Sum that carries a minus sign; a minus sign in a product only on a number, with no wrapper beside it; no power of a
+    power or of a wrapper."""
+    bad = None
+    if isinstance(expr, sp.UnevaluatedExpr):
+        bad = "UnevaluatedExpr() of the whole expression"
+    for node in sp.preorder_traversal(expr):
+        if bad:
+            break
+        for arg in node.args:
+            if isinstance(arg, sp.UnevaluatedExpr):
+                inner = arg.args[0]
+                if not (isinstance(node, sp.Mul) and isinstance(inner, (sp.Add, sp.Mul, Sum))
+                        or isinstance(node, sp.Add) and isinstance(inner, sp.Mul)) \
+                        or (not inner.is_Add and inner.could_extract_minus_sign()):
+                    bad = f"UnevaluatedExpr({inner}) in {node}"
+        if isinstance(node, sp.Pow) and isinstance(node.base, (sp.Pow, sp.UnevaluatedExpr)):
+            bad = f"a power of {node.base}"
+        if isinstance(node, sp.Mul) and (
+                any(f.is_Number and f.is_negative for f in node.args)
+                and any(isinstance(f, sp.UnevaluatedExpr) for f in node.args)
+                or any(not f.is_Number and not f.is_Add and f.could_extract_minus_sign() for f in node.args)):
+            bad = f"a minus sign inside a product, {node}"
+    if bad:
+        raise CertificateError(f"{bad[:200]}: a shape kept as written that SymPy prints as something else "
+                               "(write it as SymPy would)")
 
 
 def _is_str(node) -> bool:
