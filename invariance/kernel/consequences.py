@@ -47,13 +47,16 @@ Re-derived, never taken from the file:
   lambda, the parameters, each within its symbol's assumptions; every entry
   of the step's free indices), at points seeded from :mod:`secrets`, so
   that the file cannot predict them.  A step that differs there, that reads
-  an entry outside the layer or that adds up too many terms is rejected;
+  an entry outside the layer, or that costs more than its bounds (nodes evaluated, each
+  term of a sum costing its body's; and, for the whole document, terms expanded and nodes
+  evaluated per cell it cites) is rejected;
 - every display field (statement, LaTeX, justification, meaning, names,
   conditions) is regenerated from the checked content and must be equal.
   ``numeric`` is an annotation (a measurement), not a claim.
 """
 from __future__ import annotations
 
+import contextvars
 import functools
 import itertools
 import random
@@ -63,10 +66,10 @@ from fractions import Fraction
 import sympy as sp
 from sympy import Indexed, IndexedBase, Sum, Symbol
 
-from .cells import MAX_SUM_TERMS, _no_division_by_zero, _rule, compare_fields, parse_step
+from .cells import _no_division_by_zero, _rule, compare_fields, parse_step
 from .parse import MAX_TERMS, CertificateError, Vocabulary, expansion_terms, is_index, scalars
 from ..catalogue.registry import UnknownId, normalizer, transformation
-from ..core.algebra import Rule, TooManyTerms, evaluate, exact_nonzero, holds, sum_normal_form, unfold
+from ..core.algebra import Rule, TooManyTerms, exact_nonzero, holds, sum_normal_form, unfold
 from ..core.certificate import FORMAT
 from ..core.consequence import Consequence, applying, consequence_json, justify, not_applying
 from ..core.model import EPS
@@ -79,19 +82,27 @@ __all__ = ["check_consequence", "verify_document", "definitions_for", "MAX_STEPS
 MAX_STEPS = 16        # steps of one consequence
 MAX_USES = 12         # names one step uses
 SPOT_SIZE = 3         # the spot check's size along every axis (and range of every free index)
+MAX_SPOT_WORK = 1_000_000   # nodes the spot check of one step may evaluate (see _cost; the genuine: 60,000)
+# What all the steps of one document may cost together, per cell it cites (the registry bounds the
+# cells, not the entries: a file can repeat costly steps in as many entries as it likes).  The
+# genuine document: at most 2,800 terms and 190,000 nodes for one cell, 640 and 35,000 on average.
+TERMS_PER_CELL = 1_500      # terms its steps expand to (see _bounded: what holds expands)
+WORK_PER_CELL = 80_000      # nodes its spot checks evaluate
 MAX_POINTS = 81       # entries of a step's free indices the spot check visits (3^4; sampled above)
 
 
-def check_consequence(data, invariant=None, checked: set | None = None) -> list[str]:
+def check_consequence(data, invariant=None, checked: set | None = None, budget: "Budget | None" = None) -> list[str]:
     """Problems found in one consequence entry (empty when every claim holds), one line each.
 
     ``invariant(normalizer, transformation)``: the conditions of the cited
     cell if it is proven invariant, else None (without it, no cell is).
     ``checked``: steps already checked in this run (the same equation from the same
     definitions and premises, as several entries of one cell share their first steps).
+    ``budget``: what the steps of the document may still cost (one cell's, if not given).
     """
     if not isinstance(data, dict):
         return ["a consequence must be a JSON object"]
+    token = _BUDGET.set(budget if budget is not None else Budget(1))
     try:
         c = _checked(data, invariant or (lambda n, t: None), set() if checked is None else checked)
     except CertificateError as err:
@@ -100,6 +111,8 @@ def check_consequence(data, invariant=None, checked: set | None = None) -> list[
         return [f"{err} (a normalizer of your own: verify --load FILE)"]
     except Exception as err:  # anything unforeseen rejects the entry, never the whole run
         return [f"could not be checked ({type(err).__name__}: {_short(str(err), 200)})"]
+    finally:
+        _BUDGET.reset(token)
     if "numeric" in data and not isinstance(data["numeric"], dict):
         return ["numeric must be an object"]
     return compare_fields("", consequence_json(c), {k: v for k, v in data.items() if k != "numeric"})
@@ -113,12 +126,45 @@ def verify_document(doc, invariant=None) -> list[str]:
         return [f'not a consequences document: expected {{"schema": "{FORMAT}", "consequences": [...]}}']
     if not doc["consequences"]:
         return ["no consequences"]
-    problems, checked = [], set()
+    problems, checked, budget = [], set(), Budget(len(_cells(doc["consequences"])))
     for k, entry in enumerate(doc["consequences"], 1):
         where = " x ".join(_short(str(entry.get(f)), 60) for f in ("normalizer", "transformation", "consequence")) \
             if isinstance(entry, dict) else f"entry {k}"
-        problems += [f"{where}: {p}" for p in check_consequence(entry, invariant, checked)]
+        problems += [f"{where}: {p}" for p in check_consequence(entry, invariant, checked, budget)]
     return problems
+
+
+class Budget:
+    """What the steps of one document may still cost, together: :data:`TERMS_PER_CELL` and
+    :data:`WORK_PER_CELL` for each cell of the registry it cites, and at least what one entry
+    may cost alone."""
+
+    def __init__(self, cells: int):
+        self.cells = cells   # at least one entry's worth, however few cells (the genuine: 2,600 and 180,000)
+        self.terms, self.work = max(TERMS_PER_CELL * cells, 10_000), max(WORK_PER_CELL * cells, 1_000_000)
+
+    def spend_terms(self, count: int, what: str) -> None:
+        self.terms -= count
+        if self.terms < 0:
+            raise CertificateError(f"{what}: the steps of the document expand to more than {TERMS_PER_CELL} "
+                                   f"terms per cell it cites ({self.cells}), together")
+
+
+_BUDGET: contextvars.ContextVar = contextvars.ContextVar("budget")
+
+
+def _cells(entries) -> set:
+    """The cells of the registry that ``entries`` cite (an unknown id cites none)."""
+    out = set()
+    for e in entries:
+        ids = (e.get("normalizer"), e.get("transformation")) if isinstance(e, dict) else ()
+        if len(ids) == 2 and all(isinstance(x, str) for x in ids) and ids not in out:
+            try:
+                normalizer(ids[0]), transformation(ids[1])
+            except UnknownId:
+                continue
+            out.add(ids)
+    return out
 
 
 @functools.lru_cache(maxsize=None)
@@ -247,8 +293,10 @@ def _unfold_all(expr: sp.Expr, d: Definitions) -> sp.Expr:
 
 
 def _bounded(expr: sp.Expr, what: str) -> None:
-    if expansion_terms(expr) > MAX_TERMS:   # what holds will expand, as for a cell's steps
+    terms = expansion_terms(expr)
+    if terms > MAX_TERMS:   # what holds will expand, as for a cell's steps
         raise CertificateError(f"{what}: unfolded, it expands to more than {MAX_TERMS} terms")
+    _BUDGET.get().spend_terms(terms, what)
 
 
 def _coefficients(step: Equation, known: dict, d: Definitions) -> tuple[sp.Expr, sp.Expr]:
@@ -342,8 +390,13 @@ def _spot_check(left: sp.Expr, right: sp.Expr, name: str, rng: random.Random) ->
     points = list(itertools.product(range(1, SPOT_SIZE + 1), repeat=len(indices)))
     if len(points) > MAX_POINTS:
         points = rng.sample(points, MAX_POINTS)
-    budget = [MAX_SUM_TERMS]   # terms added up at all the points of this step together
-    sides = [_compiled(x, arrays, budget) for x in (left, right)]
+    doc = _BUDGET.get()
+    budget = [min(MAX_SPOT_WORK, doc.work)]   # nodes evaluated at all the points of this step together
+    start = budget[0]
+    try:
+        sides = [_compiled(x, arrays, budget) for x in (left, right)]
+    except CertificateError as err:
+        raise CertificateError(f"{name}: {err}") from None
     for point in points:
         at = {**env, **dict(zip(indices, point))}
         try:
@@ -351,8 +404,12 @@ def _spot_check(left: sp.Expr, right: sp.Expr, name: str, rng: random.Random) ->
         except _Outside as err:
             raise CertificateError(f"{name} reads {err}, outside the layer (sizes of {SPOT_SIZE})") from None
         except TooManyTerms:
-            raise CertificateError(f"{name} adds up more than {MAX_SUM_TERMS} terms at sizes of {SPOT_SIZE} "
-                                   "(at all its points together): not a sum over the layer") from None
+            if start < MAX_SPOT_WORK:
+                raise CertificateError(f"{name}: the spot checks of the document evaluate more than {WORK_PER_CELL} "
+                                       f"nodes per cell it cites ({doc.cells}), together") from None
+            raise CertificateError(f"{name} costs more than {MAX_SPOT_WORK} evaluations of a node at sizes of "
+                                   f"{SPOT_SIZE} (terms of its sums times their size, at all its points "
+                                   "together): not a sum over the layer") from None
         except ZeroDivisionError:
             raise CertificateError(f"{name} divides by zero at a random exact point") from None
         except (KeyError, TypeError, _NoValue):   # e.g. a sum up to a symbol with no value
@@ -361,6 +418,7 @@ def _spot_check(left: sp.Expr, right: sp.Expr, name: str, rng: random.Random) ->
             where = ", ".join(f"{s} = {v}" for s, v in zip(indices, point))
             raise CertificateError(f"{name} fails at a random exact point{' (' + where + ')' if where else ''}: "
                                    f"{_short(str(values[0]), 60)} != {_short(str(values[1]), 60)}")
+    doc.work -= start - budget[0]
 
 
 class _NoValue(Exception):
@@ -372,19 +430,30 @@ def _compiled(expr: sp.Expr, arrays: dict, budget: list):
     built once per step so that each point costs only arithmetic.  The few node types of
     a consequence (numbers, symbols, entries, sums, products, integer powers, sums over
     integer ranges with Karr's convention, as :func:`invariance.core.algebra.evaluate`);
-    anything else is left to :func:`invariance.core.algebra.evaluate` at each point.
-    ``budget[0]``: the terms its sums may still add up (shared by the calls)."""
+    anything else (a root, a function) is refused: its exact value would be SymPy's, at a cost
+    no bound here limits.
+    ``budget[0]``: the nodes it may still evaluate (shared by the calls): each call costs the
+    nodes of ``expr`` outside its sums, each term of a sum the nodes of its body (see :func:`_cost`)."""
     try:
-        return _node(expr, arrays, budget)
-    except _Unsupported:
-        share = MAX_SUM_TERMS // (2 * MAX_POINTS)   # each call a share, so all of them stay within the budget
+        f, top = _node(expr, arrays, budget), _cost(expr)
+    except _Unsupported as err:
+        raise CertificateError(f"the spot check evaluates numbers, symbols, entries, sums, products and integer "
+                               f"powers exactly, and {err} is none of them") from None
 
-        def general(env):
-            budget[0] -= share
-            if budget[0] < 0:
-                raise TooManyTerms("the sums add up more terms than allowed")
-            return evaluate(expr, arrays, env, max_terms=share)
-        return general
+    def charged(env):
+        budget[0] -= top
+        if budget[0] < 0:
+            raise TooManyTerms("the evaluation costs more than allowed")
+        return f(env)
+    return charged
+
+
+def _cost(expr) -> int:
+    """The nodes one evaluation of ``expr`` visits outside its sums (a sum counts its bounds;
+    each of its terms is charged apart, see :func:`_sum`)."""
+    if isinstance(expr, Sum):
+        return 1 + sum(_cost(x) for _, lo, hi in expr.limits for x in (lo, hi))
+    return 1 + sum(_cost(a) for a in expr.args)
 
 
 class _Unsupported(Exception):
@@ -431,19 +500,20 @@ def _node(e, arrays, budget):
             return lambda env: Fraction(g(env)) ** n
         return lambda env: g(env) ** n
     if isinstance(e, Sum):
-        f = _node(e.function, arrays, budget)
-        for k, lo, hi in e.limits:   # innermost first
-            f = _sum(f, k, _node(lo, arrays, budget), _node(hi, arrays, budget), budget)
+        f, weight = _node(e.function, arrays, budget), _cost(e.function)
+        for k, lo, hi in e.limits:   # innermost first; an outer term costs its inner sum's bounds
+            f = _sum(f, k, _node(lo, arrays, budget), _node(hi, arrays, budget), budget, weight)
+            weight = 1 + _cost(lo) + _cost(hi)
         return f
     raise _Unsupported(type(e).__name__)
 
 
-def _sum(body, k, lo_f, hi_f, budget):
+def _sum(body, k, lo_f, hi_f, budget, weight: int):
     def run(env):
         lo, hi, sign = _integer(lo_f(env)), _integer(hi_f(env)), 1
         if hi < lo - 1:   # Karr's convention, as SymPy's (and holds'): sum_{lo}^{hi} = -sum_{hi+1}^{lo-1}
             lo, hi, sign = hi + 1, lo - 1, -1
-        budget[0] -= hi - lo + 1
+        budget[0] -= (hi - lo + 1) * weight   # each term evaluates the body: its nodes
         if budget[0] < 0:
             raise TooManyTerms("the sums add up more terms than allowed")
         outer, total = env.get(k), 0
