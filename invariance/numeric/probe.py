@@ -180,10 +180,11 @@ def _header(run, name: str) -> list[str]:
     if run.kind == "function":
         lines = [f"probed: {name} (a NumPy function fn(X, W))"]
     else:
-        lines = [f"probed: {name} (torch.nn.Module) in {run.mode} mode ({run.mode_source})"]
+        lines = [f"probed: {name} (torch.nn.Module) in {run.mode} mode ({run.mode_source})"
+                 + ("; in train mode: " + ", ".join(run.in_train_mode()) if run.mode == "mixed" else "")]
     shape = f"{w.H} x {w.D}" + (" (a 1x1 convolution's)" if w.conv else "")
     if len(run.candidates) > 1:
-        how = (f"named with --weight" if run.named else
+        how = ("named with --weight" if run.named else
                f"taken: the first whose {w.D} columns take the input; choose with --weight NAME")
         cands = ", ".join(f"{c.name} ({c.H} x {c.D})" for c in run.candidates)
         lines.append(f"weight: {w.name}, {shape}, of {w.owner} ({how}); candidates: {cands}")
@@ -191,7 +192,7 @@ def _header(run, name: str) -> list[str]:
         lines.append(f"weight: {w.name}, {shape}, of {w.owner}" + (" (the only candidate)" if run.kind == "module" else ""))
     pos = " x P positions (P = 2 to 4)" if w.conv else ""
     lines.append(f"input: N cases x {run.D_in} features{pos}; output: {run.out_size} values a case"
-                 + (f" (at P = 3)" if w.conv else ""))
+                 + (" (at P = 3)" if w.conv else ""))
     stats = run.batch_statistics()
     if run.mode in ("train", "mixed") or stats:
         from .nullspace import CASES as SYM_CASES

@@ -226,6 +226,9 @@ class TorchLayer:
                              + "; probe it with --mode eval, or with its dropout at 0")
 
     # -- what the report says --------------------------------------------------------------
+    def in_train_mode(self) -> list[str]:
+        return [n or "the module" for n, s in self.runs["float64"].named_modules() if s.training]
+
     def batch_statistics(self) -> list[str]:
         """The layers that normalize over the cases of a call (batch norm in train mode, or without
         running statistics)."""
@@ -302,7 +305,7 @@ class FunctionLayer:
         self.fn, self.output, self.W0 = fn, output, W.astype(float)
         self.weight = Weight("W", int(W.shape[0]), int(W.shape[1]), 0, "the function's argument", "", False, False)
         self.D_in, self.candidates = self.weight.D, [self.weight]
-        self.out_size = self(self.W0, _trial((TRIAL_CASES, self.D_in)), "float64")[0].size
+        self.out_size = self(_trial(W.shape), _trial((TRIAL_CASES, self.D_in)), "float64")[0].size
 
     def __call__(self, W, X, dtype):
         try:
