@@ -430,3 +430,17 @@ def test_cli_probe_without_pytorch_is_one_line_naming_the_install_command(tmp_pa
     assert run.returncode == 2 and run.stdout == "" and "Traceback" not in run.stderr
     assert run.stderr.count("\n") == 1 and "pip install '.[torch]'" in run.stderr
     assert "invariance[torch]" not in run.stderr
+
+
+def test_a_dense_group_norm_agrees_with_a_dense_row_registered_with_load(tmp_path, capsys):
+    _torch()
+    from invariance.__main__ import main
+    f = _factory(tmp_path, "def make():\n    return nn.Sequential(nn.Linear(4, 6, bias=False), nn.GroupNorm(2, 6))\n")
+    try:
+        assert main(["probe", f + ":make", "--load", str(ROOT / "examples" / "dense_group_norm.py"),
+                     "--against", "dense-group-norm", "--instances", "30", "--no-symmetries"]) == 0
+        out = capsys.readouterr().out
+        assert "compared with: dense-group-norm (fully connected layer)" in out and "DISAGREEMENT" not in out
+        assert "values: against dense-group-norm's definition (gain 1, bias 0, eps 1e-05)" in out
+    finally:
+        NORMALIZERS.pop("dense-group-norm", None)
