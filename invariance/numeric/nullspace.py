@@ -56,6 +56,10 @@ class Spectrum:
         return self.columns - self.rank
 
     def margin(self) -> str:
+        if self.first_dropped is None and self.last_kept is not None:
+            return (f"singular values below max({self.rows}, {self.columns}) eps64 sigma_max = "
+                    f"{self.threshold:.2g} sigma_max count as zero; margin: none dropped, the last kept "
+                    f"{self.last_kept:.2g} sigma_max, {self.last_kept / self.threshold:.2g} times the threshold")
         kept = "-" if self.last_kept is None else f"{self.last_kept:.2g}"
         dropped = "-" if self.first_dropped is None else f"{self.first_dropped:.2g}"
         gap = (f", a gap of {self.last_kept / max(self.first_dropped, 1e-300):.2g}"
