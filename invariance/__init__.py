@@ -23,10 +23,11 @@ __all__ = ["derive", "derive_row", "table", "titles", "Normalizer", "Statistic",
            "UnknownId", "InvalidNormalizer", "probe"]
 
 
-def probe(layer, weight=None, against=None, instances: int = 200, seed: int = 0, name=None):
-    """Your own layer's row of the table, numerically: see :func:`invariance.numeric.probe.probe`."""
+def probe(layer, weight=None, against=None, instances: int = 200, seed: int = 0, name=None, **options):
+    """Your own layer's row of the table, numerically, and its measured symmetries: see
+    :func:`invariance.numeric.probe.probe` (options: mode, output, symmetries, input_directions)."""
     from .numeric.probe import probe as _probe
-    return _probe(layer, weight, against, instances, seed, name)
+    return _probe(layer, weight, against, instances, seed, name, **options)
 
 
 def table(normalizers=TABLE1, transformations=None) -> list[Cell]:

@@ -171,11 +171,19 @@ def build_parser() -> argparse.ArgumentParser:
                                     "pair (fn, W) with fn(X, W) a NumPy function; see the README.")
     pb.add_argument("spec", metavar="MODULE:FACTORY")
     pb.add_argument("--against", metavar="NORMALIZER", help=f"compare with a registered row, from: {norms}")
-    pb.add_argument("--weight", metavar="NAME", help="the module's weight parameter (default: the first "
-                                                     "nn.Linear or nn.Conv2d's)")
+    pb.add_argument("--weight", metavar="NAME", help="the parameter to probe as W, by its dotted name (default: "
+                    "the first matrix whose columns take the input; the candidates are listed)")
+    pb.add_argument("--mode", type=_one_of(("train", "eval"), "mode"), metavar="MODE",
+                    help="run the module in train or eval mode (default: the mode it was given)")
+    pb.add_argument("--output", metavar="INDEX|KEY", help="the entry of a tuple or dict output to probe")
     pb.add_argument("--instances", type=_whole(1), default=200, metavar="K",
                     help="random instances per column (default 200)")
     pb.add_argument("--seed", type=_whole(0), default=0, metavar="S", help="seed (default 0)")
+    pb.add_argument("--no-symmetries", dest="symmetries", action="store_false",
+                    help="skip the null space of the module's Jacobian (its measured symmetries)")
+    pb.add_argument("--input-directions", action="store_true",
+                    help="count the directions of the input too, alone and with the parameters")
+    _load_option(pb)
     return p
 
 

@@ -324,6 +324,8 @@ def random_sizes(norm, rng: np.random.Generator) -> dict[str, int]:
         sizes["P"] = int(rng.integers(2, 5))
         groups = norm.groups or 1
         sizes["H"] = groups * int(rng.integers(max(1, 2 // groups), 4))
+    elif norm.groups:   # a dense layer's groups: H a multiple of them, two units a group at least
+        sizes["H"] = norm.groups * int(rng.integers(2, 4))
     return sizes
 
 

@@ -319,15 +319,23 @@ def docs_command(out: Path = Path("docs"), pdf: bool = False) -> int:
 
 
 def probe_command(spec: str, against: str | None = None, weight: str | None = None, instances: int = 200,
-                  seed: int = 0) -> int:
-    """Your own layer's row, numerically: ``spec`` is MODULE:FACTORY (see the README)."""
+                  seed: int = 0, mode: str | None = None, output: str | None = None, symmetries: bool = True,
+                  input_directions: bool = False) -> int:
+    """Your own layer's row, numerically, and its measured symmetries: ``spec`` is MODULE:FACTORY
+    (see the README).  Anything the probe cannot do is one line (BadInput), exit 2."""
     from ..numeric.probe import load, probe
     if against is not None:
         find_normalizer(against)
     try:
         made = load(spec)
-        layer, weight = made if isinstance(made, tuple) else (made, weight)
-        result = probe(layer, weight, against=against, instances=instances, seed=seed)
+        if isinstance(made, tuple) and len(made) == 2:
+            layer, weight = made                     # (fn, W): a NumPy function and its example weight
+        elif isinstance(made, tuple):
+            raise BadInput(f"{spec} returns a tuple of {len(made)}; return a torch.nn.Module, or a pair (fn, W)")
+        else:
+            layer = made
+        result = probe(layer, weight, against=against, instances=instances, seed=seed, mode=mode,
+                       output=output, symmetries=symmetries, input_directions=input_directions)
     except ValueError as err:
         raise BadInput(str(err)) from None
     print(result.table())
