@@ -194,7 +194,7 @@ def test_bad_setup_names_what_is_valid(kw, word):
 def test_torch_backend_without_torch_says_how_to_install_it(monkeypatch):
     import sys
     monkeypatch.setitem(sys.modules, "torch", None)     # import torch now raises ImportError
-    with pytest.raises(ValueError, match=r"pip install 'invariance\[torch\]'"):
+    with pytest.raises(ValueError, match=r"pip install '\.\[torch\]'"):
         Setup("torch")
 
 

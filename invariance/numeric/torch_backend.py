@@ -34,7 +34,7 @@ def check_device(device: str) -> None:
     if device not in DEVICES:
         raise BackendError(f"unknown device {device!r}; valid: {', '.join(DEVICES)}")
     if not available():
-        raise BackendError("the torch backend needs PyTorch: pip install 'invariance[torch]'")
+        raise BackendError("the torch backend needs PyTorch: pip install '.[torch]'")
     import torch
     if device == "cuda" and not torch.cuda.is_available():
         raise BackendError("--device cuda: no CUDA device is available to this PyTorch "

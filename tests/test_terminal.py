@@ -1,0 +1,86 @@
+"""What a person sees in the terminal: errors in one line, a missing optional package named
+with its install command, and the maths of ``consequences`` and ``table --caveats`` typeset."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from invariance.__main__ import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def without(module: str, *args: str) -> subprocess.CompletedProcess:
+    """The command line in a fresh process where ``import module`` fails, as where it is not installed."""
+    code = (f"import sys; sys.modules[{module!r}] = None\n"
+            "from invariance.__main__ import main\n"
+            f"sys.exit(main({list(args)!r}))")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+
+
+def one_line(err: str, *says: str) -> None:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    for s in says:
+        assert s in lines[0], (s, lines[0])
+    assert "Traceback" not in err
+
+
+# --- the order of the arguments, every bad id at once ---------------------------------------
+
+@pytest.mark.parametrize("args, says", [
+    (["check", "dataset-recentering", "layer-norm"],
+     ["swapped", "the order is NORMALIZER TRANSFORMATION", "check layer-norm dataset-recentering"]),
+    (["check", "dataset-recentring", "layer_norm"],
+     ["swapped", "the order is NORMALIZER TRANSFORMATION", "check layer-norm dataset-recentering"]),
+    (["consequences", "weight-vector-rescaling", "batch-norm"],
+     ["the order is NORMALIZER TRANSFORMATION", "consequences batch-norm weight-vector-rescaling"]),
+    (["check", "dataset-recentering", "dataset-rescaling"],
+     ["'dataset-recentering' is a transformation, not a normalizer", "NORMALIZER TRANSFORMATION",
+      "normalizers: batch-norm"]),
+    (["check", "layer-norm", "batch-norm"],
+     ["'batch-norm' is a normalizer, not a transformation", "NORMALIZER TRANSFORMATION",
+      "transformations: weight-matrix-rescaling"]),
+    (["table", "--normalizers", "layer_norm,batchnorm"],
+     ["'layer_norm' (did you mean 'layer-norm'?)", "'batchnorm' (did you mean 'batch-norm'?)", "valid: "]),
+    (["table", "--normalizers", "layer-norm,foo,rmsnorm"],
+     ["unknown normalizers 'foo', 'rmsnorm' (did you mean 'rms-norm'?)"]),
+])
+def test_bad_ids_say_what_is_wrong_in_one_line(capsys, args, says):
+    assert main(args) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    one_line(err, *says)
+
+
+# --- an optional package that is not installed ----------------------------------------------
+
+def test_docs_without_matplotlib_names_the_docs_extra(tmp_path):
+    r = without("matplotlib", "docs", "--out", str(tmp_path / "docs"))
+    assert r.returncode == 2 and r.stdout == ""
+    one_line(r.stderr, "matplotlib", "pip install '.[docs]'")
+    assert "invariance[" not in r.stderr
+    assert not (tmp_path / "docs" / "invariance.tex").exists(), "nothing is written without what it needs"
+
+
+def test_probe_of_a_module_without_pytorch_names_the_torch_extra():
+    r = without("torch", "probe", "examples/probe_wrong_axis.py:make_layer", "--against", "layer-norm")
+    assert r.returncode == 2 and r.stdout == ""
+    one_line(r.stderr, "PyTorch", "pip install '.[torch]'")
+    assert "invariance[" not in r.stderr
+
+
+def test_torch_backend_without_pytorch_names_the_torch_extra():
+    r = without("torch", "table", "--numeric", "--backend", "torch", "--instances", "1")
+    assert r.returncode == 2 and r.stdout == ""
+    one_line(r.stderr, "PyTorch", "pip install '.[torch]'")
+
+
+def test_no_message_names_a_package_index_entry_that_does_not_exist():
+    """``pip install 'invariance[...]'`` names nothing on a package index: the extras are this checkout's."""
+    offenders = [str(p.relative_to(ROOT)) for p in (*ROOT.glob("invariance/**/*.py"), ROOT / "README.md")
+                 if "invariance[" in p.read_text()]
+    assert offenders == []
