@@ -84,3 +84,35 @@ def test_no_message_names_a_package_index_entry_that_does_not_exist():
     offenders = [str(p.relative_to(ROOT)) for p in (*ROOT.glob("invariance/**/*.py"), ROOT / "README.md")
                  if "invariance[" in p.read_text()]
     assert offenders == []
+
+
+# --- maths for people: typeset, never code ----------------------------------------------------
+
+#: What leaks when SymPy's own text or LaTeX source reaches a reader.
+CODE = ("Abs(", "Sum(", "**", "sqrt(", "Eq(", "$", "\\", "[n, i]", "[i, j]", "(3/2)", "dL/dW[")
+
+
+def leaks(text: str, allowed=()) -> list[str]:
+    return [c for c in CODE if c in text and c not in allowed]
+
+
+@pytest.mark.parametrize("unicode", [True, False])
+def test_table_caveats_typeset_the_bounds_in_the_papers_notation(capsys, monkeypatch, unicode):
+    import invariance.report.explain as explain
+    monkeypatch.setattr(explain, "supports_unicode", lambda stream=None: unicode)
+    assert main(["table", "--all", "--caveats"]) == 0
+    out = capsys.readouterr().out
+    notes = out[out.index("caveat "):]
+    assert leaks(notes, allowed=("sqrt(",) if not unicode else ()) == []
+    assert ("2\u22c5\u03c3\u00b3\u1d62" if unicode else "2*sigma^3_i") in notes      # batch norm's sigma_i^3
+    assert ("\u2016w\u1d62\u2016\u00b3" if unicode else "|w_i|^3") in notes          # weight norm's ||w_i||^3
+    assert all(len(line) <= 80 for line in notes.splitlines())
+
+
+def test_caveat_json_statements_read_as_maths_too(capsys):
+    import json
+    assert main(["table", "--caveats", "--format", "json"]) == 0
+    statements = [k["statement"] for c in json.loads(capsys.readouterr().out)["cells"] for k in c.get("caveats", [])]
+    assert statements and all(leaks(s, allowed=("sqrt(",)) == [] for s in statements), statements
+    assert any("|h'_ni - h_ni| <= epsilon*|g_i*(a_ni - mu_n)|*|1 - 1/delta^2|/(2*sigma^3_n)" in s
+               for s in statements)

@@ -253,12 +253,14 @@ def _values(rows, notes: list, fmt: str, setup) -> int:
 def _caveats(cells, fmt: str, extra: dict, notes: list) -> None:
     """Each invariant cell's caveats: their JSON into ``extra``, a line each for ``notes``."""
     from ..derive.caveats import caveats
+    from .explain import caveat_lines
     for cell in cells:
         found = caveats(cell)
         if found:
             extra.setdefault((cell.normalizer, cell.transformation), {})["caveats"] = [k.to_json() for k in found]
-            if fmt == "markdown":
-                notes += [f"caveat {cell.normalizer} x {cell.transformation}: {k.text()}" for k in found]
+            if fmt == "markdown":   # for people: the maths typeset, as check prints it
+                notes += ["\n".join(caveat_lines(k, f"caveat {cell.normalizer} x {cell.transformation}: "))
+                          for k in found]
 
 
 # --- the other commands --------------------------------------------------------------------------
