@@ -116,3 +116,54 @@ def test_caveat_json_statements_read_as_maths_too(capsys):
     assert statements and all(leaks(s, allowed=("sqrt(",)) == [] for s in statements), statements
     assert any("|h'_ni - h_ni| <= epsilon*|g_i*(a_ni - mu_n)|*|1 - 1/delta^2|/(2*sigma^3_n)" in s
                for s in statements)
+
+
+@pytest.fixture(scope="module")
+def every_consequence():
+    from invariance.catalogue.registry import NORMALIZERS, TRANSFORMATIONS
+    from invariance.report.training_report import collect
+    return collect([(n, t) for n in NORMALIZERS for t in TRANSFORMATIONS])
+
+
+@pytest.mark.parametrize("unicode", [True, False])
+def test_consequences_print_only_typeset_maths_within_the_width(every_consequence, unicode):
+    from invariance.report.training_text import render_text
+    text = render_text(every_consequence, width=80, unicode=unicode)
+    # SymPy's ASCII art draws a sum with backslashes; nothing else may look like code
+    assert leaks(text, allowed=() if unicode else ("\\",)) == []
+    for code in ("xi^W", "phi(s) = L(h(W'(s)", "<xi(W), W>", "because", "step 1:"):
+        assert code not in text or not unicode, code
+    assert all(len(line) <= 80 for line in text.splitlines())
+    assert ("\u2202L/\u2202W'\u1d62\u2c7c" if unicode else "dL/dW'_ij") in text   # the paper's gradient
+
+
+def test_consequences_say_each_step_once(capsys):
+    """The gradient constraint's steps are printed once per cell; the conserved quantity and the
+    SGD laws that start from them refer to them; the premise is stated once among the definitions."""
+    assert main(["consequences", "layer-norm", "weight-matrix-recentering"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("Steps (1.1) to (1.3), shown above, then:") == 3
+    assert out.count("Steps (2.1) to (2.4)") == 0   # the effective rate does not apply to a re-centering
+    assert out.count("(1.2) ") == 1 and "(4.2)" not in out and "(5.1)" not in out
+    assert " ".join(out.split()).count("every consequence below rests on the cell's invariance certificate") == 1
+    assert main(["consequences", "batch-norm", "weight-matrix-rescaling"]) == 0
+    assert "Steps (2.1) to (2.4), shown above, then:" in capsys.readouterr().out
+
+
+def test_consequences_that_do_not_apply_are_grouped_by_reason(every_consequence):
+    from invariance.report.training_text import render_text
+    text = render_text(every_consequence, width=100, unicode=True)
+    assert text.count("there is no symmetry to differentiate") == 1
+    grouped = "Not applicable (the family moves the data X, which training does not update):"
+    assert text.count(grouped) > 0 and text.count("which training does not update") == text.count(grouped)
+
+
+def test_consequences_markdown_writes_the_maths_in_latex(capsys):
+    assert main(["consequences", "batch-norm", "weight-vector-rescaling", "--format", "markdown"]) == 0
+    rows = capsys.readouterr().out.splitlines()[2:]
+    assert len(rows) == 7
+    for row in rows:
+        statement = row.split(" | ")[3]
+        assert statement.startswith("$") and "`" not in statement
+        assert [c for c in ("Sum(", "**", "Abs(", "dL/dW[") if c in statement] == []
+    assert r"\lVert w \rVert" in rows[3]

@@ -198,6 +198,12 @@ class _Linear(StrPrinter):
     def _print_Abs(self, expr):
         return f"|{self._print(expr.args[0])}|"
 
+    def _print_Symbol(self, expr):
+        if self.unicode:   # the Greek letters that for_display leaves to the pretty printer (eta, lambda)
+            from sympy.printing.pretty.pretty_symbology import greek_unicode
+            return greek_unicode.get(expr.name, expr.name)
+        return super()._print_Symbol(expr)
+
     def _print_Relational(self, expr):
         op = next((ops for rel, ops in _RELATION.items() if isinstance(expr, rel)), None)
         if op is None:

@@ -9,6 +9,7 @@ otherwise.  Every line fits ``width`` columns.
 """
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 import textwrap
@@ -79,7 +80,7 @@ class _Out:
 
     def maths(self, form: prettyForm, indent: int = 2):
         form = prettyForm(*form.left(" " * indent))
-        text = form.render(wrap_line=True, num_columns=self.width)
+        text = form.render(wrap_line=True, num_columns=self.width, use_unicode=self.unicode)
         self.lines += [line.rstrip() for line in text.split("\n")]
 
     def equation(self, lhs, rhs, indent: int = 2):
@@ -127,8 +128,9 @@ _PAPER_TEXT = {r"\to": ("\u2192", "->"), r"\mathbf{1}": ("1", "1"), r"\gamma": (
 
 def _paper(tex: str, unicode: bool) -> str:
     """The paper's formula (LaTeX, e.g. W \\to W + \\mathbf{1}\\gamma^T) as text."""
-    for k, (u, a) in _PAPER_TEXT.items():
-        tex = tex.replace(k, u if unicode else a + (" " if a.isalpha() else ""))
+    for k, (u, a) in _PAPER_TEXT.items():   # delta w, but delta_i: a space only before a letter
+        tex = re.sub(re.escape(k) + r"(?=(\s*)(\w?))", lambda m: u if unicode else
+                     a + (" " if a.isalpha() and m.group(2) and m.group(2) != "_" else ""), tex)
     return " ".join(tex.split())
 
 
