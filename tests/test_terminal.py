@@ -13,9 +13,10 @@ from invariance.__main__ import main
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def without(module: str, *args: str) -> subprocess.CompletedProcess:
-    """The command line in a fresh process where ``import module`` fails, as where it is not installed."""
-    code = (f"import sys; sys.modules[{module!r}] = None\n"
+def without(module: str, *args: str, path: Path | None = None) -> subprocess.CompletedProcess:
+    """The command line in a fresh process where ``import module`` fails, as where it is not
+    installed (``path``: a directory to import modules from)."""
+    code = (f"import sys; sys.modules[{module!r}] = None; sys.path.append({str(path)!r})\n"
             "from invariance.__main__ import main\n"
             f"sys.exit(main({list(args)!r}))")
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
@@ -71,6 +72,13 @@ def test_probe_of_a_module_without_pytorch_names_the_torch_extra():
     assert r.returncode == 2 and r.stdout == ""
     one_line(r.stderr, "PyTorch", "pip install '.[torch]'")
     assert "invariance[" not in r.stderr
+
+
+def test_probe_of_a_module_by_name_without_pytorch_names_the_torch_extra(tmp_path):
+    (tmp_path / "my_layers.py").write_text((ROOT / "examples" / "probe_wrong_axis.py").read_text())
+    r = without("torch", "probe", "my_layers:make_layer", path=tmp_path)
+    assert r.returncode == 2 and r.stdout == ""
+    one_line(r.stderr, "PyTorch", "pip install '.[torch]'")
 
 
 def test_torch_backend_without_pytorch_names_the_torch_extra():

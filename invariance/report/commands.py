@@ -365,13 +365,20 @@ def probe_command(spec: str, against: str | None = None, weight: str | None = No
     from ..numeric.probe import load, probe
     if against is not None:
         find_normalizer(against)
+    needs_torch = BadInput(f"{spec} needs PyTorch, which is not installed: {INSTALL['torch']}")
     try:
         try:
             made = load(spec)
         except ModuleNotFoundError as err:   # a torch.nn.Module's file, where PyTorch is not installed
             if (err.name or "").split(".")[0] != "torch":
                 raise
-            raise BadInput(f"{spec} needs PyTorch, which is not installed: {INSTALL['torch']}") from None
+            raise needs_torch from None
+        except ValueError as err:            # a module by name that imports torch ("cannot import ...")
+            if "'torch'" in str(err) or "of torch halted" in str(err):
+                import importlib.util
+                if importlib.util.find_spec("torch") is None:
+                    raise needs_torch from None
+            raise
         layer, weight = made if isinstance(made, tuple) else (made, weight)
         result = probe(layer, weight, against=against, instances=instances, seed=seed)
     except ValueError as err:
