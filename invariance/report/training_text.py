@@ -88,13 +88,15 @@ def display(expr, unicode: bool):
 
 # --- what a definition means, what a step cites -------------------------------------------------
 
-def _moved(name: str) -> str:
-    return name[-1] if name[-1] in "WX" else "W"
+def _moved(defs: dict) -> str:
+    """The variable differentiated at a fixed parameter: the one with a derivative along U."""
+    return "X" if any(n.startswith("xi_U") and n.endswith("X") for n in defs) else "W"
 
 
-def _meaning(e, cell: tuple[str, str], u: bool) -> list:
+def _meaning(e, cell: tuple[str, str], u: bool, defs: dict) -> list:
     """A definition's or premise's meaning, in words and maths (the terminal's own words)."""
-    name, w = e.name, _moved(e.name)
+    name = e.name
+    w = name[-1] if name.startswith("xi") else _moved(defs)
     phi = sp.Eq(sp.Function("phi")(Symbol("s")), sp.Function("L")(sp.Function("h")(
         sp.Function("W'")(Symbol("s")), sp.Function("X'")(Symbol("s")))), evaluate=False)
     d = ("\u2202", "d")[not u]
@@ -219,15 +221,15 @@ def statement(c: Consequence, defs: dict) -> list:
 
 # --- the terminal ----------------------------------------------------------------------------
 
-_INTRO = ("What invariance implies for training, for any loss L(h) downstream of the layer. Each step holds "
+_INTRO = ["What invariance implies for training, for any loss L(h) downstream of the layer. Each step holds "
           "once the definitions and steps it cites are substituted (sums split by linearity, everything "
           "expanded), or by comparing coefficients: two linear forms equal for every direction have equal "
-          "coefficients. python -m invariance verify checks every step again.")
+          "coefficients. ", ("python -m invariance verify",) * 2, " checks every step again."]
 
 
 def _numeric_line(c: Consequence) -> str:
     r = c.numeric
-    what = f"{r['steps']} SGD steps" if "steps" in r else f"{r['points']} values"
+    what = f"{r['steps']} SGD steps" if "steps" in r else f"{r['points']} value{'s' * (r['points'] != 1)}"
     return (f"numeric: {'passed' if r['passed'] else 'FAILED'} ({what}, worst residual {r['max_ratio']:.2g} "
             f"of its tolerance, {r['max_relative_residual']:.1e} relative)")
 
@@ -267,7 +269,7 @@ def _cell(out: _Out, cell: tuple[str, str], found: list[Consequence]) -> None:
     out.words(["Definitions, and what the certificate gives:"], indent="    ", first="  ")
     for e in shown:
         out.maths(_shows(e, u, out.width - 4), indent=4)
-        out.sentence(["[", *_parts(_meaning(e, cell, u), u), "]"], indent=" " * 10, first=" " * 8)
+        out.sentence(["[", *_parts(_meaning(e, cell, u, defs), u), "]"], indent=" " * 10, first=" " * 8)
     done: list[tuple[list, str]] = []   # (steps, their label prefix) of the consequences printed
     for k, c in enumerate(applying, 1):
         out.blank()
@@ -305,7 +307,7 @@ def _cell(out: _Out, cell: tuple[str, str], found: list[Consequence]) -> None:
 def render_text(consequences, width: int | None = None, unicode: bool | None = None) -> str:
     """The consequences for a terminal ``width`` columns wide (unicode if it can show it)."""
     out = _Out(width or _term_width(), supports_unicode() if unicode is None else unicode)
-    out.words([_INTRO])
+    out.words(_INTRO)
     by_cell: dict = {}
     for c in consequences:
         by_cell.setdefault((c.normalizer, c.transformation), []).append(c)
