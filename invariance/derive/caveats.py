@@ -130,7 +130,8 @@ def eps_bound(cell: Cell) -> Caveat | None:
         return None
     bound = sp.Abs(g * c) * EPS * sp.Abs(1 - alpha ** -2) / (2 * s ** sp.Rational(3, 2))
     shown = paper_powers(bound)
-    paper = [" (the paper's ", sp.Symbol("sigma"), ", without ", EPS, ")"] if "sigma^3" in map(str, shown.atoms(sp.IndexedBase)) else []
+    cubed = "sigma^3" in map(str, shown.atoms(sp.IndexedBase))   # sigma^3 is the paper's sigma, cubed
+    paper = [" (the paper's ", sp.Symbol("sigma"), ", without ", EPS, ")"] if cubed else []
     deviation = sp.Abs(byname["h'"].lhs - byname["h"].lhs)
     return Caveat("eps", ("with ", sp.Gt(EPS, 0, evaluate=False), ", ", sp.Le(deviation, shown, evaluate=False),
                           *paper, ", which vanishes as ", ("\u03b5 \u2192 0", "epsilon -> 0")),
