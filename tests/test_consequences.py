@@ -294,7 +294,7 @@ def test_cli_all_numeric_json_exits_0_with_every_cell(capsys):
     assert all(e["reason"] for e in entries if not e["applies"])
 
 
-@pytest.mark.parametrize("fmt, marker", [("text", "because"), ("markdown", "| normalizer |"),
+@pytest.mark.parametrize("fmt, marker", [("text", "Steps (1.1) to (1.3), shown above"), ("markdown", "| normalizer |"),
                                          ("latex", r"\toprule")])
 def test_cli_formats(fmt, marker, capsys):
     assert main(["consequences", "layer-norm", "weight-matrix-recentering", "--format", fmt]) == 0

@@ -7,7 +7,7 @@ import sympy as sp
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.str import StrPrinter
 
-__all__ = ["tex", "plain", "equation_tex"]
+__all__ = ["tex", "plain", "equation_tex", "pretty_form", "inline", "linear", "for_display"]
 
 _GREEK = {"mu", "sigma", "nu", "gamma", "delta", "epsilon", "alpha", "beta"}
 _SPECIAL = {"norm": r"\lVert w \rVert"}
@@ -115,7 +115,8 @@ _GREEK_UNICODE = {"mu": "\u03bc", "sigma": "\u03c3", "nu": "\u03bd", "gamma": "\
 _SUB = dict(zip("0123456789aehijklmnoprstuvx", "\u2080\u2081\u2082\u2083\u2084\u2085\u2086\u2087\u2088\u2089"
                 "\u2090\u2091\u2095\u1d62\u2c7c\u2096\u2097\u2098\u2099\u2092\u209a\u1d63\u209b\u209c\u1d64"
                 "\u1d65\u2093"))
-_SUP2 = "\u00b2"
+_SUP = dict(zip("0123456789+-()", "\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079"
+                "\u207a\u207b\u207d\u207e"))
 
 
 def _display_name(name: str, indices, unicode: bool) -> str:
@@ -126,7 +127,7 @@ def _display_name(name: str, indices, unicode: bool) -> str:
     if unicode:
         subs = "".join(_SUB.get(ch, "") for ch in sub)
         subs = subs if len(subs) == len(sub) else ("_" + sub if sub else "")
-        sup = _SUP2 if power == "2" else ("^" + power if power else "")
+        sup = "".join(_SUP[ch] for ch in power) if all(ch in _SUP for ch in power) else "^" + power
         if stem == "norm":
             return f"\u2016w{subs}\u2016{primed}{sup}"
         return _GREEK_UNICODE.get(stem, stem) + primed + sup + subs
@@ -174,8 +175,79 @@ def pretty_form(expr: sp.Basic, unicode: bool):
 
 
 def inline(expr: sp.Basic, unicode: bool) -> str:
-    """One line of maths for a sentence: ``σ' = δ⋅σ``, ``a'_ni - mu'_n``."""
+    """One line of maths for a sentence: ``σ' = δ⋅σ``, ``a'_ni - mu'_n``; what the pretty
+    printer would set on several lines (a fraction, a sum) as :func:`linear` writes it."""
     form = pretty_form(expr, unicode)
     if form.height() == 1:
         return form.render(wrap_line=False)
-    return _sstr(for_display(expr, unicode))
+    return linear(expr, unicode)
+
+
+_RELATION = {sp.Eq: ("=", "="), sp.Ne: ("\u2260", "!="), sp.Lt: ("<", "<"), sp.Gt: (">", ">"),
+             sp.Le: ("\u2264", "<="), sp.Ge: ("\u2265", ">=")}
+
+
+class _Linear(StrPrinter):
+    """Maths on one line as a reader writes it, not as Python would: ``|x|``, ``x^2`` (``x²``),
+    ``sqrt(x)`` (``√x``), ``sum_{i=1}^{H} x_i`` (``∑_{i=1}^{H} xᵢ``), ``a <= b`` (``a ≤ b``)."""
+
+    def __init__(self, unicode: bool):
+        super().__init__()
+        self.unicode = unicode
+
+    def _print_Abs(self, expr):
+        return f"|{self._print(expr.args[0])}|"
+
+    def _print_Symbol(self, expr):
+        if self.unicode:   # the Greek letters that for_display leaves to the pretty printer (eta, lambda)
+            from sympy.printing.pretty.pretty_symbology import greek_unicode
+            return greek_unicode.get(expr.name, expr.name)
+        return super()._print_Symbol(expr)
+
+    def _print_Relational(self, expr):
+        op = next((ops for rel, ops in _RELATION.items() if isinstance(expr, rel)), None)
+        if op is None:
+            return super()._print_Relational(expr)
+        return f"{self._print(expr.lhs)} {op[0] if self.unicode else op[1]} {self._print(expr.rhs)}"
+
+    def _print_Sum(self, expr):
+        body = expr.function
+        text = self.parenthesize(body, 50) if body.is_Add else self._print(body)
+        sigma = "\u2211" if self.unicode else "sum"
+        for k, lo, hi in reversed(expr.limits):
+            text = f"{sigma}_{{{self._print(k)}={self._print(lo)}}}^{{{self._print(hi)}}} {text}"
+        return text
+
+    def _print_Pow(self, expr, rational=False):
+        b, e = expr.base, expr.exp
+        name = getattr(b, "name", "")
+        bare = b.is_Atom and "^" not in name and not any(c in _SUP.values() for c in name) \
+            and not (b.is_Number and b < 0)
+        if e == sp.S.Half or e == -sp.S.Half:
+            inner = self._print(b)
+            root = ("\u221a" + (inner if bare else f"({inner})")) if self.unicode else f"sqrt({inner})"
+            return root if e > 0 else f"1/{root}"
+        if e.is_negative and e.is_Rational:
+            return f"1/{self._print(sp.Pow(b, -e, evaluate=False))}"
+        base = self._print(b) if bare else f"({self._print(b)})"
+        exp = self._print(e)
+        if self.unicode and e.is_Integer and all(ch in _SUP for ch in exp):
+            return base + "".join(_SUP[ch] for ch in exp)
+        return f"{base}^{exp if e.is_Atom and not e.is_Rational or e.is_Integer else f'({exp})'}"
+
+    def _print_Mul(self, expr):
+        text = super()._print_Mul(expr)
+        return text.replace("*", "\u22c5") if self.unicode else text
+
+
+def linear(expr: sp.Basic, unicode: bool = False) -> str:
+    """One line of maths in the paper's names, as a reader writes it (no ``**``, ``Abs``, ``Sum``).
+
+    >>> a, d = sp.IndexedBase('a'), sp.Symbol('delta', positive=True)
+    >>> i, n = sp.symbols('i n', integer=True)
+    >>> linear(sp.Le(sp.Abs(a[n, i]), 1 / (2 * d**2)))
+    '|a_ni| <= 1/(2*delta^2)'
+    >>> linear(sp.Le(sp.Abs(a[n, i]), 1 / (2 * d**2)), unicode=True)
+    '|aₙᵢ| ≤ 1/(2⋅δ²)'
+    """
+    return _Linear(unicode).doprint(for_display(expr, unicode))

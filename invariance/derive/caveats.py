@@ -23,7 +23,7 @@ import sympy as sp
 from ..core.algebra import holds, sum_normal_form, unfold
 from .engine import Laws, derive_laws, try_proof
 from ..core.model import EPS
-from ..core.notation import plain, tex
+from ..core.notation import linear, tex
 from ..core.records import INVARIANT, Cell
 from ..catalogue.registry import NORMALIZERS, TRANSFORMATIONS
 from ..catalogue.transformations import delta, delta_unit
@@ -36,17 +36,38 @@ _NEGATIVE = {delta: sp.Symbol("delta", negative=True), delta_unit: sp.IndexedBas
 @dataclass(frozen=True)
 class Caveat:
     kind: str                 # negative-scale | eps | degenerate
-    plain: str                # one line for a terminal
+    parts: tuple              # the sentence: words (str, or a (unicode, ASCII) pair) and SymPy maths
     statement: str            # LaTeX (text with $maths$)
     evidence: str             # how it was shown, LaTeX
     expr: sp.Expr | None = None   # the relation's right side (h' = ...) or the bound on |h' - h|
 
-    def text(self) -> str:
-        return f"[{self.kind}] {self.plain}"
+    def text(self, unicode: bool = False) -> str:
+        """``[kind]`` and the sentence on one line, its maths as a reader writes it (:func:`linear`)."""
+        return f"[{self.kind}] " + "".join(p if isinstance(p, str) else p[0 if unicode else 1]
+                                           if isinstance(p, tuple) else linear(p, unicode) for p in self.parts)
+
+    @property
+    def plain(self) -> str:
+        """The sentence on one line, in ASCII."""
+        return self.text().split("] ", 1)[1]
 
     def to_json(self) -> dict:
         return {"kind": self.kind, "statement": self.plain, "latex": self.statement,
                 "evidence": self.evidence}
+
+
+def paper_powers(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with a power of a squared statistic written as the paper writes it:
+    (sigma^2)^(3/2) as sigma^3 (the paper's sigma, without epsilon), (||w||^2)^(3/2) as ||w||^3."""
+    def squared(e):
+        return (isinstance(e, sp.Pow) and isinstance(e.base, sp.Indexed) and e.exp.is_Rational
+                and e.base.base.label.name.endswith("^2") and (2 * e.exp).is_Integer and abs(e.exp) != sp.S.Half)
+
+    def power(e):
+        stem = e.base.base.label.name[:-2]
+        k = 2 * e.exp
+        return sp.IndexedBase(f"{stem}^{abs(k)}", positive=True)[e.base.indices] ** (1 if k > 0 else -1)
+    return expr.replace(squared, power)
 
 
 def negative_scale(cell: Cell) -> Caveat | None:
@@ -57,12 +78,13 @@ def negative_scale(cell: Cell) -> Caveat | None:
     found = try_proof(b, t, substitute=_NEGATIVE, targets=lambda h, bias: (h, 2 * bias - h))
     if found is None:
         text = "with a negative factor no relation between h' and h was found"
-        return Caveat("negative-scale", text, text, "the proof tactic, re-run with the factor negative, failed")
+        return Caveat("negative-scale", (text,), text, "the proof tactic, re-run with the factor negative, failed")
     last = found[0]
     what = "the centred output flips sign" if last.name == "relation" else "the output is unchanged too"
     factor = t.conditions[0].lhs          # delta, delta[i] or delta[n]: the proof made it negative
     every = f" for every {factor.indices[0]}" if isinstance(factor, sp.Indexed) else ""
-    return Caveat("negative-scale", f"if {plain(factor)} < 0{every}, {what}: {plain(sp.Eq(last.lhs, last.rhs))}",
+    return Caveat("negative-scale", ("if ", sp.Lt(factor, 0, evaluate=False), f"{every}, {what}: ",
+                                     sp.Eq(last.lhs, last.rhs, evaluate=False)),
                   f"if ${tex(factor)} < 0${every}, {what}: ${tex(last.lhs)} = {tex(last.rhs)}$",
                   r"the proof tactic re-run with the factor negative, where $\sqrt{\alpha^2 s} = -\alpha \sqrt{s}$",
                   last.rhs)
@@ -85,7 +107,7 @@ def _scale_parts(state: Laws, b) -> tuple[sp.Expr, sp.Expr] | None:
 
 def eps_bound(cell: Cell) -> Caveat | None:
     if sp.Eq(EPS, 0) not in cell.conditions:
-        return Caveat("eps", "exact for every eps >= 0", r"exact for every $\epsilon \ge 0$",
+        return Caveat("eps", ("exact for every ", sp.Ge(EPS, 0, evaluate=False)), r"exact for every $\epsilon \ge 0$",
                       "the proof holds with a symbolic epsilon", sp.S.Zero)
     norm, t = NORMALIZERS[cell.normalizer], TRANSFORMATIONS[cell.transformation]
     b = norm.build(EPS)
@@ -107,7 +129,12 @@ def eps_bound(cell: Cell) -> Caveat | None:
     if not alpha.is_positive:
         return None
     bound = sp.Abs(g * c) * EPS * sp.Abs(1 - alpha ** -2) / (2 * s ** sp.Rational(3, 2))
-    return Caveat("eps", f"with eps > 0, |h' - h| <= {plain(bound)}, which vanishes as eps -> 0",
+    shown = paper_powers(bound)
+    cubed = "sigma^3" in map(str, shown.atoms(sp.IndexedBase))   # sigma^3 is the paper's sigma, cubed
+    paper = [" (the paper's ", sp.Symbol("sigma"), ", without ", EPS, ")"] if cubed else []
+    deviation = sp.Abs(byname["h'"].lhs - byname["h"].lhs)
+    return Caveat("eps", ("with ", sp.Gt(EPS, 0, evaluate=False), ", ", sp.Le(deviation, shown, evaluate=False),
+                          *paper, ", which vanishes as ", ("\u03b5 \u2192 0", "epsilon -> 0")),
                   f"with $\\epsilon > 0$, $|h' - h| \\le {tex(bound)}$, which vanishes as $\\epsilon \\to 0$",
                   f"exactly $h' - h = {tex(exact)}$ (checked), then the mean value theorem "
                   r"with $|\frac{d}{de}(s+e)^{-1/2}| \le \frac{1}{2} s^{-3/2}$ for $e \ge 0$", bound)
@@ -126,13 +153,18 @@ def degenerate(cell: Cell) -> Caveat | None:
         for subset in itertools.combinations(sizes, k):
             if sum_normal_form(full.xreplace({s: 1 for s in subset})) == 0:  # sums of one term unfold
                 names = ", ".join(f"{s} = 1" for s in subset)
-                return Caveat("degenerate", f"when {names}: sigma = 0 for every input, so h = 0/0 at eps = 0 "
-                              "and h = b, whatever the input, for eps > 0 (the NumPy layers refuse such sizes)",
+                sizes = sum(([", ", sp.Eq(s, 1, evaluate=False)] for s in subset), [])[1:]
+                sigma, h, bias = sp.symbols("sigma h b")
+                return Caveat("degenerate", ("when ", *sizes, ": ", sp.Eq(sigma, 0, evaluate=False),
+                                             " for every input, so h = 0/0 at ", sp.Eq(EPS, 0, evaluate=False),
+                                             " and ", sp.Eq(h, bias, evaluate=False), ", whatever the input, for ",
+                                             sp.Gt(EPS, 0, evaluate=False), " (the NumPy layers refuse such sizes)"),
                               f"when ${names}$: $\\sigma = 0$ for every input, so $h = 0/0$ "
                               r"at $\epsilon = 0$ and $h = b$, whatever the input, for $\epsilon > 0$ "
                               "(the NumPy layers refuse such sizes)",
                               f"the definition of sigma at {names} is identically 0")
-    return Caveat("degenerate", f"sigma = 0 only for inputs where {plain(sig.rhs)} = 0; no size forces it",
+    return Caveat("degenerate", (sp.Eq(sp.Symbol("sigma"), 0, evaluate=False), " only for inputs where ",
+                                 sp.Eq(sig.rhs, 0, evaluate=False), "; no size forces it"),
                   f"$\\sigma = 0$ only for inputs where ${tex(sig.rhs)} = 0$; no size forces it",
                   "no subset of the sizes set to 1 makes the definition of sigma identically 0")
 

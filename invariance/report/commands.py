@@ -9,12 +9,13 @@ which the command line prints as one line on stderr with exit status 2.
 """
 from __future__ import annotations
 
+import difflib
 import json
 import runpy
 import sys
 from pathlib import Path
 
-from ..catalogue.registry import NORMALIZERS, TABLE1, TRANSFORMATIONS, UnknownId, titles
+from ..catalogue.registry import NORMALIZERS, TABLE1, TRANSFORMATIONS, UnknownId, did_you_mean, titles
 from ..catalogue.registry import normalizer as find_normalizer, transformation as find_transformation
 from ..core.definition import InvalidNormalizer
 from ..core.records import UNKNOWN
@@ -25,6 +26,9 @@ __all__ = ["BadInput", "EXIT_OK", "EXIT_FAIL", "EXIT_USAGE", "load_plugins", "ta
            "proofs_command", "verify_command", "consequences_command", "docs_command", "probe_command"]
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+#: The README's install command for each optional dependency (an extra of this checkout's
+#: pyproject.toml; no package index holds ``invariance``).
+INSTALL = {"docs": "pip install '.[docs]'", "torch": "pip install '.[torch]'"}
 
 
 class BadInput(Exception):
@@ -66,12 +70,40 @@ def _ids(text: str) -> list[str]:
     ids = [s.strip() for s in text.split(",") if s.strip()]
     if not ids:
         raise BadInput(f"--normalizers {text!r} names no normalizer; valid: {', '.join(NORMALIZERS)}")
-    for i in ids:
-        find_normalizer(i)
+    bad = [i for i in dict.fromkeys(ids) if i not in NORMALIZERS]
+    if bad:   # every bad id at once, each with its close match
+        named = ", ".join(f"{i!r}{did_you_mean(i, NORMALIZERS)}" for i in bad)
+        raise BadInput(f"--normalizers: unknown normalizer{'s' if len(bad) > 1 else ''} {named}; "
+                       f"valid: {', '.join(NORMALIZERS)}")
     twice = sorted({i for i in ids if ids.count(i) > 1})
     if twice:
         raise BadInput(f"--normalizers names {', '.join(twice)} more than once; name each row once")
     return ids
+
+
+def cell_ids(normalizer: str, transformation: str, command: str) -> tuple:
+    """The registered normalizer and transformation named by ``NORMALIZER TRANSFORMATION``.
+
+    Arguments given the other way round (or a transformation where the normalizer goes) are
+    named as such, with the order and the command as it should read."""
+    def kind(word):   # (what the word names, its id): exactly, else by the closest id of either kind
+        key = word.strip().lower().replace("_", "-")
+        if key in NORMALIZERS or key in TRANSFORMATIONS:
+            return ("normalizer" if key in NORMALIZERS else "transformation"), key
+        close = difflib.get_close_matches(key, [*NORMALIZERS, *TRANSFORMATIONS], n=1, cutoff=0.6)
+        return (("normalizer" if close[0] in NORMALIZERS else "transformation"), close[0]) if close else (None, key)
+    (first, n_id), (second, t_id) = kind(normalizer), kind(transformation)
+    order = "the order is NORMALIZER TRANSFORMATION"
+    if first == "transformation" and second == "normalizer":
+        raise BadInput(f"the arguments are swapped: {n_id!r} is a transformation, {t_id!r} a normalizer; "
+                       f"{order}: {command} {t_id} {n_id}")
+    if first == "transformation" and n_id == normalizer:
+        raise BadInput(f"{normalizer!r} is a transformation, not a normalizer: {order}; "
+                       f"normalizers: {', '.join(NORMALIZERS)}")
+    if second == "normalizer" and normalizer in NORMALIZERS:
+        raise BadInput(f"{transformation!r} is a normalizer, not a transformation: {order}; "
+                       f"transformations: {', '.join(TRANSFORMATIONS)}")
+    return find_normalizer(normalizer), find_transformation(transformation)
 
 
 def _out_dir(path: Path) -> Path:
@@ -221,12 +253,14 @@ def _values(rows, notes: list, fmt: str, setup) -> int:
 def _caveats(cells, fmt: str, extra: dict, notes: list) -> None:
     """Each invariant cell's caveats: their JSON into ``extra``, a line each for ``notes``."""
     from ..derive.caveats import caveats
+    from .explain import caveat_lines
     for cell in cells:
         found = caveats(cell)
         if found:
             extra.setdefault((cell.normalizer, cell.transformation), {})["caveats"] = [k.to_json() for k in found]
-            if fmt == "markdown":
-                notes += [f"caveat {cell.normalizer} x {cell.transformation}: {k.text()}" for k in found]
+            if fmt == "markdown":   # for people: the maths typeset, as check prints it
+                notes += ["\n".join(caveat_lines(k, f"caveat {cell.normalizer} x {cell.transformation}: "))
+                          for k in found]
 
 
 # --- the other commands --------------------------------------------------------------------------
@@ -234,7 +268,7 @@ def check_command(normalizer: str, transformation: str, fmt: str = "text", numer
                   instances: int | None = None, seed: int | None = None, backend: str | None = None,
                   dtype: str | None = None, eps: str | None = None, device: str | None = None) -> int:
     """Print one cell: verdict, conditions, proof or counterexample (``fmt`` text or json)."""
-    n, t = find_normalizer(normalizer), find_transformation(transformation)
+    n, t = cell_ids(normalizer, transformation, "check")
     settings = _numeric_settings(numeric, {"instances": instances, "seed": seed, "backend": backend,
                                            "dtype": dtype, "eps": eps, "device": device})
     from ..derive.caveats import caveats
@@ -305,6 +339,8 @@ def consequences_command(normalizer: str | None = None, transformation: str | No
                          everything: bool = False, numeric: bool = False, fmt: str = "text") -> int:
     """Print what invariance implies for training, for one cell or for the table's rows."""
     from .training_report import command
+    if normalizer is not None and transformation is not None:
+        cell_ids(normalizer, transformation, "consequences")
     output, notes, status = command(normalizer, transformation, everything, numeric, fmt)
     print(output)
     for note in notes:
@@ -314,6 +350,11 @@ def consequences_command(normalizer: str | None = None, transformation: str | No
 
 def docs_command(out: Path = Path("docs"), pdf: bool = False) -> int:
     """Write ``out/invariance.tex``; with ``pdf``, compile it."""
+    try:   # the training chapter's figure is drawn with matplotlib: say so before writing anything
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise BadInput("the document's training figure needs matplotlib, which is not installed: "
+                       f"{INSTALL['docs']}") from None
     from .docs import build
     return build(_out_dir(out), pdf=pdf)
 
@@ -326,8 +367,20 @@ def probe_command(spec: str, against: str | None = None, weight: str | None = No
     from ..numeric.probe import load, probe
     if against is not None:
         find_normalizer(against)
+    needs_torch = BadInput(f"{spec} needs PyTorch, which is not installed: {INSTALL['torch']}")
     try:
-        made = load(spec)
+        try:
+            made = load(spec)
+        except ModuleNotFoundError as err:   # a torch.nn.Module's file, where PyTorch is not installed
+            if (err.name or "").split(".")[0] != "torch":
+                raise
+            raise needs_torch from None
+        except ValueError as err:            # a module by name that imports torch ("cannot import ...")
+            if "'torch'" in str(err) or "of torch halted" in str(err):
+                import importlib.util
+                if importlib.util.find_spec("torch") is None:
+                    raise needs_torch from None
+            raise
         if isinstance(made, tuple) and len(made) == 2:
             layer, weight = made                     # (fn, W): a NumPy function and its example weight
         elif isinstance(made, tuple):

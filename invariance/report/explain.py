@@ -9,6 +9,7 @@ otherwise.  Every line fits ``width`` columns.
 """
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 import textwrap
@@ -24,7 +25,7 @@ from ..core.records import INVARIANT, NOT_INVARIANT, UNKNOWN, Cell, reads
 from ..derive.caveats import caveats as find_caveats
 from ..catalogue.registry import NORMALIZERS, TRANSFORMATIONS, titles
 
-__all__ = ["explain", "supports_unicode"]
+__all__ = ["explain", "supports_unicode", "caveat_lines"]
 
 _GLUE = "\x00"   # a space inside a formula, while wrapping
 _VERDICT = {INVARIANT: "INVARIANT", NOT_INVARIANT: "NOT INVARIANT"}
@@ -54,9 +55,32 @@ class _Out:
                               subsequent_indent=indent, break_long_words=False, break_on_hyphens=False)
         self.lines += [line.replace(_GLUE, " ") for line in lines] or [""]
 
+    def sentence(self, parts, indent: str = "  ", first: str = ""):
+        """Words and maths: a formula the pretty printer sets on one line stays in the sentence, a
+        taller one (a fraction, a sum) is displayed on lines of its own, and the sentence goes on."""
+        run, parts = [], list(parts)
+        while parts:
+            p = parts.pop(0)
+            form = pretty_form(p, self.unicode) if isinstance(p, sp.Basic) else None
+            if form is None or form.height() <= 2:   # a root or a subscript still reads in a line
+                run.append(p)
+                continue
+            if run:
+                self.words(run, indent=indent, first=first)
+                first = indent
+            if parts and isinstance(parts[0], str):   # the sentence goes on below the display
+                if parts[0][:1] in ",;.":             # a clause that the display ends
+                    form = prettyForm(*form.right(parts[0][0]))
+                    parts[0] = parts[0][1:]
+                parts[0] = parts[0].lstrip()
+            self.maths(form, indent=len(indent) + 2)
+            run = []
+        if run and "".join(x for x in run if isinstance(x, str)).strip():
+            self.words(run, indent=indent, first=first)
+
     def maths(self, form: prettyForm, indent: int = 2):
         form = prettyForm(*form.left(" " * indent))
-        text = form.render(wrap_line=True, num_columns=self.width)
+        text = form.render(wrap_line=True, num_columns=self.width, use_unicode=self.unicode)
         self.lines += [line.rstrip() for line in text.split("\n")]
 
     def equation(self, lhs, rhs, indent: int = 2):
@@ -104,8 +128,9 @@ _PAPER_TEXT = {r"\to": ("\u2192", "->"), r"\mathbf{1}": ("1", "1"), r"\gamma": (
 
 def _paper(tex: str, unicode: bool) -> str:
     """The paper's formula (LaTeX, e.g. W \\to W + \\mathbf{1}\\gamma^T) as text."""
-    for k, (u, a) in _PAPER_TEXT.items():
-        tex = tex.replace(k, u if unicode else a + (" " if a.isalpha() else ""))
+    for k, (u, a) in _PAPER_TEXT.items():   # delta w, but delta_i: a space only before a letter
+        tex = re.sub(re.escape(k) + r"(?=(\s*)(\w?))", lambda m: u if unicode else
+                     a + (" " if a.isalpha() and m.group(2) and m.group(2) != "_" else ""), tex)
     return " ".join(tex.split())
 
 
@@ -161,7 +186,7 @@ def explain(cell: Cell, titles: dict[str, str], caveats=(), numeric=None, width:
     if NORMALIZERS.get(cell.normalizer) is None or cell.transformation not in TRANSFORMATIONS:
         _unregistered(out, cell)   # the reasons read the registry's definitions: show the evidence only
         for c in caveats:
-            out.words(["Caveat " + c.text()], indent="  ", first="")
+            caveat(out, c)
         return "\n".join(out.lines)
     out.blank()
     out.words(["Why: "] + list(reason(cell)), indent="  ", first="")
@@ -191,7 +216,7 @@ def explain(cell: Cell, titles: dict[str, str], caveats=(), numeric=None, width:
     else:
         _counterexample(out, cell, b)
     for c in caveats:
-        out.words(["Caveat " + c.text()], indent="  ", first="")
+        caveat(out, c)
     if numeric is not None:
         out.words([f"Numeric cross-check: {numeric.verdict}, max relative deviation "
                    f"{numeric.max_relative_deviation:.2e} over {numeric.instances} instances (seed {numeric.seed})"
@@ -201,6 +226,18 @@ def explain(cell: Cell, titles: dict[str, str], caveats=(), numeric=None, width:
         if cell.verdict != UNKNOWN and not numeric.agrees(cell):
             out.words(["DISAGREEMENT: " + numeric.disagreement(cell)], indent="  ", first="")
     return "\n".join(out.lines)
+
+
+def caveat(out: _Out, c, first: str = "Caveat "):
+    """A caveat's sentence, its maths typeset (a bound displayed on lines of its own)."""
+    out.sentence([f"{first}[{c.kind}] ", *c.parts], indent="  ", first="")
+
+
+def caveat_lines(c, first: str, width: int | None = None, unicode: bool | None = None) -> list[str]:
+    """The lines of :func:`caveat` for a terminal ``width`` columns wide."""
+    out = _Out(width or _term_width(), supports_unicode() if unicode is None else unicode)
+    caveat(out, c, first)
+    return out.lines
 
 
 def _unregistered(out: _Out, cell: Cell):

@@ -51,38 +51,15 @@ def _numeric_line(c: Consequence) -> str:
 
 
 def render_text(consequences) -> str:
-    lines, cell = [], None
-    for c in consequences:
-        if (c.normalizer, c.transformation) != cell:
-            cell = (c.normalizer, c.transformation)
-            lines += ["", f"== {c.normalizer} x {c.transformation}"]
-        lines.append(f"- {c.statement}")
-        if c.applies:
-            lines.append(f"  conditions: {', '.join(_plain(x) for x in c.conditions) or 'none'}; rests on the "
-                         f"invariance certificate of {c.normalizer} x {c.transformation}")
-            for e in c.steps:
-                lines.append(f"  {e.name}: {_plain(e.lhs)} = {_plain(e.rhs)}")
-                lines.append(f"      because {e.justification}")
-        if c.numeric:
-            lines.append("  " + _numeric_line(c))
-    applies = sum(c.applies for c in consequences)
-    lines += ["", f"{applies} consequences proved, {len(consequences) - applies} not applicable"]
-    return "\n".join(lines).lstrip("\n")
-
-
-def _plain(x) -> str:
-    from ..core.notation import plain
-    return plain(x)
+    """For a terminal: the maths typeset, shared steps shown once (:mod:`.training_text`)."""
+    from .training_text import render_text as text
+    return text(consequences)
 
 
 def render_markdown(consequences) -> str:
-    rows = ["| normalizer | transformation | consequence | statement | numeric |", "|---|---|---|---|---|"]
-    for c in consequences:
-        num = "" if not c.numeric else ("passed" if c.numeric["passed"] else "**FAILED**") + \
-            f" ({c.numeric['max_ratio']:.2g} of tolerance)"
-        text = c.statement.split(": ", 1)[1] if c.applies else f"n/a: {c.reason}"
-        rows.append(f"| {c.normalizer} | {c.transformation} | {c.consequence} | `{text}` | {num} |")
-    return "\n".join(rows)
+    """A table, the maths in $...$ (:mod:`.training_text`)."""
+    from .training_text import render_markdown as markdown
+    return markdown(consequences)
 
 
 def _esc(text: str) -> str:
