@@ -13,11 +13,10 @@ import sympy as sp
 from ..catalogue.registry import NORMALIZERS, TABLE1, TRANSFORMATIONS
 from ..core.cells import counterexample_symbols
 from ..core.model import prime
-from ..core.notation import tex
 from ..core.records import INVARIANT, Cell
 from ..derive.reasons import RULE, action, built, reason
 from .latex import cell_label as _cell_ref, displaystyle as _displaystyle, label_for as _label
-from .latex import display, esc, parts_tex
+from .latex import display, esc, parts_tex, tex
 from .linebreak import LINE as _LINE, maths_width as _width
 from .sections import axes_figure
 

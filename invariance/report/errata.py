@@ -13,14 +13,13 @@ from ..catalogue.transformations import COMBINED
 from ..core.algebra import unfold
 from ..core.cells import affine_law, definitions
 from ..core.model import CONV, DENSE, prime
-from ..core.notation import tex
 from ..core.records import INVARIANT, NOT_INVARIANT, Cell
 from ..derive.claims import (NOTES_FORMULA, PAPER_CLAIMS, PAPER_TABLE_CLAIMS, TRANSCRIPT_CLAIMS, TRANSCRIPT_FILE,
                              Claim, argument_holds, assess, contradicting)
 from ..derive.engine import derive
 from ..derive.reasons import averaged_axes, built, reason
 from .derivations import chain_tex, counterexample_tex
-from .latex import cell_label, conditions_tex, esc, parts_tex, quote
+from .latex import cell_label, conditions_tex, esc, parts_tex, quote, tex
 from .sections import needs_eps_zero
 from .table import verdict_word
 

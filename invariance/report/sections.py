@@ -14,11 +14,10 @@ from ..catalogue.registry import NORMALIZERS, TABLE1, TRANSFORMATIONS
 from ..core.algebra import unfold
 from ..core.definition import Normalizer, general_form
 from ..core.model import CONV, DENSE, EPS, Model
-from ..core.notation import tex
 from ..core.records import INVARIANT, NOT_INVARIANT, Cell
 from ..derive.caveats import caveats as derive_caveats
 from ..derive.reasons import action, averaged_axes, built
-from .latex import cell_label, display, equation, equations, esc, label_for
+from .latex import cell_label, display, equation, equations, esc, group_index, label_for, tex
 from .table import cell_word
 
 __all__ = ["Definitions", "intro_section", "notation_section", "transformation_section", "axes_figure",
@@ -106,6 +105,11 @@ class Definitions:
         return self.label.get((norm.model.id, name)) or self.label.get((norm.id, name))
 
 
+def model_title(m: Model) -> str:
+    """A layer's title as text, its sizes as maths: ``1x1 convolution over P positions``."""
+    return re.sub(r"\b1x1\b", r"$1 \\times 1$", esc(m.title)).replace(" P ", " $P$ ")
+
+
 def _eq_number(source: str) -> str:
     m = re.search(r"Eq\. (\d+)", source)
     return f" (the paper's Eq.~{m.group(1)})" if m else ""
@@ -114,12 +118,37 @@ def _eq_number(source: str) -> str:
 def _normalizer_definitions(norm: Normalizer, defs: Definitions) -> list[str]:
     b = norm.build(EPS)
     out = [f"\\subsection{{{esc(norm.title)}{_eq_number(norm.source)}}}\\label{{{label_for('norm', norm.id)}}}",
-           f"On the {esc(norm.model.title)}"
+           f"On the {model_title(norm.model)}"
            + (f", with $G = {norm.groups}$ groups of $S$ consecutive channels" if norm.groups else "")
-           + f". Source: {cite(esc(norm.source))}."]
+           + f". Source: {cite(esc(norm.source.replace(', running statistics', '')))}."
+           + _group_sentence(b) + _constants_sentence(norm)]
     names = [r.base.label.name for r in b.stat_rules] + ["h"]
     out.append(equations([defs.label[(norm.id, name)] for name in names]))
     return out
+
+
+def _group_sentence(b) -> str:
+    """What G(i) in a group's sums stands for, read off the sums' limits."""
+    for rule in b.stat_rules:
+        for s in rule.rhs.atoms(sp.Sum):
+            for var, lo, hi in s.limits:
+                i = group_index(lo)
+                if i is not None:
+                    return (f" The channels of the group of channel ${tex(i)}$ are "
+                            f"$G({tex(i)}) = \\{{{tex(lo)}, \\dots, {tex(hi)}\\}}$.")
+    return ""
+
+
+def _constants_sentence(norm: Normalizer) -> str:
+    """What the constants of a normalizer (batch norm's running statistics) stand for."""
+    if not norm.constants:
+        return ""
+    names = " and ".join(f"${tex(k)}$" for k in norm.constants)
+    values = ", ".join(f"${tex(k)} = {tex(v)}$" for k, v in norm.constants.items())
+    return (f" Here {names} are the running mean and variance: estimated on training batches, then frozen, "
+            r"so they depend on neither the inputs nor the weights and follow no transformation. "
+            r"An implementation keeps one pair for each unit $i$; the derivations need only that they are "
+            f"constants, so one pair serves every unit here (the counterexamples take {values}).")
 
 
 def notation_section(defs: Definitions) -> list[str]:
@@ -128,7 +157,7 @@ def notation_section(defs: Definitions) -> list[str]:
         axes = ", ".join(f"{esc(ax.title)} ${tex(ax.index)} = 1, \\dots, {tex(ax.size)}$"
                          for ax in (*m.axes, m.input))
         lhs, rhs, label = defs.label[(m.id, "a")]
-        out += [f"\\paragraph{{The {esc(m.title)}.}} Indices: {axes}. The summed inputs are",
+        out += [f"\\paragraph{{The {model_title(m)}.}} Indices: {axes}. The summed inputs are",
                 equation(lhs, rhs, label)]
         if m is DENSE:
             out.append(r"that is, in the paper's notation, $a_i = w_i^T x$ for each case $x = x_n$, with "
