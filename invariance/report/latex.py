@@ -36,7 +36,11 @@ class _Document(_Printer):
 
     def _print_Sum(self, expr):
         heads = []
-        for var, lo, hi in reversed(expr.limits):   # the last limit is the outermost sum
+        limits = list(reversed(expr.limits))   # the last limit is the outermost sum
+        bound = {lim[0] for lim in limits}
+        if not any((lo.free_symbols | hi.free_symbols) & bound for _, lo, hi in limits):
+            limits.sort(key=lambda lim: _SUM_ORDER.find(lim[0].name))   # independent: the model's axis order
+        for var, lo, hi in limits:
             group = group_index(lo)
             heads.append(r"\sum_{%s \in G(%s)}" % (self._print(var), self._print(group)) if group is not None
                          else r"\sum_{%s=%s}^{%s}" % (self._print(var), self._print(lo), self._print(hi)))
@@ -54,6 +58,9 @@ class _Document(_Printer):
         if name in _TRAINING_NAMES:
             return "{%s}_{%s}" % (_TRAINING_NAMES[name], ",".join(self._print(i) for i in expr.indices))
         return super()._print_Indexed(expr)
+
+
+_SUM_ORDER = "mnkiqpjl"   # cases, units or channels, positions, inputs (a second input last)
 
 
 def group_index(lower: sp.Expr):

@@ -358,6 +358,9 @@ BIBLIOGRAPHY = (
     ("zhang2019", "Zhang and Sennrich 2019",
      r"B.~Zhang and R.~Sennrich. Root mean square layer normalization. \emph{NeurIPS}, 2019. "
      r"arXiv:1910.07467."),
+    ("kunin2021", "Kunin et al. 2021",
+     r"D.~Kunin, J.~Sagastuy-Brena, S.~Ganguli, D.~L.~K.~Yamins and H.~Tanaka. Neural mechanics: symmetry "
+     r"and broken conservation laws in deep learning dynamics. \emph{ICLR}, 2021. arXiv:2012.04728."),
     ("zhu2025", "Zhu et al. 2025",
      r"J.~Zhu, X.~Chen, K.~He, Y.~LeCun and Z.~Liu. Transformers without normalization. \emph{CVPR}, 2025. "
      r"arXiv:2503.10622."),
