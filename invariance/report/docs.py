@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from ..catalogue.normalizers import NORMALIZERS as BUILTIN
 from ..catalogue.registry import NORMALIZERS, TABLE1, TRANSFORMATIONS
@@ -64,25 +66,54 @@ every cell derived}
 """
 
 
-def chapters(cells: list[Cell]) -> list:
-    """The document's chapters in order, each a function of (cells by key, definitions,
-    every registered cell) returning LaTeX blocks: one more chapter is one more entry."""
+@dataclass(frozen=True)
+class Chapter:
+    """One chapter: its section's label and what it does (for the abstract, which says the
+    chapters in their order), and its LaTeX blocks, a function of (cells by key,
+    definitions, every registered cell)."""
+
+    label: str | None
+    does: str
+    blocks: Callable
+    appendix: bool = False
+
+
+def chapters(cells: list[Cell]) -> list[Chapter]:
+    """The document's chapters in order: one more chapter is one more entry, and the
+    abstract follows the order."""
     first = [n for n in BUILTIN if n.id in TABLE1]
     more = [n for n in BUILTIN if n.id not in TABLE1]
-    return [
-        lambda at, defs, reg: intro_section(cells),
-        lambda at, defs, reg: notation_section(defs),
-        lambda at, defs, reg: transformation_section(),
-        lambda at, defs, reg: tables_section(at, reg),
-        lambda at, defs, reg: derivations_section(at),
-        lambda at, defs, reg: cells_section(at, defs, first, "The cells of the paper's Table 1", "sec:cells"),
-        lambda at, defs, reg: sources_section(at),
-        lambda at, defs, reg: caveats_section([c for c in cells if c.verdict == INVARIANT]),
-        lambda at, defs, reg: [_training_chapter([at[n, t] for n in TABLE1 for t in TRANSFORMATIONS])],
-        lambda at, defs, reg: bibliography_section(),
-        lambda at, defs, reg: [r"\appendix"] + cells_section(at, defs, more, "The rows beyond Table 1",
-                                                              "sec:more"),
+    out = [
+        Chapter("sec:method", "says how every cell is derived",
+                lambda at, defs, reg: intro_section(cells, outline(out))),
+        Chapter("sec:notation", "defines the layers and the normalizers",
+                lambda at, defs, reg: notation_section(defs)),
+        Chapter("sec:transformations", "states the six transformations",
+                lambda at, defs, reg: transformation_section()),
+        Chapter("sec:tables", "gives the tables", lambda at, defs, reg: tables_section(at, reg)),
+        Chapter("sec:derivations", "derives, once for each transformation, why a normalizer is invariant to it",
+                lambda at, defs, reg: derivations_section(at)),
+        Chapter("sec:cells", "gives each cell of the paper's table",
+                lambda at, defs, reg: cells_section(at, defs, first, "The cells of the paper's Table 1", "sec:cells")),
+        Chapter("sec:sources", "sets the claims of the paper's prose and of study notes against the derivation",
+                lambda at, defs, reg: sources_section(at)),
+        Chapter("sec:caveats", "lists the caveats of the invariant cells",
+                lambda at, defs, reg: caveats_section([c for c in cells if c.verdict == INVARIANT])),
+        Chapter("sec:training", "derives what invariance implies for training",
+                lambda at, defs, reg: [_training_chapter([at[n, t] for n in TABLE1 for t in TRANSFORMATIONS])]),
+        Chapter(None, "", lambda at, defs, reg: bibliography_section()),
+        Chapter("sec:more", "gives the rows beyond the paper's table",
+                lambda at, defs, reg: [r"\appendix"] + cells_section(at, defs, more, "The rows beyond Table 1",
+                                                                     "sec:more"), appendix=True),
     ]
+    return out
+
+
+def outline(chapters: list[Chapter]) -> str:
+    """The chapters in order, in one sentence: ``says how ... (Section 1), ...``."""
+    said = [f"{c.does} ({'Appendix' if c.appendix else 'Section'}~\\ref{{{c.label}}})" for c in chapters
+            if c.label and c.does]
+    return ", ".join(said[:-1]) + " and " + said[-1]
 
 
 def _training_chapter(cells: list[Cell]) -> str:
@@ -101,7 +132,7 @@ def render(cells: list[Cell] | None = None) -> str:
     registered = [at.get((n, t)) or derive(n, t) for n in NORMALIZERS for t in TRANSFORMATIONS]
     parts = [PREAMBLE.rstrip("\n")]
     for chapter in chapters(cells):
-        parts += chapter(at, defs, registered)
+        parts += chapter.blocks(at, defs, registered)
     parts.append(r"\end{document}")
     text = "\n\n".join(p for p in parts if p) + "\n"
     text = re.sub(r"\n{3,}", "\n\n", text)

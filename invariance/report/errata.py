@@ -14,8 +14,8 @@ from ..core.algebra import unfold
 from ..core.cells import affine_law, definitions
 from ..core.model import CONV, DENSE, prime
 from ..core.records import INVARIANT, NOT_INVARIANT, Cell
-from ..derive.claims import (NOTES_FORMULA, PAPER_CLAIMS, PAPER_TABLE_CLAIMS, TRANSCRIPT_CLAIMS, TRANSCRIPT_FILE,
-                             Claim, argument_holds, assess, contradicting)
+from ..derive.claims import (NOTES_FORMULA, PAPER_CLAIMS, PAPER_TABLE_CLAIMS, TRANSCRIPT_CLAIMS, Claim,
+                             argument_holds, assess, contradicting)
 from ..derive.engine import derive
 from ..derive.reasons import averaged_axes, built, reason
 from .derivations import chain_tex, counterexample_tex
@@ -69,9 +69,8 @@ def _agreeing(pairs, wrong=()) -> list[str]:
 
 def sources_section(cells: dict) -> list[str]:
     out = [r"\section{Where the sources get it wrong}\label{sec:sources}",
-           r"Each claim below is a record in \texttt{invariance/claims.py}: a source, its words verbatim, "
-           r"one normalizer, one transformation and the verdict the words give. "
-           r"\texttt{claims.assess} derives that cell afresh and compares."]
+           r"Each claim below is quoted verbatim and read as one verdict on one cell, a normalizer under a "
+           r"transformation; that cell is derived afresh and the two verdicts compared."]
     # (1) the paper's own prose
     paper = [(c, *assess(c, cells)) for c in PAPER_CLAIMS]
     dataset = [(c, cell, ok) for c, cell, ok in paper if c.quote == _PAPER_SENTENCE]
@@ -112,9 +111,8 @@ def sources_section(cells: dict) -> list[str]:
     assessed = [(c, *assess(c, cells)) for c in TRANSCRIPT_CLAIMS]
     wrong = [(c, cell) for c, cell, ok in assessed if not ok]
     out += [r"\subsection{Study notes (a chat transcript), not a published source}",
-            f"The team's seed file \\texttt{{{esc(TRANSCRIPT_FILE)}}} holds study notes: a chat in which an assistant "
-            r"explains the paper's Table 1 column by column, then works through layer norm under "
-            r"weight-matrix re-centering. "
+            r"The study notes are a chat in which an assistant explains the paper's Table~1 column by column, "
+            r"then works through layer norm under weight matrix re-centering. "
             f"Of the {len(assessed)} verdicts it states, {len(wrong)} contradict the derived table. "
             r"A sentence about several normalizers counts once for each."]
     by_cell: dict[tuple, list] = {}

@@ -21,7 +21,7 @@ from .latex import cell_label, display, equation, equations, esc, group_index, l
 from .table import cell_word
 
 __all__ = ["Definitions", "intro_section", "notation_section", "transformation_section", "axes_figure",
-           "tables_section", "table_tex", "needs_eps_zero", "EPS_MARK", "caveats_section", "BIBLIOGRAPHY",
+           "tables_section", "table_tex", "needs_eps_zero", "EPS_MARK", "caveats_section", "paper_bound", "BIBLIOGRAPHY",
            "cite", "bibliography_section"]
 
 _MODELS = (DENSE, CONV)
@@ -29,7 +29,8 @@ _MODELS = (DENSE, CONV)
 
 # --- the introduction, notation and definitions ------------------------------------
 
-def intro_section(cells: list[Cell]) -> list[str]:
+def intro_section(cells: list[Cell], outline: str) -> list[str]:
+    """The abstract (its last sentence is ``outline``, the chapters in order) and the method."""
     proved = sum(c.verdict == INVARIANT for c in cells)
     refuted = sum(c.verdict == NOT_INVARIANT for c in cells)
     return [
@@ -37,10 +38,9 @@ def intro_section(cells: list[Cell]) -> list[str]:
         r"Table~1 of Ba, Kiros and Hinton, \emph{Layer Normalization} (2016), says which re-scalings "
         r"and re-centerings of the weights and of the data leave batch, weight and layer normalization "
         r"unchanged. This document derives every cell of that table, and of the same table for RMSNorm, "
-        r"convolutional batch and layer norm, group norm and instance norm, with SymPy: "
-        f"of {len(cells)} cells, {proved} are proved invariant, step by step, and {refuted} are "
-        r"refuted by an exact counterexample in rational numbers. It ends with the claims of the paper's "
-        r"prose and of a chat transcript that the derivation contradicts.",
+        r"convolutional batch and layer norm, group norm, instance norm and batch norm at inference, with "
+        f"SymPy: of {len(cells)} cells, {proved} are proved invariant, step by step, and {refuted} are "
+        r"refuted by an exact counterexample in rational numbers. In order, it " + outline + ".",
         r"\end{abstract}",
         r"\tableofcontents",
         r"\section{How the cells are derived}\label{sec:method}",
@@ -58,7 +58,7 @@ def intro_section(cells: list[Cell]) -> list[str]:
         r"proof needs it (marked $^{\dagger}$ in the tables), and non-zero statistics in denominators. "
         r"Their caveats (a negative factor, $\epsilon > 0$, sizes at which $\sigma$ vanishes) are derived "
         r"too and listed once, in Section~\ref{sec:caveats}. A normalizer is a catalogue entry, so one "
-        r"more row needs no change to the toolkit: \texttt{examples/dynamic\_tanh.py} registers Dynamic "
+        r"more row needs no change to the toolkit: an example shipped with it registers Dynamic "
         + cite(esc("Tanh (Zhu et al. 2025)")) + ", which has no statistics.",
     ]
 
@@ -230,10 +230,10 @@ def axes_figure() -> list[str]:
         mine = {ax.name for ax in b.m.axes}
         cells = [mark(ax.name in over) if ax.name in mine else "" for ax in axes]
         from_w = unfold(b.stat_rule("sigma").rhs, list(reversed(b.stat_rules))).has(b.m.W)
-        note = "" if any(avg.get(n) for n in ("mu", "sigma")) else r" ($\sigma$ from $W$)" if from_w else " (fixed)"
-        rows.append(f"{esc(norm.title)}{note} & " + " & ".join(cells) + r" \\")
-    left = "\n".join([r"\begin{tabular}{@{}l" + "c" * len(axes) + "@{}}", r"\toprule",
-                      r"$\mu, \sigma$ average over & " + head + r" \\", r"\midrule", *rows,
+        source = "$a$" if any(avg.get(n) for n in ("mu", "sigma")) else "$W$" if from_w else "constants"
+        rows.append(f"{esc(norm.title)} & " + " & ".join(cells) + f" & {source}" + r" \\")
+    left = "\n".join([r"\begin{tabular}{@{}l" + "c" * len(axes) + "l@{}}", r"\toprule",
+                      r"$\mu, \sigma$ average over & " + head + r" & from \\", r"\midrule", *rows,
                       r"\bottomrule", r"\end{tabular}"])
     rows = []
     for t in TRANSFORMATIONS.values():
@@ -246,13 +246,16 @@ def axes_figure() -> list[str]:
                        f"& \\multicolumn{{{len(axes)}}}{{c}}{{$\\alpha$ varies along}} & "
                        f"\\multicolumn{{{len(axes)}}}{{c}}{{$\\beta$ varies along}} \\\\",
                        " & " + head + " & " + head + r" \\", r"\midrule", *rows, r"\bottomrule", r"\end{tabular}"])
-    return ["\n".join([r"\begin{figure}[htbp]", r"\centering\small", left, r"\quad", right,
-                       r"\caption{The table in one picture. Left: the axes (case $n$, unit or channel $i$, "
-                       r"position $p$) over which each normalizer's statistics average ($\blacksquare$; blank: the "
-                       r"layer has no such axis). Right: the axes along which each transformation's factor "
-                       r"$\alpha$ and shift $\beta$ vary (--: none). A cell is invariant when every axis along "
-                       r"which $\alpha$ or $\beta$ varies is one its statistics do not average over, and a shift "
-                       r"meets a mean $\mu$.}\label{fig:axes}", r"\end{figure}"])]
+    return ["\n".join([r"\begin{figure}[H]", r"\centering\small", left, r"\quad", right,
+                       r"\caption{The table in one picture. Left: for each normalizer, the axes (case $n$, unit "
+                       r"or channel $i$, position $p$) of its layer over which its statistics $\mu$ and $\sigma$ "
+                       r"average ($\blacksquare$) or do not ($\cdot$; blank: the layer has no such axis), and what "
+                       r"they are computed from: the summed inputs $a$, the weights $W$, or constants (running "
+                       r"statistics). Right: the axes along which each transformation's factor $\alpha$ and shift "
+                       r"$\beta$ vary ($\blacksquare$) or are constant ($\cdot$); --: no factor, or no shift. A "
+                       r"cell is invariant when every axis along which $\alpha$ or $\beta$ varies is one its "
+                       r"statistics do not average over, and a shift meets a mean $\mu$.}\label{fig:axes}",
+                       r"\end{figure}"])]
 
 
 # --- the tables --------------------------------------------------------------------
@@ -294,7 +297,7 @@ def table_tex(cells: list[Cell], caption: str, label: str) -> list[str]:
                       if c.normalizer in documented else word(c))
     body = [_stack(NORMALIZERS[r].title, 24) + " & " + " & ".join(link(at[r, c]) for c in cols) + r" \\"
             for r in rows]
-    return ["\n".join([r"\begin{table}[htbp]", r"\centering\small", r"\setlength{\tabcolsep}{2pt}",
+    return ["\n".join([r"\begin{table}[H]", r"\centering\small", r"\setlength{\tabcolsep}{2pt}",
                        r"\begin{tabular}{@{}l" + "c" * len(cols) + "@{}}", r"\toprule",
                        " & " + " & ".join(_stack(TRANSFORMATIONS[c].title) for c in cols) + r" \\",
                        r"\midrule", *body, r"\bottomrule", r"\end{tabular}",
@@ -311,6 +314,24 @@ def needs_eps_zero(cell: Cell) -> bool:
 
 # --- the caveats and the bibliography ----------------------------------------------
 
+def paper_bound(bound: sp.Expr) -> sp.Expr:
+    """A caveat's bound on |h' - h| in the paper's notation, checked equal to the derived one:
+    the variance statistic s as the square of its root without epsilon (the paper's sigma,
+    written sigma-hat here, where sigma has epsilon inside; ||w_i|| and nu_n as they are),
+    so that s^(3/2) reads sigma-hat^3, and |1 - delta^-2| as |delta^2 - 1| / delta^2."""
+    roots = {}
+    for p in bound.atoms(sp.Pow):
+        if abs(p.exp) == sp.Rational(3, 2) and isinstance(p.base, sp.Indexed):
+            stem = p.base.base.label.name.partition("^")[0]
+            root = sp.IndexedBase(stem + "hat" if stem == "sigma" else stem, positive=True)[p.base.indices]
+            roots[p.base] = root ** 2
+    before = bound.xreplace(roots)
+    after = before.replace(lambda e: isinstance(e, sp.Abs), lambda e: sp.Abs(sp.together(e.args[0])))
+    if sp.simplify(after - before) != 0:
+        raise ValueError(f"docs: the bound {bound} rewritten is not the same: {after}")
+    return after
+
+
 def caveats_section(cells: list[Cell]) -> list[str]:
     """Every invariant cell's caveats, once, in one table."""
     rows = []
@@ -324,17 +345,19 @@ def caveats_section(cells: list[Cell]) -> list[str]:
         neg_t = (f"$h' = {tex(neg.expr)}$" if neg is not None and neg.expr is not None else
                  ("none found" if neg is not None else "--"))
         eps_t = ("exact" if eps is not None and eps.expr == 0 else
-                 f"$|h' - h| \\le {tex(eps.expr)}$" if eps is not None and eps.expr is not None else "--")
+                 f"$|h' - h| \\le {tex(paper_bound(eps.expr))}$" if eps is not None and eps.expr is not None else "--")
         m = re.match(r"when \$(.*?)\$", deg.statement) if deg is not None else None
         deg_t = f"${m.group(1)}$" if m else "--"
         short = esc(TRANSFORMATIONS[cell.transformation].short).replace(r"w\_i", r"$w_i$")   # the paper's w_i
         title = f"{esc(NORMALIZERS[cell.normalizer].title)}, {short}"
         rows.append(f"{title} & {neg_t} & {eps_t} & {deg_t} \\\\")
     return [r"\section{Caveats of the invariant cells}\label{sec:caveats}",
-            r"Derived for each invariant cell (\texttt{invariance/caveats.py}): with a negative factor, the "
-            r"proof tactic re-run with $\delta < 0$ (where $\sqrt{\delta^2 s} = -\delta\sqrt{s}$) gives the "
-            r"relation shown, a sign flip of the centred output; with $\epsilon > 0$ the exact deviation is "
-            r"checked and bounded by the mean value theorem; at the sizes shown $\sigma = 0$ for every input.",
+            r"Derived for each invariant cell: with a negative factor, the proof tactic re-run with "
+            r"$\delta < 0$ (where $\sqrt{\delta^2 s} = -\delta\sqrt{s}$) gives the relation shown, a sign "
+            r"flip of the centred output $h - b$; with $\epsilon > 0$ the exact deviation is checked and "
+            r"bounded by the mean value theorem, in the paper's notation: $\hat\sigma$ is $\sigma$ without "
+            r"$\epsilon$, the paper's $\sigma$ ($\hat\sigma_i = \sqrt{\sigma_i^2}$ for batch norm), and "
+            r"likewise $\lVert w_i \rVert$ and $\nu_n$; at the sizes shown $\sigma = 0$ for every input.",
             "\n".join([r"{\small", r"\begin{longtable}{@{}P{3.3cm}P{2.6cm}P{6.2cm}P{2.4cm}@{}}", r"\toprule",
                        r"Cell & Negative factor & $\epsilon > 0$ & $\sigma \equiv 0$ when \\", r"\midrule",
                        r"\endhead", *rows, r"\bottomrule", r"\end{longtable}}"]),
