@@ -87,9 +87,13 @@ class _Eq5:
 
 
 class Definitions:
-    """The numbered definitions of the document, to refer to from every cell."""
+    """The numbered definitions of the document, to refer to from every cell, and what the
+    cells have shown already (instances, laws), so that each is shown once."""
 
     def __init__(self):
+        self.instances: dict = {}     # counterexample instances shown -> the label of their cell
+        self.laws_shown: dict = {}    # (normalizer, laws) shown -> the cell that shows them
+        self.reasons_shown: dict = {}  # (normalizer, reason of a refuted cell) shown -> its cell
         self.label: dict[tuple[str, str], tuple[sp.Basic, sp.Basic, str]] = {}
         for m in _MODELS:
             r = m.a_rule()
@@ -268,7 +272,8 @@ def tables_section(at: dict, registered: list[Cell]) -> list[str]:
     out += table_tex([at[n, t] for n in TABLE1 for t in TRANSFORMATIONS],
                      "Invariance properties under the normalization methods (the paper's Table~1), "
                      "every cell derived.", "tab:table1")
-    out += table_tex(registered, "Every registered normalizer.", "tab:all")
+    out += table_tex(registered, r"Every registered normalizer ($^{\dagger}$ as in Table~\ref{tab:table1}).",
+                     "tab:all", note=False)
     return out
 
 
@@ -287,7 +292,8 @@ def _stack(title: str, width: int = 13) -> str:
     return r"\begin{tabular}[b]{@{}c@{}}" + r"\\".join(esc(x) for x in lines) + r"\end{tabular}"
 
 
-def table_tex(cells: list[Cell], caption: str, label: str) -> list[str]:
+def table_tex(cells: list[Cell], caption: str, label: str, note: bool = True) -> list[str]:
+    """A table of verdicts, each linked to its cell; ``note``: the caption explains the dagger."""
     rows = list(dict.fromkeys(c.normalizer for c in cells))
     cols = list(dict.fromkeys(c.transformation for c in cells))
     at = {(c.normalizer, c.transformation): c for c in cells}
@@ -301,7 +307,8 @@ def table_tex(cells: list[Cell], caption: str, label: str) -> list[str]:
                        r"\begin{tabular}{@{}l" + "c" * len(cols) + "@{}}", r"\toprule",
                        " & " + " & ".join(_stack(TRANSFORMATIONS[c].title) for c in cols) + r" \\",
                        r"\midrule", *body, r"\bottomrule", r"\end{tabular}",
-                       f"\\caption{{{caption} {EPS_MARK}}}\\label{{{label}}}", r"\end{table}"])]
+                       f"\\caption{{{caption}{' ' + EPS_MARK if note else ''}}}\\label{{{label}}}",
+                       r"\end{table}"])]
 
 
 EPS_MARK = (r"$^{\dagger}$: proved for $\epsilon = 0$ only (with $\epsilon > 0$ the deviation is "
@@ -355,9 +362,9 @@ def caveats_section(cells: list[Cell]) -> list[str]:
             r"Derived for each invariant cell: with a negative factor, the proof tactic re-run with "
             r"$\delta < 0$ (where $\sqrt{\delta^2 s} = -\delta\sqrt{s}$) gives the relation shown, a sign "
             r"flip of the centred output $h - b$; with $\epsilon > 0$ the exact deviation is checked and "
-            r"bounded by the mean value theorem, in the paper's notation: $\hat\sigma$ is $\sigma$ without "
-            r"$\epsilon$, the paper's $\sigma$ ($\hat\sigma_i = \sqrt{\sigma_i^2}$ for batch norm), and "
-            r"likewise $\lVert w_i \rVert$ and $\nu_n$; at the sizes shown $\sigma = 0$ for every input.",
+            r"bounded by the mean value theorem, written in the paper's notation: $\hat\sigma$ is $\sigma$ at "
+            r"$\epsilon = 0$, the paper's $\sigma$, and likewise $\lVert w_i \rVert$ and $\nu_n$; at the "
+            r"sizes shown $\sigma = 0$ for every input.",
             "\n".join([r"{\small", r"\begin{longtable}{@{}P{3.3cm}P{2.6cm}P{6.2cm}P{2.4cm}@{}}", r"\toprule",
                        r"Cell & Negative factor & $\epsilon > 0$ & $\sigma \equiv 0$ when \\", r"\midrule",
                        r"\endhead", *rows, r"\bottomrule", r"\end{longtable}}"]),
