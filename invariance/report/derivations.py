@@ -192,9 +192,11 @@ def counterexample_tex(cell: Cell, seen: dict | None = None) -> list[str]:
     outputs = (f"At {where}: ${tex(h)} = {sp.latex(ce.output)}$ but "
                f"${tex(hp)} = {sp.latex(ce.transformed_output)}$.")
     if seen is not None and key in seen:
+        label, shown = seen[key]
         given = ", ".join(f"${x}$" for k, v in params.items() for x, _ in _value_tex(k, v))
-        return [f"\\textit{{Counterexample}}: the instance of Section~\\ref{{{seen[key]}}} ({sizes}), "
-                f"with {given}. {outputs}"]
+        same = (ce.output, ce.transformed_output) == shown
+        return [f"\\textit{{Counterexample}}: the instance of Section~\\ref{{{label}}} ({sizes}), with {given}"
+                + (", which gives the same two outputs." if same else f". {outputs}")]
     if seen is not None:
-        seen[key] = _cell_ref(cell)
+        seen[key] = (_cell_ref(cell), (ce.output, ce.transformed_output))
     return [f"\\textit{{Counterexample}}: {sizes}:", _values_tex(symbols), outputs]

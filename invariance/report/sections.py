@@ -91,7 +91,7 @@ class Definitions:
     cells have shown already (instances, laws), so that each is shown once."""
 
     def __init__(self):
-        self.instances: dict = {}     # counterexample instances shown -> the label of their cell
+        self.instances: dict = {}     # counterexample instances shown -> (their cell's label, its two outputs)
         self.laws_shown: dict = {}    # (normalizer, laws) shown -> the cell that shows them
         self.reasons_shown: dict = {}  # (normalizer, reason of a refuted cell) shown -> its cell
         self.label: dict[tuple[str, str], tuple[sp.Basic, sp.Basic, str]] = {}
