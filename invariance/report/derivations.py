@@ -199,4 +199,11 @@ def counterexample_tex(cell: Cell, seen: dict | None = None) -> list[str]:
                 + (", which gives the same two outputs." if same else f". {outputs}")]
     if seen is not None:
         seen[key] = (_cell_ref(cell), (ce.output, ce.transformed_output))
-    return [f"\\textit{{Counterexample}}: {sizes}:", _values_tex(symbols), outputs]
+    return [f"\\textit{{Counterexample}}: {sizes}:", _values_tex(_beyond_conventions(symbols)), outputs]
+
+
+def _beyond_conventions(symbols: dict) -> dict:
+    """The values to show: gain 1 and bias 0 are the section's conventions, said once."""
+    usual = {"g": 1, "b": 0}
+    return {k: v for k, v in symbols.items()
+            if not (str(k) in usual and isinstance(v, (list, tuple)) and all(x == usual[str(k)] for x in v))}

@@ -156,19 +156,21 @@ def _assumptions_tex(cells: dict) -> list[str]:
     eps = [c for c in table if needs_eps_zero(c)]
     name = lambda c: (f"{esc(NORMALIZERS[c.normalizer].title.lower())} under "  # noqa: E731
                       f"{esc(TRANSFORMATIONS[c.transformation].title.lower())}")
-    listed = lambda cs: "; ".join(name(c) for c in cs)  # noqa: E731
-    positive = (r"a positive factor ($\delta > 0$: the statistics scale by $|\delta|$, so a negative factor "
-                r"flips the sign of the centred output, Section~\ref{sec:caveats})")
-    eps_zero = (r"$\epsilon = 0$ ($\sqrt{\delta^2\sigma^2 + \epsilon} \ne \delta\sqrt{\sigma^2 + \epsilon}$; the "
-                r"deviation for $\epsilon > 0$ is bounded in Section~\ref{sec:caveats})")
+    listed = lambda cs: (" and ".join(name(c) for c in cs) if len(cs) < 3 else  # noqa: E731
+                         "; ".join(name(c) for c in cs[:-1]) + "; and " + name(cs[-1]))
+    positive = (r"a positive factor, since the statistics scale by $|\delta|$ and a negative factor flips the "
+                r"sign of the centred output")
+    eps_zero = r"$\epsilon = 0$, since for $\epsilon > 0$"
+    formula = r"\[ \sqrt{\delta^2\sigma^2 + \epsilon} \ne \delta\sqrt{\sigma^2 + \epsilon} \]"
     head = r"\paragraph{Unstated assumptions.} The paper states its invariances without conditions. Derived, "
     if scaled == eps:   # the same cells need both: list them once
         rest = [c for c in table if c not in scaled]
         return [head + f"{len(scaled)} of the {len(table)} invariant cells of its table, those marked "
-                f"$^{{\\dagger}}$ in Table~\\ref{{tab:table1}}, need both {positive} and {eps_zero}; "
-                + (f"the other {len(rest)}, {listed(rest)}, need neither." if rest else "")]
+                f"$^{{\\dagger}}$ in Table~\\ref{{tab:table1}}, need both {positive}, and {eps_zero}",
+                formula + r"(Section~\ref{sec:caveats} gives both caveats)"
+                + (f"; the other {len(rest)}, {listed(rest)}, need neither." if rest else ".")]
     return [head + f"{len(scaled)} of the {len(table)} invariant cells of its table need {positive}: "
-            f"{listed(scaled)}. {len(eps)} need {eps_zero}: {listed(eps)}."]
+            f"{listed(scaled)}. {len(eps)} need {eps_zero}", formula + f"(Section~\\ref{{sec:caveats}}): {listed(eps)}."]
 
 
 def _eq6_tex(cells: dict) -> list[str]:

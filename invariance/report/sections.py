@@ -266,7 +266,7 @@ def axes_figure() -> list[str]:
 
 def tables_section(at: dict, registered: list[Cell]) -> list[str]:
     out = [r"\section{The tables}\label{sec:tables}",
-           r"Table~\ref{tab:table1} has the layout of the paper's Table~1; "
+           r"Table~\ref{tab:table1} below has the layout of the paper's Table~1; "
            r"Table~\ref{tab:all} adds every other registered normalizer. "
            r"Each entry links to its cell."]
     out += table_tex([at[n, t] for n in TABLE1 for t in TRANSFORMATIONS],
@@ -339,6 +339,12 @@ def paper_bound(bound: sp.Expr) -> sp.Expr:
     return after
 
 
+def _slashed(expr: sp.Expr) -> str:
+    """``numerator / (denominator)`` on one line: a fraction in a table row is too small to read."""
+    num, den = sp.fraction(expr)
+    return tex(num) if den == 1 else f"{tex(num)} \\,/\\, \\left({tex(den)}\\right)"
+
+
 def caveats_section(cells: list[Cell]) -> list[str]:
     """Every invariant cell's caveats, once, in one table."""
     rows = []
@@ -349,26 +355,28 @@ def caveats_section(cells: list[Cell]) -> list[str]:
         neg = found.get("negative-scale")
         eps = found.get("eps")
         deg = found.get("degenerate")
-        neg_t = (f"$h' = {tex(neg.expr)}$" if neg is not None and neg.expr is not None else
+        neg_t = (f"${tex(neg.expr)}$" if neg is not None and neg.expr is not None else
                  ("none found" if neg is not None else "--"))
-        eps_t = ("exact" if eps is not None and eps.expr == 0 else
-                 f"$|h' - h| \\le {tex(paper_bound(eps.expr))}$" if eps is not None and eps.expr is not None else "--")
+        eps_t = ("$0$ (exact)" if eps is not None and eps.expr == 0 else
+                 f"$\\le {_slashed(paper_bound(eps.expr))}$" if eps is not None and eps.expr is not None else "--")
         m = re.match(r"when \$(.*?)\$", deg.statement) if deg is not None else None
         deg_t = f"${m.group(1)}$" if m else "--"
         short = esc(TRANSFORMATIONS[cell.transformation].short).replace(r"w\_i", r"$w_i$")   # the paper's w_i
         title = f"{esc(NORMALIZERS[cell.normalizer].title)}, {short}"
         rows.append(f"{title} & {neg_t} & {eps_t} & {deg_t} \\\\")
+    head = r"Cell & $h'$ if the factor is negative & $|h' - h|$ if $\epsilon > 0$ & $\sigma \equiv 0$ when \\"
     return [r"\section{Caveats of the invariant cells}\label{sec:caveats}",
-            r"Derived for each invariant cell: with a negative factor, the proof tactic re-run with "
-            r"$\delta < 0$ (where $\sqrt{\delta^2 s} = -\delta\sqrt{s}$) gives the relation shown, a sign "
-            r"flip of the centred output $h - b$; with $\epsilon > 0$ the exact deviation is checked and "
-            r"bounded by the mean value theorem, written in the paper's notation: $\hat\sigma$ is $\sigma$ at "
-            r"$\epsilon = 0$, the paper's $\sigma$, and likewise $\lVert w_i \rVert$ and $\nu_n$; at the "
-            r"sizes shown $\sigma = 0$ for every input.",
-            "\n".join([r"{\small", r"\begin{longtable}{@{}P{3.3cm}P{2.6cm}P{6.2cm}P{2.4cm}@{}}", r"\toprule",
-                       r"Cell & Negative factor & $\epsilon > 0$ & $\sigma \equiv 0$ when \\", r"\midrule",
-                       r"\endhead", *rows, r"\bottomrule", r"\end{longtable}}"]),
-            r"\begin{center}\refstepcounter{table}\label{tab:caveats}\end{center}"]
+            r"Table~\ref{tab:caveats} gives them for each invariant cell, each derived. With a negative factor "
+            r"the proof tactic, re-run with $\delta < 0$ (where $\sqrt{\delta^2 s} = -\delta\sqrt{s}$), gives "
+            r"the relation shown: the centred output $h - b$ flips sign. With $\epsilon > 0$ the exact "
+            r"deviation is checked, then bounded by the mean value theorem; the bound is written in the "
+            r"paper's notation, where $\hat\sigma$ is $\sigma$ at $\epsilon = 0$ (the paper's $\sigma$), and "
+            r"likewise $\lVert w_i \rVert$ and $\nu_n$. At the sizes in the last column $\sigma = 0$ for "
+            r"every input.",
+            "\n".join([r"{\small", r"\begin{longtable}{@{}P{3.8cm}P{2.1cm}P{6.1cm}P{2.5cm}@{}}",
+                       r"\caption{The caveats of the invariant cells.}\label{tab:caveats}\\",
+                       r"\toprule", head, r"\midrule", r"\endfirsthead",
+                       r"\toprule", head, r"\midrule", r"\endhead", *rows, r"\bottomrule", r"\end{longtable}}"])]
 
 
 BIBLIOGRAPHY = (

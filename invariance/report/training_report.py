@@ -11,9 +11,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import re
+
 import sympy as sp
 
 from .latex import esc, label_for, tex
+from .linebreak import LINE, maths_width
 from ..core.consequence import TITLES, Consequence, document
 from ..core.training import COEFFICIENTS, CONSEQUENCES, PREMISES
 from ..derive.consequences import derive_consequences
@@ -179,17 +182,43 @@ def _cell_ref(c: Consequence) -> str:
     return label_for("cell", c.normalizer, c.transformation)
 
 
+_SHORT_GLOSS = {
+    "xi^W": r"the generator: $\partial_s W'$ at the identity, along $v$",
+    "xi^X": r"the generator: $\partial_s X'$ at the identity, along $v$",
+    "chain rule": r"the chain rule for $\phi(s) = L(h(W'(s), X'(s)))$",
+    "c": r"the constraint: the coefficient of $v$",
+    "Q": r"$c$ with $W$ in place of the gradient",
+    "dQ/dt": r"along gradient flow, $\dot W = -\partial_W L$",
+    "W^+": r"one SGD step at learning rate $\eta$",
+    "W^wd": r"one SGD step with weight decay $\lambda$",
+    "Q^+": r"$Q$ after the step",
+    "Q^wd": r"$Q$ after the step",
+}
+
+
 def definitions_tex(c: Consequence) -> list[str]:
-    """The definitions a consequence's steps rest on (W' and X' are Section 3's), each with what it says."""
+    """The definitions a consequence's steps rest on (W' and X' are Section 3's), each with what it
+    says: beside it when that is short, else above it."""
     shown = [e for e in c.definitions if e.name not in ("W'", "X'")]
-    lines = []
-    for k, e in enumerate(shown):
-        words = _gloss(e, _cell_ref(c))
-        row = f"{tex(e.lhs)} &= {tex(e.rhs)}"
-        lines.append(row if k == 0 else f"\\intertext{{{words}:}}\n{row}")
-    first = _gloss(shown[0], _cell_ref(c)) if shown else ""
-    return [f"The steps rest on {first[0].lower() + first[1:]}:" if shown else "",
-            "\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}" if shown else ""]
+    if not shown:
+        return []
+    ref = _cell_ref(c)
+    premise = [e for e in shown if e.name in PREMISES]
+    shown = [e for e in shown if e.name not in PREMISES]
+    rows = [(f"{tex(e.lhs)} &= {tex(e.rhs)}", _SHORT_GLOSS.get(e.name)) for e in shown]
+    if all(g is not None and maths_width(r.replace("&", "")) + 0.45 * len(re.sub(r"\$|\\[a-z]+", "", g)) <= LINE
+           for r, g in rows):
+        out = ["The steps rest on these definitions, read off $W'$ and the chain rule:",
+               "\\begin{align*}\n" + " \\\\\n".join(f"{r} && \\text{{{g}}}" for r, g in rows) + "\n\\end{align*}"]
+    else:
+        lines = [f"{r}" if k == 0 else f"\\intertext{{{_gloss(e, ref)}:}}\n{r}"
+                 for k, ((r, _), e) in enumerate(zip(rows, shown))]
+        first = _gloss(shown[0], ref)
+        out = [f"The steps rest on {first[0].lower() + first[1:]}:",
+               "\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}"]
+    for e in premise:
+        out.append(f"and on {_gloss(e, ref)}: ${tex(e.lhs)} = {tex(e.rhs)}$.")
+    return out
 
 
 def steps_tex(c: Consequence) -> list[str]:
