@@ -109,7 +109,7 @@ def _fixed(b: Built, name: str) -> str:
     rule = b.stat_rule(name)
     full = unfold(rule.rhs, list(reversed(b.stat_rules)))
     return ("is computed from the weights alone" if full.has(b.m.W) else
-            "is a constant (a running statistic)")
+            "is fixed (a running statistic)")
 
 
 def reason(cell: Cell) -> tuple:

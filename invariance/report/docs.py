@@ -5,8 +5,10 @@ document that reads like an appendix of the Layer Normalization paper: the
 definitions of each normalizer and transformation, the tables, and for every
 cell its proof (each step as checked by SymPy) or its exact counterexample,
 then the claims of other sources that the derivation contradicts.  Every
-formula is typeset from the SymPy expressions the proofs use
-(:func:`invariance.core.notation.tex`); no verdict is typed in here.
+formula is typeset from the SymPy expressions the proofs use (:func:`.latex.tex`,
+the toolkit's printer as the document sets it); no verdict is typed in here.
+Each thing is said once: the conventions of the cells at the start of their
+section, a counterexample in its cell, which others refer to.
 
 ``--pdf`` compiles it (:mod:`.pdf`).  Only packages of TeX Live's
 ``latex-base`` and ``latex-recommended`` are used.
