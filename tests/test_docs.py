@@ -103,10 +103,10 @@ def test_document_compiles_without_errors_or_text_off_the_page(generated, capsys
     assert status == 0, capsys.readouterr().err
     assert generated.with_suffix(".pdf").read_bytes().startswith(b"%PDF")
     log = generated.with_suffix(".log").read_text(errors="replace")
-    too_wide = [float(w) for w in re.findall(r"Overfull \\hbox \((\d+(?:\.\d+)?)pt too wide", log)]
-    assert not too_wide, f"overfull boxes (pt): {too_wide}"
-    loose = re.findall(r"Underfull \\hbox \(badness \d+\) in .*", log)
-    assert not loose, f"underfull lines: {loose[:5]}"
+    too_wide = re.findall(r"Overfull \\[hv]box .*", log)
+    assert not too_wide, f"overfull boxes: {too_wide[:5]}"
+    loose = re.findall(r"Underfull \\[hv]box .*", log)
+    assert not loose, f"underfull boxes: {loose[:5]}"
     pages = int(re.search(r"Output written on \S+ \((\d+) pages?", log).group(1))
     assert pages <= 30, f"{pages} pages: the document should stay readable in 30"
     assert not generated.with_suffix(".aux").exists()  # aux files cleaned up
@@ -267,3 +267,141 @@ def test_batch_norm_at_inference_loses_every_invariance(generated):
 
 def test_the_notes_are_cited_as_study_notes():
     assert "study notes" in TRANSCRIPT and "not a published source" in TRANSCRIPT
+
+
+# --- what a reader sees: no code, nothing said twice, every symbol and source defined ---
+
+def _body(text: str) -> str:
+    """The document between \\begin{document} and \\end{document}, without the bibliography."""
+    body = text[text.index(r"\begin{document}"):]
+    return body[:body.index(r"\begin{thebibliography}")] + body[body.index(r"\end{thebibliography}"):]
+
+
+_DISPLAYS = re.compile(r"\\begin\{(align\*?|equation\*?|gathered|aligned)\}.*?\\end\{\1\}|\\\[.*?\\\]", re.S)
+
+
+def _prose(text: str) -> str:
+    """What a reader reads as words in ``text`` (a part of the body): without displays, inline
+    maths, labels, references, citations and LaTeX commands' arguments that are not text."""
+    body = _DISPLAYS.sub(" ", text)
+    body = re.sub(r"(?<!\\)\$.*?(?<!\\)\$", " MATHS ", body, flags=re.S)
+    body = re.sub(r"\\(label|ref|eqref|cite|includegraphics|hyperref|begin|end|rotatebox|setlength|"
+                  r"renewcommand)(\[[^\]]*\])?(\{[^}]*\})*", " ", body)
+    return body
+
+
+def _words(sentence: str) -> int:
+    return len(re.findall(r"[A-Za-z]{2,}", sentence.replace("MATHS", "")))
+
+
+def test_no_code_in_the_prose(generated):
+    """Every expression is typeset and every name is a title: no ids, no file or function
+    names, no underscores, carets or angle brackets in text, no ``h - b`` with a hyphen."""
+    from invariance.core.training import CONSEQUENCES
+    prose = _prose(_body(generated.read_text()))
+    ids = [*NORMALIZERS, *TRANSFORMATIONS, *CONSEQUENCES]
+    found = [i for i in ids if re.search(rf"(?<![\w-]){re.escape(i)}(?![\w-])", prose)]
+    assert not found, f"ids in the prose: {found}"
+    for code in (r"\_", r"\textasciicircum", r"\textless", r"\textgreater", "xi^", "phi(", ".py", "sympy.",
+                 "[Q", "<xi"):
+        assert code not in prose, code
+    assert not re.search(r"\w x \w", prose), re.search(r".{40}\w x \w.{40}", prose).group(0)
+    assert not re.search(r"\bh - b\b", prose)
+    assert r"\texttt" not in prose
+
+
+def _sentences(text: str) -> list[str]:
+    prose = re.sub(r"\s+", " ", _DISPLAYS.sub(" ", _body(text)))
+    return [s.strip() for s in re.split(r"(?<=[.:;])\s+(?=[A-Z\\])", prose)]
+
+
+def test_no_sentence_is_repeated(generated):
+    """Say each thing once: no sentence of eight words or more appears more than twice (a
+    cell's reason may recur once where another section discusses that cell), and the
+    conventions of the cells are stated once."""
+    from collections import Counter
+    counts = Counter(s for s in _sentences(generated.read_text()) if _words(_prose(s)) >= 8)
+    repeated = {s: n for s, n in counts.items() if n > 2}
+    assert not repeated, repeated
+    text = generated.read_text()
+    for once in ("Matrices are indexed as in the definitions", "gain $g = 1$, bias $b = 0$",
+                 r"proved for $\epsilon = 0$ only"):
+        assert text.count(once) == 1, once
+
+
+def test_a_counterexample_is_shown_once(generated):
+    """Each instance's values are displayed once; other cells and sections refer to it."""
+    text = generated.read_text()
+    shown = re.findall(r"\\begingroup.*?\\endgroup", text, re.S)   # a counterexample's values
+    assert shown and len(shown) == len(set(shown))
+    sources = text[text.index(r"\label{sec:sources}"):text.index(r"\label{sec:caveats}")]
+    assert r"\begingroup" not in sources
+    assert "the instance of Section" in text
+
+
+def test_every_source_mentioned_is_in_the_bibliography(generated):
+    text = generated.read_text()
+    items = set(re.findall(r"\\bibitem\{([^}]+)\}", text))
+    cited = {k for group in re.findall(r"\\cite\{([^}]+)\}", text) for k in group.split(",")}
+    assert cited == items, (cited ^ items)
+    firsts = {short.split()[0] for _, short, _ in sections.BIBLIOGRAPHY}
+    prose = _prose(_body(text))
+    mentioned = set(re.findall(r"([A-Z][a-z]+) et al\.", prose)) | set(
+        re.findall(r"([A-Z][a-z]+)(?:,| and) [A-Z][a-z]+(?: and [A-Z][a-z]+)?(?:~| )\(?(?:19|20)\d\d", prose))
+    assert mentioned and mentioned <= firsts, mentioned - firsts
+
+
+def test_figures_and_tables_stay_where_they_are_read(generated):
+    """Every figure and table is placed here ([H]), between paragraphs of text: never between
+    the displays of a derivation, where a float once cut an equation off its chain."""
+    text = generated.read_text()
+    floats = re.findall(r"\\begin\{(figure|table)\}(\[[^\]]*\])?", text)
+    assert floats and all(opt == "[H]" for _, opt in floats), floats
+    blocks = [b.strip() for b in re.split(r"\n\s*\n", _body(text)) if b.strip()]
+    ends_display = re.compile(r"(\\end\{(align\*?|equation\*?|gathered)\}|\\\]|\\endgroup|\\end\{enumerate\})$")
+    starts_display = re.compile(r"^(\\begin\{(align|equation|gathered|enumerate)|\\\[|\\begingroup|&|\\item)")
+    for k, b in enumerate(blocks):
+        if re.match(r"\\begin\{(figure|table)\}", b):
+            assert not (ends_display.search(blocks[k - 1]) and starts_display.match(blocks[k + 1])), b[:80]
+
+
+def test_the_abstract_names_the_sections_in_their_order(generated):
+    text = generated.read_text()
+    abstract = text[text.index(r"\begin{abstract}"):text.index(r"\end{abstract}")]
+    order = re.findall(r"\\section\{[^}]*\}\\label\{(sec:[^}]+)\}", text)
+    assert re.findall(r"\\ref\{(sec:[^}]+)\}", abstract) == order
+
+
+def test_every_symbol_of_the_definitions_is_defined(generated):
+    """Group norm's sums run over k in G(i), with G(i) defined; batch norm at inference says what
+    its constants m and v are; no sum has stacked limits."""
+    text = generated.read_text()
+    assert r"\substack" not in text
+    assert r"\sum_{k \in G(i)}" in text and r"$G(i) = \{" in text
+    for norm in BUILTIN:
+        if norm.constants:
+            part = text[text.index(f"\\label{{norm:{norm.id}}}"):]
+            part = part[:part.index(r"\begin{align}")]
+            for k in norm.constants:
+                assert f"${latex.tex(k)}$" in part, (norm.id, k)
+
+
+def test_the_axes_figure_explains_its_marks(generated):
+    text = generated.read_text()
+    fig = text[text.rindex(r"\begin{figure}", 0, text.index(r"\label{fig:axes}")):text.index(r"\label{fig:axes}")]
+    caption = fig[fig.index(r"\caption"):]
+    for mark in (r"$\blacksquare$", r"$\cdot$", "blank", "--"):
+        assert mark in caption, mark
+    assert ") (" not in fig[:fig.index(r"\caption")]
+
+
+def test_the_training_figures_legend_is_outside_its_panels(tmp_path, monkeypatch):
+    """A legend inside a panel hid the curve's peak: the legend belongs to the figure, below."""
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+    from invariance.report import training_report
+    closed = []
+    monkeypatch.setattr(plt, "close", lambda fig=None: closed.append(fig))
+    training_report.figure(tmp_path)
+    fig = closed[-1]
+    assert fig.legends and all(ax.get_legend() is None for ax in fig.axes)

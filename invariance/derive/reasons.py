@@ -109,7 +109,7 @@ def _fixed(b: Built, name: str) -> str:
     rule = b.stat_rule(name)
     full = unfold(rule.rhs, list(reversed(b.stat_rules)))
     return ("is computed from the weights alone" if full.has(b.m.W) else
-            "is fixed (it depends on neither the inputs nor the weights, like running statistics)")
+            "is fixed (a running statistic)")
 
 
 def reason(cell: Cell) -> tuple:
@@ -145,7 +145,8 @@ def reason(cell: Cell) -> tuple:
             if laws.get(SCALE) == b.stat_rule(SCALE).lhs:
                 return ("The factor ", A, " multiplies the summed inputs, but ", sigma, " ", _fixed(b, SCALE),
                         " and does not change (", Eq(sp.Symbol("sigma'"), sigma),
-                        "), so nothing absorbs it: the centred output h - b is multiplied by ", A, ".")
+                        "), so nothing absorbs it: the centred output ", sp.Symbol("h") - sp.UnevaluatedExpr(sp.Symbol("b")),
+                        " is multiplied by ", A, ".")
         clash = tuple(ax for ax in act.alpha_axes if ax in (sig_axes or ()))
         if clash:
             names = [n for n in (MEAN, SCALE) if avg.get(n) and any(ax in avg[n] for ax in clash)]

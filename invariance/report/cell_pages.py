@@ -1,18 +1,19 @@
 """The cells' pages: one subsection per cell with its verdict, the reason in one
 sentence, the definitions that differ in it, and its checked laws or its exact
-counterexample (:mod:`.derivations`); the caveats of an invariant cell.
+counterexample (:mod:`.derivations`).  What every cell shares (how to read it, the
+conventions of a counterexample) is said once, at the start of the section.
 """
 from __future__ import annotations
 
+import sympy as sp
 
 from ..catalogue.registry import NORMALIZERS, TRANSFORMATIONS
 from ..core.model import EPS
 from ..core.records import INVARIANT, NOT_INVARIANT, Cell
-from ..derive.caveats import caveats as derive_caveats
 from ..derive.reasons import reason
-from .derivations import _laws_tex, counterexample_tex
-from .latex import cell_label, conditions_tex, equations, esc, label_for, mixed, parts_tex
-from .sections import Definitions, needs_eps_zero
+from .derivations import _laws_tex, a_law_tex, counterexample_tex, derived_in_full
+from .latex import cell_label, conditions_tex, equations, esc, label_for, parts_tex, tex
+from .sections import Definitions
 
 __all__ = ["cell_tex", "cells_section"]
 
@@ -49,28 +50,37 @@ def _definitions_of(cell: Cell, defs: Definitions):
     return labels, local, differing
 
 
-def _caveats_tex(cell: Cell) -> list[str]:
-    found = derive_caveats(cell)
-    if not found:
-        return []
-    kinds = {"negative-scale": "Negative factor", "eps": r"$\epsilon > 0$", "degenerate": "Degenerate sizes"}
-    items = [f"\\item \\textit{{{kinds.get(c.kind, esc(c.kind))}}}: {mixed(c.statement)}. "
-             f"Evidence: {mixed(c.evidence)}." for c in found]
-    return [r"\paragraph{Caveats.}", r"\begin{itemize}", *items, r"\end{itemize}"]
-
-
-def cell_tex(cell: Cell, defs: Definitions) -> list[str]:
+def cell_tex(cell: Cell, defs: Definitions, cells: dict) -> list[str]:
     """One cell: its verdict, the reason in one sentence (derived), then only what differs from
-    its transformation's derivation: the laws (checked), or the exact counterexample."""
+    its transformation's derivation: the laws (checked), or the exact counterexample.  A cell
+    whose laws are those of an earlier cell of its row says so instead of repeating them."""
     norm, t = NORMALIZERS[cell.normalizer], TRANSFORMATIONS[cell.transformation]
     out = [f"\\subsection{{{esc(norm.title)} under {esc(t.title.lower())}}}\\label{{{cell_label(cell)}}}"]
-    conditions = conditions_tex(cell)
     if cell.verdict == INVARIANT:
-        out.append(r"\textbf{Invariant}" + (f", where {conditions}." if conditions else ".")
-                   + f" {parts_tex(reason(cell))}")
+        conditions = conditions_tex(cell)
+        head = r"\textbf{Invariant}" + (f", where {conditions}." if conditions else ".")
+        steps = tuple((e.lhs, e.rhs) for e in cell.proof.steps())
+        earlier = defs.laws_shown.get((cell.normalizer, steps))
+        if earlier is not None:
+            a_law = cell.proof.steps()[0]
+            out.append(f"{head} The laws are those under {esc(TRANSFORMATIONS[earlier.transformation].title.lower())} "
+                       f"(Section~\\ref{{{cell_label(earlier)}}}): the summed inputs change the same way, "
+                       f"${tex(a_law.lhs)} = {tex(a_law.rhs)}$.")
+            return out
+        defs.laws_shown[cell.normalizer, steps] = cell
+        out.append(f"{head} {parts_tex(reason(cell))}")
     elif cell.verdict == NOT_INVARIANT:
-        out.append(r"\textbf{No}" + (f" (the counterexample has {conditions})." if conditions else ".")
-                   + f" {parts_tex(reason(cell))}")
+        conditions = ", ".join(f"${tex(c)}$" for c in cell.conditions if c != sp.Eq(EPS, 0))
+        head = r"\textbf{No}" + (f" (the counterexample has {conditions})" if conditions else "")
+        why = reason(cell)
+        earlier = defs.reasons_shown.get((cell.normalizer, why))
+        if earlier is not None:
+            out.append(f"{head}, as under {esc(TRANSFORMATIONS[earlier.transformation].title.lower())} "
+                       f"(Section~\\ref{{{cell_label(earlier)}}}) and for the same reason: the summed inputs "
+                       f"change the same way, ${a_law_tex(cell)}$.")
+            return out + counterexample_tex(cell, defs.instances)
+        defs.reasons_shown[cell.normalizer, why] = cell
+        out.append(f"{head}. {parts_tex(why)}")
     else:
         out.append(r"\textbf{Verdict: unknown}: no proof and no counterexample was found.")
         return out
@@ -81,20 +91,30 @@ def cell_tex(cell: Cell, defs: Definitions) -> list[str]:
     if differing and not only_eps:
         out.append("Definitions that differ in this cell:")
         out.append(equations([(e.lhs, e.rhs, labels[e.name]) for e in differing]))
-    if cell.verdict == INVARIANT:
-        eps = r" with $\epsilon = 0$" if needs_eps_zero(cell) else ""
-        out.append(f"The laws{eps}, each checked (Section~\\ref{{{label_for('tr', t.id)}}} derives them in words):")
-        out += _laws_tex(cell)
-    else:
-        out.append(r"\textit{Counterexample} (exact; gain $g = 1$, bias $b = 0$).")
-        out += counterexample_tex(cell)
-    return out
+    if cell.verdict == NOT_INVARIANT:
+        return out + counterexample_tex(cell, defs.instances)
+    if derived_in_full(cell, cells):
+        return out + [f"Section~\\ref{{{label_for('tr', t.id)}}} derives it in full."]
+    return out + [f"Its laws, derived as in Section~\\ref{{{label_for('tr', t.id)}}}:"] + _laws_tex(cell)
+
+
+#: How a cell is set out: said once, at the start of the cells of the paper's table.
+HOW_TO_READ = (
+    r"Each cell gives its verdict with its conditions, and the reason in one sentence (the rule of "
+    r"Section~\ref{sec:derivations}). An invariant cell then lists its laws, each checked; "
+    r"Section~\ref{sec:derivations} derives them, in full for the first invariant row of the paper's table. "
+    r"A ``No'' is shown by an exact counterexample in rational numbers: the sizes, the values of the "
+    r"instance with gain $g = 1$, bias $b = 0$ and $\epsilon = 0$, and the two outputs at one entry. "
+    r"Matrices are indexed as in the definitions, rows first: $W_{i,j}$, $X_{n,j}$, and on the "
+    r"convolutional layer one matrix $X_{n,j,p}$ for each case $n$, with rows $j$ and columns $p$. "
+    r"A cell whose instance was shown before refers to it.")
 
 
 def cells_section(at: dict, defs: Definitions, normalizers, title: str, label: str) -> list[str]:
-    out = [f"\\section{{{title}}}\\label{{{label}}}"]
+    out = [f"\\section{{{title}}}\\label{{{label}}}",
+           HOW_TO_READ if label == "sec:cells" else r"The cells are set out as in Section~\ref{sec:cells}."]
     for norm in normalizers:
         out.append(f"\\subsection{{{esc(norm.title)}}}\\label{{{label_for('sec', norm.id)}}}")
         for t in TRANSFORMATIONS:
-            out += [x.replace("\\subsection{", "\\subsubsection{", 1) for x in cell_tex(at[norm.id, t], defs)]
+            out += [x.replace("\\subsection{", "\\subsubsection{", 1) for x in cell_tex(at[norm.id, t], defs, at)]
     return out

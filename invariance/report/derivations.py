@@ -13,15 +13,14 @@ import sympy as sp
 from ..catalogue.registry import NORMALIZERS, TABLE1, TRANSFORMATIONS
 from ..core.cells import counterexample_symbols
 from ..core.model import prime
-from ..core.notation import tex
 from ..core.records import INVARIANT, Cell
-from ..derive.reasons import RULE, action, built, reason
+from ..derive.reasons import RULE, action, built
 from .latex import cell_label as _cell_ref, displaystyle as _displaystyle, label_for as _label
-from .latex import display, esc, parts_tex
+from .latex import display, esc, parts_tex, tex
 from .linebreak import LINE as _LINE, maths_width as _width
 from .sections import axes_figure
 
-__all__ = ["derivations_section", "chain_tex", "counterexample_tex"]
+__all__ = ["derivations_section", "chain_tex", "counterexample_tex", "derived_in_full", "a_law_tex"]
 
 H_PRIME = "h'"
 
@@ -39,24 +38,23 @@ def _axes_text(axes) -> str:
 
 def derivations_section(cells: dict) -> list[str]:
     out = [r"\section{One derivation per transformation}\label{sec:derivations}",
-           r"\paragraph{The rule.} " + parts_tex(RULE),
+           r"\paragraph{The rule.} " + parts_tex(RULE) + r" Figure~\ref{fig:axes} puts the rule in one picture.",
            r"Each transformation acts on the summed inputs as $a' = \alpha a + \beta$ (derived from $W'$ and "
            r"$X'$ by the linearity of the sum over the inputs $j$). Below, for each transformation, $\alpha$ and "
            r"$\beta$ with the axes along which they vary, then the derivation for the first normalizer of the "
            r"paper's table that is invariant to it, as chains of equalities; every link is checked by SymPy "
            r"(unfold the definitions, linearity of the sum, expand to zero). The cells of "
-           r"Sections~\ref{sec:cells} and~\ref{sec:more} state only what differs: their verdict, the reason in "
-           r"one sentence, their laws or their counterexample. Figure~\ref{fig:axes} puts the rule in one picture."]
+           r"Section~\ref{sec:cells} and Appendix~\ref{sec:more} state only what differs: their verdict, the "
+           r"reason in one sentence, their laws or their counterexample."]
     out += axes_figure()
+    shown: dict = {}   # (normalizer, the chains after a') -> the transformation whose derivation shows them
     for t in TRANSFORMATIONS.values():
         out.append(f"\\subsection{{{esc(t.title)}: ${t.paper}$}}\\label{{{_label('tr', t.id)}}}")
         rep = _representative(t.id, cells)
         probe = rep or next(c for c in cells.values() if c.transformation == t.id)
         b = built(probe.normalizer, True)
         act = action(b, t)
-        m = b.m
-        a_t = m.at(prime(m.a), m.point)
-        law = f"{tex(a_t)} = {tex(act.alpha_name * m.at(m.a, m.point) + act.beta_name)}"
+        law = _a_law(b, act)
         extra = []
         if act.alpha_name != act.alpha:
             extra.append(f"{tex(act.alpha_name)} = {tex(act.alpha)}")
@@ -70,10 +68,38 @@ def derivations_section(cells: dict) -> list[str]:
         if rep is None:
             out.append("No normalizer of the paper's table is invariant to it.")
             continue
-        out.append(f"{esc(NORMALIZERS[rep.normalizer].title)} (Section~\\ref{{{_cell_ref(rep)}}}): "
-                   + parts_tex(reason(rep)))
-        out.append(chain_tex(*rep.proof.chains))
+        name = esc(NORMALIZERS[rep.normalizer].title.lower())
+        chains = rep.proof.chains
+        key = (rep.normalizer, chains[1:])
+        if key in shown:
+            out.append(f"For {name} (Section~\\ref{{{_cell_ref(rep)}}}), the first row of the paper's table "
+                       f"invariant to it, the summed inputs change as under "
+                       f"{esc(TRANSFORMATIONS[shown[key]].title.lower())}:")
+            out.append(chain_tex(chains[0]))
+            out.append(f"and from there the derivation is that of Section~\\ref{{{_label('tr', shown[key])}}}, "
+                       "link for link.")
+            continue
+        shown[key] = t.id
+        out.append(f"For {name} (Section~\\ref{{{_cell_ref(rep)}}}), the first row of the paper's table "
+                   "invariant to it:")
+        out.append(chain_tex(*chains))
     return out
+
+
+def _a_law(b, act) -> str:
+    m = b.m
+    return f"{tex(m.at(prime(m.a), m.point))} = {tex(act.alpha_name * m.at(m.a, m.point) + act.beta_name)}"
+
+
+def a_law_tex(cell: Cell) -> str:
+    """How the cell's transformation acts on its summed inputs, with the names a reader sees."""
+    b = built(cell.normalizer, True)
+    return _a_law(b, action(b, TRANSFORMATIONS[cell.transformation]))
+
+
+def derived_in_full(cell: Cell, cells: dict) -> bool:
+    """Whether Section 5 derives ``cell`` in full: it is its transformation's representative."""
+    return _representative(cell.transformation, cells) == cell
 
 
 def chain_tex(*chains) -> str:
@@ -126,11 +152,18 @@ def _value_tex(key, v) -> list[tuple[str, float]]:
     return [(f"{name} = {_bmatrix(v)}", 4 + 5 * len(v[0]))]
 
 
-def counterexample_tex(cell: Cell) -> list[str]:
+def _instance(cell: Cell):
+    """(the counterexample's layer and values without the transformation's parameters, the
+    parameters' symbols): two cells with the same layer and values share an instance."""
     ce = cell.counterexample
-    m = NORMALIZERS[cell.normalizer].model
-    sizes = ", ".join(f"${k} = {v}$" for k, v in ce.sizes.items())
     symbols = counterexample_symbols(NORMALIZERS[cell.normalizer].build(), TRANSFORMATIONS[cell.transformation], ce)
+    params = {str(k) for k in symbols if str(k) in ("delta", "gamma") or str(k) in ce.parameters}
+    layer = tuple((str(k), str(v)) for k, v in symbols.items() if str(k) not in params)
+    key = (NORMALIZERS[cell.normalizer].model.id, tuple(ce.sizes.items()), layer)
+    return key, {k: v for k, v in symbols.items() if str(k) in params}, symbols
+
+
+def _values_tex(symbols: dict) -> str:
     items = [x for k, v in symbols.items() for x in _value_tex(k, v)]
     lines, current, width = [], [], 0.0
     for maths, w in items:
@@ -141,11 +174,36 @@ def counterexample_tex(cell: Cell) -> list[str]:
         width += w + 3
     lines.append(current)
     shown = "\\begin{gathered}\n" + " \\\\\n".join(r", \quad ".join(x) for x in lines) + "\n\\end{gathered}"
+    return f"\\begingroup\\renewcommand{{\\arraystretch}}{{1.3}}\n\\[\n{shown}\n\\]\n\\endgroup"
+
+
+def counterexample_tex(cell: Cell, seen: dict | None = None) -> list[str]:
+    """A cell's exact counterexample: its sizes and values (the conventions are stated once, in
+    the section's introduction), and the two outputs at one entry.  ``seen`` maps an instance
+    already shown to its cell's label: a cell with the same layer and values refers to it and
+    shows only its transformation's parameters."""
+    ce = cell.counterexample
+    m = NORMALIZERS[cell.normalizer].model
+    sizes = ", ".join(f"${k} = {v}$" for k, v in ce.sizes.items())
+    key, params, symbols = _instance(cell)
     point = {ax.name: sp.Integer(ce.point[ax.name]) for ax in m.axes}
     where = ", ".join(f"${tex(ax.index)} = {ce.point[ax.name]}$" for ax in m.axes)
     h, hp = m.at(sp.IndexedBase("h"), point), m.at(sp.IndexedBase("h'"), point)
-    return [f"Sizes {sizes}; $\\epsilon = 0$. Matrices are indexed as in the definitions "
-            f"(rows first: $W_{{i,j}}$, $X_{{n,j}}$, or $X_{{n,j,p}}$ with rows $j$ and columns $p$):",
-            f"\\begingroup\\renewcommand{{\\arraystretch}}{{1.3}}\n\\[\n{shown}\n\\]\n\\endgroup",
-            f"At {where}: ${tex(h)} = {sp.latex(ce.output)}$ but "
-            f"${tex(hp)} = {sp.latex(ce.transformed_output)}$, exactly."]
+    outputs = (f"At {where}: ${tex(h)} = {sp.latex(ce.output)}$ but "
+               f"${tex(hp)} = {sp.latex(ce.transformed_output)}$.")
+    if seen is not None and key in seen:
+        label, shown = seen[key]
+        given = ", ".join(f"${x}$" for k, v in params.items() for x, _ in _value_tex(k, v))
+        same = (ce.output, ce.transformed_output) == shown
+        return [f"\\textit{{Counterexample}}: the instance of Section~\\ref{{{label}}} ({sizes}), with {given}"
+                + (", which gives the same two outputs." if same else f". {outputs}")]
+    if seen is not None:
+        seen[key] = (_cell_ref(cell), (ce.output, ce.transformed_output))
+    return [f"\\textit{{Counterexample}}: {sizes}:", _values_tex(_beyond_conventions(symbols)), outputs]
+
+
+def _beyond_conventions(symbols: dict) -> dict:
+    """The values to show: gain 1 and bias 0 are the section's conventions, said once."""
+    usual = {"g": 1, "b": 0}
+    return {k: v for k, v in symbols.items()
+            if not (str(k) in usual and isinstance(v, (list, tuple)) and all(x == usual[str(k)] for x in v))}

@@ -13,14 +13,12 @@ from ..catalogue.transformations import COMBINED
 from ..core.algebra import unfold
 from ..core.cells import affine_law, definitions
 from ..core.model import CONV, DENSE, prime
-from ..core.notation import tex
 from ..core.records import INVARIANT, NOT_INVARIANT, Cell
-from ..derive.claims import (NOTES_FORMULA, PAPER_CLAIMS, PAPER_TABLE_CLAIMS, TRANSCRIPT_CLAIMS, TRANSCRIPT_FILE,
-                             Claim, argument_holds, assess, contradicting)
+from ..derive.claims import (NOTES_FORMULA, PAPER_CLAIMS, PAPER_TABLE_CLAIMS, TRANSCRIPT_CLAIMS, Claim,
+                             argument_holds, assess, contradicting)
 from ..derive.engine import derive
 from ..derive.reasons import averaged_axes, built, reason
-from .derivations import chain_tex, counterexample_tex
-from .latex import cell_label, conditions_tex, esc, parts_tex, quote
+from .latex import cell_label, conditions_tex, esc, label_for, parts_tex, quote, tex
 from .sections import needs_eps_zero
 from .table import verdict_word
 
@@ -44,14 +42,22 @@ def _claim_cell(claim: Claim) -> str:
 
 
 def _evidence(cell: Cell) -> list[str]:
+    """The derived verdict and its reason; the proof or counterexample is the cell's, referred to."""
     ref = f"(Section~\\ref{{{cell_label(cell)}}})"
     if cell.verdict == INVARIANT:
         where = f" where {conditions_tex(cell)}" if cell.conditions else ""
         return [f"Derived: \\textbf{{Invariant}}{where} {ref}. {parts_tex(reason(cell))}"]
     if cell.verdict == NOT_INVARIANT:
-        return ([f"Derived: \\textbf{{No}} {ref}. {parts_tex(reason(cell))} An exact counterexample "
-                 "(gain 1, bias 0):"] + counterexample_tex(cell))
+        return [f"Derived: \\textbf{{No}}, with an exact counterexample {ref}. {parts_tex(reason(cell))}"]
     return ["Derived: unknown (no proof and no counterexample was found)."]
+
+
+def _named(cell: Cell) -> str:
+    """``Batch norm: the factor ...``: a cell's reason said of its normalizer, for a list of several."""
+    parts = list(reason(cell))
+    if parts and isinstance(parts[0], str):
+        parts[0] = parts[0][:1].lower() + parts[0][1:]
+    return f"\\emph{{{esc(NORMALIZERS[cell.normalizer].title)}}} (Section~\\ref{{{cell_label(cell)}}}): {parts_tex(parts)}"
 
 
 def _agreeing(pairs, wrong=()) -> list[str]:
@@ -70,9 +76,8 @@ def _agreeing(pairs, wrong=()) -> list[str]:
 
 def sources_section(cells: dict) -> list[str]:
     out = [r"\section{Where the sources get it wrong}\label{sec:sources}",
-           r"Each claim below is a record in \texttt{invariance/claims.py}: a source, its words verbatim, "
-           r"one normalizer, one transformation and the verdict the words give. "
-           r"\texttt{claims.assess} derives that cell afresh and compares."]
+           r"Each claim below is quoted verbatim and read as one verdict on one cell, a normalizer under a "
+           r"transformation; that cell is derived afresh and the two verdicts compared."]
     # (1) the paper's own prose
     paper = [(c, *assess(c, cells)) for c in PAPER_CLAIMS]
     dataset = [(c, cell, ok) for c, cell, ok in paper if c.quote == _PAPER_SENTENCE]
@@ -83,11 +88,14 @@ def sources_section(cells: dict) -> list[str]:
             r"``All the normalization methods'' are the three rows of their Table 1. Derived: "
             + "; ".join(f"{esc(NORMALIZERS[c.normalizer].title)}, \\textbf{{{verdict_word(cell.verdict)}}}"
                         for c, cell, _ in dataset) + "."]
-    if wrong:
-        law = _a_law(wrong[0][1])
-        out.append(r"The sentence is wrong, and so is its argument: the summed inputs do not stay "
-                   f"constant, they change (${law}$, derived), and only a normalizer whose statistics "
-                   r"change with them cancels the change.")
+    lucky = [(c, cell) for c, cell, ok in paper if ok and argument_holds(c) is False]
+    if wrong or lucky:
+        law = _a_law((wrong or lucky)[0][1])
+        every = all(argument_holds(c) is False for c, _, _ in dataset)
+        out.append(f"Its argument is wrong{' for every row' if every else ''}: the summed inputs do not stay "
+                   r"constant, they change "
+                   f"(${law}$, derived), and only a normalizer whose statistics change with them cancels the "
+                   r"change.")
     for c, cell in wrong:
         out += [f"\\paragraph{{{_claim_cell(c)}.}}"] + _evidence(cell)
     for c, other in contradicting([c for c, _ in wrong], PAPER_TABLE_CLAIMS):
@@ -96,14 +104,13 @@ def sources_section(cells: dict) -> list[str]:
                    f"{esc(NORMALIZERS[c.normalizer].title.lower())} under "
                    f"{esc(TRANSFORMATIONS[c.transformation].title.lower())}"
                    + (", and the table is right." if table_right else ", and the table is wrong too."))
-    lucky = [(c, cell) for c, cell, ok in paper if ok and argument_holds(c) is False]
     if lucky:
         out.append(r"\paragraph{Right conclusion, wrong argument.} For "
                    + " and ".join(esc(NORMALIZERS[c.normalizer].title.lower()) for c, _ in lucky)
-                   + " the sentence's conclusion is right (derived: Invariant) but its argument is not: "
-                   + f"the summed inputs do not stay constant (${_a_law(lucky[0][1])}$); "
-                   + "the statistics change with them and cancel the change. "
-                   + " ".join(parts_tex(reason(cell)) for _, cell in lucky))
+                   + " the sentence's conclusion is right (derived: Invariant), for another reason: the "
+                   + "statistics change with the summed inputs and cancel the change.")
+        out.append(r"\begin{itemize}" + "".join(f"\n\\item {_named(cell)}" for _, cell in lucky)
+                   + "\n\\end{itemize}")
     right = [(c, cell) for c, cell, ok in paper if ok and c.quote != _PAPER_SENTENCE]
     if right:
         out += [r"The section's other invariance claims agree with the derivation:"] + _agreeing(right)
@@ -113,9 +120,8 @@ def sources_section(cells: dict) -> list[str]:
     assessed = [(c, *assess(c, cells)) for c in TRANSCRIPT_CLAIMS]
     wrong = [(c, cell) for c, cell, ok in assessed if not ok]
     out += [r"\subsection{Study notes (a chat transcript), not a published source}",
-            f"The team's seed file \\texttt{{{esc(TRANSCRIPT_FILE)}}} holds study notes: a chat in which an assistant "
-            r"explains the paper's Table 1 column by column, then works through layer norm under "
-            r"weight-matrix re-centering. "
+            r"The study notes are a chat in which an assistant explains the paper's Table~1 column by column, "
+            r"then works through layer norm under weight matrix re-centering. "
             f"Of the {len(assessed)} verdicts it states, {len(wrong)} contradict the derived table. "
             r"A sentence about several normalizers counts once for each."]
     by_cell: dict[tuple, list] = {}
@@ -150,13 +156,21 @@ def _assumptions_tex(cells: dict) -> list[str]:
     eps = [c for c in table if needs_eps_zero(c)]
     name = lambda c: (f"{esc(NORMALIZERS[c.normalizer].title.lower())} under "  # noqa: E731
                       f"{esc(TRANSFORMATIONS[c.transformation].title.lower())}")
-    return [r"\paragraph{Unstated assumptions.} The paper states its invariances without conditions. "
-            f"Derived, {len(scaled)} of the {len(table)} invariant cells of its table need a positive factor "
-            r"($\delta > 0$: the statistics scale by $|\delta|$, so a negative factor flips the sign of the "
-            r"centred output, Section~\ref{sec:caveats}): " + "; ".join(name(c) for c in scaled) + ". "
-            f"{len(eps)} need $\\epsilon = 0$ ($\\sqrt{{\\delta^2\\sigma^2 + \\epsilon}} \\ne "
-            r"\delta\sqrt{\sigma^2 + \epsilon}$; the deviation for $\epsilon > 0$ is bounded in "
-            r"Section~\ref{sec:caveats}): " + "; ".join(name(c) for c in eps) + "."]
+    listed = lambda cs: (" and ".join(name(c) for c in cs) if len(cs) < 3 else  # noqa: E731
+                         "; ".join(name(c) for c in cs[:-1]) + "; and " + name(cs[-1]))
+    positive = (r"a positive factor, since the statistics scale by $|\delta|$ and a negative factor flips the "
+                r"sign of the centred output")
+    eps_zero = r"$\epsilon = 0$, since for $\epsilon > 0$"
+    formula = r"\[ \sqrt{\delta^2\sigma^2 + \epsilon} \ne \delta\sqrt{\sigma^2 + \epsilon} \]"
+    head = r"\paragraph{Unstated assumptions.} The paper states its invariances without conditions. Derived, "
+    if scaled == eps:   # the same cells need both: list them once
+        rest = [c for c in table if c not in scaled]
+        return [head + f"{len(scaled)} of the {len(table)} invariant cells of its table, those marked "
+                f"$^{{\\dagger}}$ in Table~\\ref{{tab:table1}}, need both {positive}, and {eps_zero}",
+                formula + r"(Section~\ref{sec:caveats} gives both caveats)"
+                + (f"; the other {len(rest)}, {listed(rest)}, need neither." if rest else ".")]
+    return [head + f"{len(scaled)} of the {len(table)} invariant cells of its table need {positive}: "
+            f"{listed(scaled)}. {len(eps)} need {eps_zero}", formula + f"(Section~\\ref{{sec:caveats}}): {listed(eps)}."]
 
 
 def _eq6_tex(cells: dict) -> list[str]:
@@ -178,17 +192,18 @@ def _notes_formula_tex(cells: dict) -> list[str]:
     cell = cells[NOTES_FORMULA.normalizer, NOTES_FORMULA.transformation]
     if cell.proof is None:
         return []
-    found = cell.proof.chains
-    scale = [c for c in found if c.lhs.base.label.name == "sigma^2'"]
-    centred = [c for c in found if c.name == "invariance"]
+    steps = {e.name: e for e in cell.proof.steps()}
+    scale = next(e for e in cell.proof.steps() if e.lhs.base.label.name == "sigma^2'")
+    out = steps["invariance"]
     return [r"\paragraph{The notes' formula, corrected.} For "
             f"{esc(NORMALIZERS[cell.normalizer].title.lower())} under "
             f"{esc(TRANSFORMATIONS[cell.transformation].title.lower())} the notes derive",
             f"\\[ {NOTES_FORMULA.quote} \\]",
             r"with $c$ the paper's $\gamma$. Both halves are wrong: the shift, the same for every unit, "
-            r"cancels exactly in the numerator, and it adds nothing to the variance. Derived, each link "
-            r"checked:", chain_tex(*scale, *centred),
-            r"so the output is $h$ itself, and the notes' conclusion (``not strictly invariant'') is wrong too."]
+            r"cancels exactly in the numerator, and it adds nothing to the variance. Section~"
+            f"\\ref{{{label_for('tr', cell.transformation)}}} derives, each link checked, "
+            f"${tex(scale.lhs)} = {tex(scale.rhs)}$ and ${tex(out.lhs)} = {tex(out.rhs)}$: the output is $h$ "
+            r"itself, and the notes' conclusion (``not strictly invariant'') is wrong too."]
 
 
 def _beyond_tex(cells: dict) -> list[str]:
@@ -204,8 +219,9 @@ def _beyond_tex(cells: dict) -> list[str]:
             if a.verdict != b.verdict:
                 out.append(f"\\paragraph{{{esc(twin.title)}, dense and convolutional.}} Under "
                            f"{esc(t.title.lower())}, {esc(twin.title.lower())} is \\textbf{{{verdict_word(a.verdict)}}} "
-                           f"on a fully connected layer but \\textbf{{{verdict_word(b.verdict)}}} on a convolutional "
-                           f"one. Dense: {parts_tex(reason(a))} Convolutional: {parts_tex(reason(b))}")
+                           f"on a fully connected layer (Section~\\ref{{{cell_label(a)}}}) but "
+                           f"\\textbf{{{verdict_word(b.verdict)}}} on a convolutional one "
+                           f"(Section~\\ref{{{cell_label(b)}}}). {parts_tex(reason(b if b.verdict == NOT_INVARIANT else a))}")
     fixed = [n for n in BUILTIN if n.model is DENSE and all(
         averaged_axes(built(n.id, True)).get(s, ()) is None and not
         unfold(built(n.id, True).stat_rule(s).rhs, list(reversed(built(n.id, True).stat_rules))).has(DENSE.W)
@@ -215,6 +231,6 @@ def _beyond_tex(cells: dict) -> list[str]:
         lost = [c for c in row if c.verdict == NOT_INVARIANT]
         out.append(f"\\paragraph{{{esc(n.title)}.}} With running statistics (fixed after training) batch norm "
                    f"loses its invariances: {len(lost)} of the {len(row)} transformations change its output "
-                   f"(Section~\\ref{{{cell_label(row[0])}}} and after), each with an exact counterexample. "
-                   + parts_tex(reason(lost[0])) if lost else "")
+                   f"(Appendix~\\ref{{{label_for('sec', n.id)}}}), each with an exact counterexample: its "
+                   r"statistics are constants, so nothing absorbs a change of the summed inputs." if lost else "")
     return out

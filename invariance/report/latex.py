@@ -8,20 +8,90 @@ broken into lines by :mod:`.linebreak` when they are too wide.
 """
 from __future__ import annotations
 
+import functools
 import re
 
 import sympy as sp
 
 from ..catalogue.normalizers import NORMALIZERS as BUILTIN
-from ..core.notation import tex
+from ..core.consequence import _TEX as _TRAINING_NAMES
+from ..core.notation import _Printer, _name
 from ..core.records import Cell
 from .linebreak import LINE, break_display, maths_width
 
-__all__ = ["esc", "symbol", "prose", "mixed", "quote", "label_for", "cell_label", "conditions_tex", "parts_tex", "displaystyle",
+__all__ = ["tex", "group_index", "esc", "symbol", "prose", "mixed", "quote", "label_for", "cell_label", "conditions_tex", "parts_tex", "displaystyle",
            "display", "equation", "equations", "INLINE"]
 
 INLINE = 40        # widest inline formula in prose before it becomes a display
 
+
+# --- the document's maths ----------------------------------------------------------
+
+class _Document(_Printer):
+    """The toolkit's LaTeX printer (:func:`invariance.core.notation.tex`) as the document
+    sets it: nested sums with their limits above and below (never stacked inequalities),
+    a group's channels as :math:`k \\in G(i)`, and the training chapter's names
+    (the generator :math:`\\xi^W`, one SGD step :math:`W^{+}`, the gradient
+    :math:`\\partial_W L`) instead of their ids."""
+
+    def _print_Sum(self, expr):
+        heads = []
+        limits = list(reversed(expr.limits))   # the last limit is the outermost sum
+        bound = {lim[0] for lim in limits}
+        if not any((lo.free_symbols | hi.free_symbols) & bound for _, lo, hi in limits):
+            limits.sort(key=lambda lim: _SUM_ORDER.find(lim[0].name))   # independent: the model's axis order
+        for var, lo, hi in limits:
+            group = group_index(lo)
+            heads.append(r"\sum_{%s \in G(%s)}" % (self._print(var), self._print(group)) if group is not None
+                         else r"\sum_{%s=%s}^{%s}" % (self._print(var), self._print(lo), self._print(hi)))
+        body = expr.function
+        shown = r"\left(%s\right)" % self._print(body) if isinstance(body, sp.Add) else self._print(body)
+        return " ".join(heads) + " " + shown
+
+    def _print_floor(self, expr):
+        num, den = expr.args[0].as_numer_denom()
+        inner = r"\frac{%s}{%s}" % (self._print(num), self._print(den)) if den != 1 else self._print(num)
+        return r"\left\lfloor %s \right\rfloor" % inner
+
+    def _print_Indexed(self, expr):
+        name = expr.base.label.name
+        if name in _TRAINING_NAMES:
+            return "{%s}_{%s}" % (_TRAINING_NAMES[name], ",".join(self._print(i) for i in expr.indices))
+        return super()._print_Indexed(expr)
+
+
+_SUM_ORDER = "mnkiqpjl"   # cases, units or channels, positions, inputs (a second input last)
+
+
+def group_index(lower: sp.Expr):
+    """The channel whose group a sum runs over, if ``lower`` is a group's first channel
+    (:math:`S \\lfloor (i-1)/S \\rfloor + 1`); else None."""
+    if not lower.has(sp.floor):
+        return None
+    inner = [s for f in lower.atoms(sp.floor) for s in f.free_symbols if s.name.islower()]
+    return inner[0] if len(inner) == 1 else None
+
+
+def _symbol_name(name: str) -> str | None:
+    if name in _TRAINING_NAMES:
+        return _TRAINING_NAMES[name]
+    if name.endswith("hat"):   # a statistic without epsilon, e.g. the paper's sigma
+        return r"\hat{%s}" % _name(name[:-3])
+    if name.endswith("'") or "^" in name or name == "norm":
+        return _name(name)
+    if name in ("eta", "lambda"):
+        return "\\" + name
+    return None
+
+
+@functools.lru_cache(maxsize=8192)
+def tex(expr: sp.Basic) -> str:
+    """LaTeX of ``expr`` as the document sets it (see :class:`_Document`)."""
+    names = {s: _symbol_name(s.name) for s in expr.atoms(sp.Symbol) if _symbol_name(s.name) is not None}
+    return _Document({"symbol_names": names}).doprint(expr)
+
+
+# --- words ----------------------------------------------------------------------
 
 _ESCAPE = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "%": r"\%",
            "#": r"\#", "_": r"\_", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",

@@ -14,15 +14,14 @@ from ..catalogue.registry import NORMALIZERS, TABLE1, TRANSFORMATIONS
 from ..core.algebra import unfold
 from ..core.definition import Normalizer, general_form
 from ..core.model import CONV, DENSE, EPS, Model
-from ..core.notation import tex
 from ..core.records import INVARIANT, NOT_INVARIANT, Cell
 from ..derive.caveats import caveats as derive_caveats
 from ..derive.reasons import action, averaged_axes, built
-from .latex import cell_label, display, equation, equations, esc, label_for
+from .latex import cell_label, display, equation, equations, esc, group_index, label_for, tex
 from .table import cell_word
 
 __all__ = ["Definitions", "intro_section", "notation_section", "transformation_section", "axes_figure",
-           "tables_section", "table_tex", "needs_eps_zero", "EPS_MARK", "caveats_section", "BIBLIOGRAPHY",
+           "tables_section", "table_tex", "needs_eps_zero", "EPS_MARK", "caveats_section", "paper_bound", "BIBLIOGRAPHY",
            "cite", "bibliography_section"]
 
 _MODELS = (DENSE, CONV)
@@ -30,7 +29,8 @@ _MODELS = (DENSE, CONV)
 
 # --- the introduction, notation and definitions ------------------------------------
 
-def intro_section(cells: list[Cell]) -> list[str]:
+def intro_section(cells: list[Cell], outline: str) -> list[str]:
+    """The abstract (its last sentence is ``outline``, the chapters in order) and the method."""
     proved = sum(c.verdict == INVARIANT for c in cells)
     refuted = sum(c.verdict == NOT_INVARIANT for c in cells)
     return [
@@ -38,10 +38,9 @@ def intro_section(cells: list[Cell]) -> list[str]:
         r"Table~1 of Ba, Kiros and Hinton, \emph{Layer Normalization} (2016), says which re-scalings "
         r"and re-centerings of the weights and of the data leave batch, weight and layer normalization "
         r"unchanged. This document derives every cell of that table, and of the same table for RMSNorm, "
-        r"convolutional batch and layer norm, group norm and instance norm, with SymPy: "
-        f"of {len(cells)} cells, {proved} are proved invariant, step by step, and {refuted} are "
-        r"refuted by an exact counterexample in rational numbers. It ends with the claims of the paper's "
-        r"prose and of a chat transcript that the derivation contradicts.",
+        r"convolutional batch and layer norm, group norm, instance norm and batch norm at inference, with "
+        f"SymPy: of {len(cells)} cells, {proved} are proved invariant, step by step, and {refuted} are "
+        r"refuted by an exact counterexample in rational numbers. In order, it " + outline + ".",
         r"\end{abstract}",
         r"\tableofcontents",
         r"\section{How the cells are derived}\label{sec:method}",
@@ -59,7 +58,7 @@ def intro_section(cells: list[Cell]) -> list[str]:
         r"proof needs it (marked $^{\dagger}$ in the tables), and non-zero statistics in denominators. "
         r"Their caveats (a negative factor, $\epsilon > 0$, sizes at which $\sigma$ vanishes) are derived "
         r"too and listed once, in Section~\ref{sec:caveats}. A normalizer is a catalogue entry, so one "
-        r"more row needs no change to the toolkit: \texttt{examples/dynamic\_tanh.py} registers Dynamic "
+        r"more row needs no change to the toolkit: an example shipped with it registers Dynamic "
         + cite(esc("Tanh (Zhu et al. 2025)")) + ", which has no statistics.",
     ]
 
@@ -88,9 +87,13 @@ class _Eq5:
 
 
 class Definitions:
-    """The numbered definitions of the document, to refer to from every cell."""
+    """The numbered definitions of the document, to refer to from every cell, and what the
+    cells have shown already (instances, laws), so that each is shown once."""
 
     def __init__(self):
+        self.instances: dict = {}     # counterexample instances shown -> (their cell's label, its two outputs)
+        self.laws_shown: dict = {}    # (normalizer, laws) shown -> the cell that shows them
+        self.reasons_shown: dict = {}  # (normalizer, reason of a refuted cell) shown -> its cell
         self.label: dict[tuple[str, str], tuple[sp.Basic, sp.Basic, str]] = {}
         for m in _MODELS:
             r = m.a_rule()
@@ -106,6 +109,11 @@ class Definitions:
         return self.label.get((norm.model.id, name)) or self.label.get((norm.id, name))
 
 
+def model_title(m: Model) -> str:
+    """A layer's title as text, its sizes as maths: ``1x1 convolution over P positions``."""
+    return re.sub(r"\b1x1\b", r"$1 \\times 1$", esc(m.title)).replace(" P ", " $P$ ")
+
+
 def _eq_number(source: str) -> str:
     m = re.search(r"Eq\. (\d+)", source)
     return f" (the paper's Eq.~{m.group(1)})" if m else ""
@@ -114,12 +122,37 @@ def _eq_number(source: str) -> str:
 def _normalizer_definitions(norm: Normalizer, defs: Definitions) -> list[str]:
     b = norm.build(EPS)
     out = [f"\\subsection{{{esc(norm.title)}{_eq_number(norm.source)}}}\\label{{{label_for('norm', norm.id)}}}",
-           f"On the {esc(norm.model.title)}"
+           f"On the {model_title(norm.model)}"
            + (f", with $G = {norm.groups}$ groups of $S$ consecutive channels" if norm.groups else "")
-           + f". Source: {cite(esc(norm.source))}."]
+           + f". Source: {cite(esc(norm.source.replace(', running statistics', '')))}."
+           + _group_sentence(b) + _constants_sentence(norm)]
     names = [r.base.label.name for r in b.stat_rules] + ["h"]
     out.append(equations([defs.label[(norm.id, name)] for name in names]))
     return out
+
+
+def _group_sentence(b) -> str:
+    """What G(i) in a group's sums stands for, read off the sums' limits."""
+    for rule in b.stat_rules:
+        for s in rule.rhs.atoms(sp.Sum):
+            for var, lo, hi in s.limits:
+                i = group_index(lo)
+                if i is not None:
+                    return (f" The channels of the group of channel ${tex(i)}$ are "
+                            f"$G({tex(i)}) = \\{{{tex(lo)}, \\dots, {tex(hi)}\\}}$.")
+    return ""
+
+
+def _constants_sentence(norm: Normalizer) -> str:
+    """What the constants of a normalizer (batch norm's running statistics) stand for."""
+    if not norm.constants:
+        return ""
+    names = " and ".join(f"${tex(k)}$" for k in norm.constants)
+    values = ", ".join(f"${tex(k)} = {tex(v)}$" for k, v in norm.constants.items())
+    return (f" Here {names} are the running mean and variance: estimated on training batches, then frozen, "
+            r"so they depend on neither the inputs nor the weights and follow no transformation. "
+            r"An implementation keeps one pair for each unit $i$; the derivations need only that they are "
+            f"constants, so one pair serves every unit here (the counterexamples take {values}).")
 
 
 def notation_section(defs: Definitions) -> list[str]:
@@ -128,7 +161,7 @@ def notation_section(defs: Definitions) -> list[str]:
         axes = ", ".join(f"{esc(ax.title)} ${tex(ax.index)} = 1, \\dots, {tex(ax.size)}$"
                          for ax in (*m.axes, m.input))
         lhs, rhs, label = defs.label[(m.id, "a")]
-        out += [f"\\paragraph{{The {esc(m.title)}.}} Indices: {axes}. The summed inputs are",
+        out += [f"\\paragraph{{The {model_title(m)}.}} Indices: {axes}. The summed inputs are",
                 equation(lhs, rhs, label)]
         if m is DENSE:
             out.append(r"that is, in the paper's notation, $a_i = w_i^T x$ for each case $x = x_n$, with "
@@ -201,10 +234,10 @@ def axes_figure() -> list[str]:
         mine = {ax.name for ax in b.m.axes}
         cells = [mark(ax.name in over) if ax.name in mine else "" for ax in axes]
         from_w = unfold(b.stat_rule("sigma").rhs, list(reversed(b.stat_rules))).has(b.m.W)
-        note = "" if any(avg.get(n) for n in ("mu", "sigma")) else r" ($\sigma$ from $W$)" if from_w else " (fixed)"
-        rows.append(f"{esc(norm.title)}{note} & " + " & ".join(cells) + r" \\")
-    left = "\n".join([r"\begin{tabular}{@{}l" + "c" * len(axes) + "@{}}", r"\toprule",
-                      r"$\mu, \sigma$ average over & " + head + r" \\", r"\midrule", *rows,
+        source = "$a$" if any(avg.get(n) for n in ("mu", "sigma")) else "$W$" if from_w else "constants"
+        rows.append(f"{esc(norm.title)} & " + " & ".join(cells) + f" & {source}" + r" \\")
+    left = "\n".join([r"\begin{tabular}{@{}l" + "c" * len(axes) + "l@{}}", r"\toprule",
+                      r"$\mu, \sigma$ average over & " + head + r" & from \\", r"\midrule", *rows,
                       r"\bottomrule", r"\end{tabular}"])
     rows = []
     for t in TRANSFORMATIONS.values():
@@ -217,26 +250,30 @@ def axes_figure() -> list[str]:
                        f"& \\multicolumn{{{len(axes)}}}{{c}}{{$\\alpha$ varies along}} & "
                        f"\\multicolumn{{{len(axes)}}}{{c}}{{$\\beta$ varies along}} \\\\",
                        " & " + head + " & " + head + r" \\", r"\midrule", *rows, r"\bottomrule", r"\end{tabular}"])
-    return ["\n".join([r"\begin{figure}[htbp]", r"\centering\small", left, r"\quad", right,
-                       r"\caption{The table in one picture. Left: the axes (case $n$, unit or channel $i$, "
-                       r"position $p$) over which each normalizer's statistics average ($\blacksquare$; blank: the "
-                       r"layer has no such axis). Right: the axes along which each transformation's factor "
-                       r"$\alpha$ and shift $\beta$ vary (--: none). A cell is invariant when every axis along "
-                       r"which $\alpha$ or $\beta$ varies is one its statistics do not average over, and a shift "
-                       r"meets a mean $\mu$.}\label{fig:axes}", r"\end{figure}"])]
+    return ["\n".join([r"\begin{figure}[H]", r"\centering\small", left, r"\quad", right,
+                       r"\caption{The table in one picture. Left: for each normalizer, the axes (case $n$, unit "
+                       r"or channel $i$, position $p$) of its layer over which its statistics $\mu$ and $\sigma$ "
+                       r"average ($\blacksquare$) or do not ($\cdot$; blank: the layer has no such axis), and what "
+                       r"they are computed from: the summed inputs $a$, the weights $W$, or constants (running "
+                       r"statistics). Right: the axes along which each transformation's factor $\alpha$ and shift "
+                       r"$\beta$ vary ($\blacksquare$) or are constant ($\cdot$); --: no factor, or no shift. A "
+                       r"cell is invariant when every axis along which $\alpha$ or $\beta$ varies is one its "
+                       r"statistics do not average over, and a shift meets a mean $\mu$.}\label{fig:axes}",
+                       r"\end{figure}"])]
 
 
 # --- the tables --------------------------------------------------------------------
 
 def tables_section(at: dict, registered: list[Cell]) -> list[str]:
     out = [r"\section{The tables}\label{sec:tables}",
-           r"Table~\ref{tab:table1} has the layout of the paper's Table~1; "
+           r"Table~\ref{tab:table1} below has the layout of the paper's Table~1; "
            r"Table~\ref{tab:all} adds every other registered normalizer. "
            r"Each entry links to its cell."]
     out += table_tex([at[n, t] for n in TABLE1 for t in TRANSFORMATIONS],
                      "Invariance properties under the normalization methods (the paper's Table~1), "
                      "every cell derived.", "tab:table1")
-    out += table_tex(registered, "Every registered normalizer.", "tab:all")
+    out += table_tex(registered, r"Every registered normalizer ($^{\dagger}$ as in Table~\ref{tab:table1}).",
+                     "tab:all", note=False)
     return out
 
 
@@ -255,7 +292,8 @@ def _stack(title: str, width: int = 13) -> str:
     return r"\begin{tabular}[b]{@{}c@{}}" + r"\\".join(esc(x) for x in lines) + r"\end{tabular}"
 
 
-def table_tex(cells: list[Cell], caption: str, label: str) -> list[str]:
+def table_tex(cells: list[Cell], caption: str, label: str, note: bool = True) -> list[str]:
+    """A table of verdicts, each linked to its cell; ``note``: the caption explains the dagger."""
     rows = list(dict.fromkeys(c.normalizer for c in cells))
     cols = list(dict.fromkeys(c.transformation for c in cells))
     at = {(c.normalizer, c.transformation): c for c in cells}
@@ -265,11 +303,12 @@ def table_tex(cells: list[Cell], caption: str, label: str) -> list[str]:
                       if c.normalizer in documented else word(c))
     body = [_stack(NORMALIZERS[r].title, 24) + " & " + " & ".join(link(at[r, c]) for c in cols) + r" \\"
             for r in rows]
-    return ["\n".join([r"\begin{table}[htbp]", r"\centering\small", r"\setlength{\tabcolsep}{2pt}",
+    return ["\n".join([r"\begin{table}[H]", r"\centering\small", r"\setlength{\tabcolsep}{2pt}",
                        r"\begin{tabular}{@{}l" + "c" * len(cols) + "@{}}", r"\toprule",
                        " & " + " & ".join(_stack(TRANSFORMATIONS[c].title) for c in cols) + r" \\",
                        r"\midrule", *body, r"\bottomrule", r"\end{tabular}",
-                       f"\\caption{{{caption} {EPS_MARK}}}\\label{{{label}}}", r"\end{table}"])]
+                       f"\\caption{{{caption}{' ' + EPS_MARK if note else ''}}}\\label{{{label}}}",
+                       r"\end{table}"])]
 
 
 EPS_MARK = (r"$^{\dagger}$: proved for $\epsilon = 0$ only (with $\epsilon > 0$ the deviation is "
@@ -282,6 +321,30 @@ def needs_eps_zero(cell: Cell) -> bool:
 
 # --- the caveats and the bibliography ----------------------------------------------
 
+def paper_bound(bound: sp.Expr) -> sp.Expr:
+    """A caveat's bound on |h' - h| in the paper's notation, checked equal to the derived one:
+    the variance statistic s as the square of its root without epsilon (the paper's sigma,
+    written sigma-hat here, where sigma has epsilon inside; ||w_i|| and nu_n as they are),
+    so that s^(3/2) reads sigma-hat^3, and |1 - delta^-2| as |delta^2 - 1| / delta^2."""
+    roots = {}
+    for p in bound.atoms(sp.Pow):
+        if abs(p.exp) == sp.Rational(3, 2) and isinstance(p.base, sp.Indexed):
+            stem = p.base.base.label.name.partition("^")[0]
+            root = sp.IndexedBase(stem + "hat" if stem == "sigma" else stem, positive=True)[p.base.indices]
+            roots[p.base] = root ** 2
+    before = bound.xreplace(roots)
+    after = before.replace(lambda e: isinstance(e, sp.Abs), lambda e: sp.Abs(sp.together(e.args[0])))
+    if sp.simplify(after - before) != 0:
+        raise ValueError(f"docs: the bound {bound} rewritten is not the same: {after}")
+    return after
+
+
+def _slashed(expr: sp.Expr) -> str:
+    """``numerator / (denominator)`` on one line: a fraction in a table row is too small to read."""
+    num, den = sp.fraction(expr)
+    return tex(num) if den == 1 else f"{tex(num)} \\,/\\, \\left({tex(den)}\\right)"
+
+
 def caveats_section(cells: list[Cell]) -> list[str]:
     """Every invariant cell's caveats, once, in one table."""
     rows = []
@@ -292,24 +355,28 @@ def caveats_section(cells: list[Cell]) -> list[str]:
         neg = found.get("negative-scale")
         eps = found.get("eps")
         deg = found.get("degenerate")
-        neg_t = (f"$h' = {tex(neg.expr)}$" if neg is not None and neg.expr is not None else
+        neg_t = (f"${tex(neg.expr)}$" if neg is not None and neg.expr is not None else
                  ("none found" if neg is not None else "--"))
-        eps_t = ("exact" if eps is not None and eps.expr == 0 else
-                 f"$|h' - h| \\le {tex(eps.expr)}$" if eps is not None and eps.expr is not None else "--")
+        eps_t = ("$0$ (exact)" if eps is not None and eps.expr == 0 else
+                 f"$\\le {_slashed(paper_bound(eps.expr))}$" if eps is not None and eps.expr is not None else "--")
         m = re.match(r"when \$(.*?)\$", deg.statement) if deg is not None else None
         deg_t = f"${m.group(1)}$" if m else "--"
         short = esc(TRANSFORMATIONS[cell.transformation].short).replace(r"w\_i", r"$w_i$")   # the paper's w_i
         title = f"{esc(NORMALIZERS[cell.normalizer].title)}, {short}"
         rows.append(f"{title} & {neg_t} & {eps_t} & {deg_t} \\\\")
+    head = r"Cell & $h'$ if the factor is negative & $|h' - h|$ if $\epsilon > 0$ & $\sigma \equiv 0$ when \\"
     return [r"\section{Caveats of the invariant cells}\label{sec:caveats}",
-            r"Derived for each invariant cell (\texttt{invariance/caveats.py}): with a negative factor, the "
-            r"proof tactic re-run with $\delta < 0$ (where $\sqrt{\delta^2 s} = -\delta\sqrt{s}$) gives the "
-            r"relation shown, a sign flip of the centred output; with $\epsilon > 0$ the exact deviation is "
-            r"checked and bounded by the mean value theorem; at the sizes shown $\sigma = 0$ for every input.",
-            "\n".join([r"{\small", r"\begin{longtable}{@{}P{3.3cm}P{2.6cm}P{6.2cm}P{2.4cm}@{}}", r"\toprule",
-                       r"Cell & Negative factor & $\epsilon > 0$ & $\sigma \equiv 0$ when \\", r"\midrule",
-                       r"\endhead", *rows, r"\bottomrule", r"\end{longtable}}"]),
-            r"\begin{center}\refstepcounter{table}\label{tab:caveats}\end{center}"]
+            r"Table~\ref{tab:caveats} gives them for each invariant cell, each derived. With a negative factor "
+            r"the proof tactic, re-run with $\delta < 0$ (where $\sqrt{\delta^2 s} = -\delta\sqrt{s}$), gives "
+            r"the relation shown: the centred output $h - b$ flips sign. With $\epsilon > 0$ the exact "
+            r"deviation is checked, then bounded by the mean value theorem; the bound is written in the "
+            r"paper's notation, where $\hat\sigma$ is $\sigma$ at $\epsilon = 0$ (the paper's $\sigma$), and "
+            r"likewise $\lVert w_i \rVert$ and $\nu_n$. At the sizes in the last column $\sigma = 0$ for "
+            r"every input.",
+            "\n".join([r"{\small", r"\begin{longtable}{@{}P{3.8cm}P{2.1cm}P{6.1cm}P{2.5cm}@{}}",
+                       r"\caption{The caveats of the invariant cells.}\label{tab:caveats}\\",
+                       r"\toprule", head, r"\midrule", r"\endfirsthead",
+                       r"\toprule", head, r"\midrule", r"\endhead", *rows, r"\bottomrule", r"\end{longtable}}"])]
 
 
 BIBLIOGRAPHY = (
@@ -329,6 +396,9 @@ BIBLIOGRAPHY = (
     ("zhang2019", "Zhang and Sennrich 2019",
      r"B.~Zhang and R.~Sennrich. Root mean square layer normalization. \emph{NeurIPS}, 2019. "
      r"arXiv:1910.07467."),
+    ("kunin2021", "Kunin et al. 2021",
+     r"D.~Kunin, J.~Sagastuy-Brena, S.~Ganguli, D.~L.~K.~Yamins and H.~Tanaka. Neural mechanics: symmetry "
+     r"and broken conservation laws in deep learning dynamics. \emph{ICLR}, 2021. arXiv:2012.04728."),
     ("zhu2025", "Zhu et al. 2025",
      r"J.~Zhu, X.~Chen, K.~He, Y.~LeCun and Z.~Liu. Transformers without normalization. \emph{CVPR}, 2025. "
      r"arXiv:2503.10622."),

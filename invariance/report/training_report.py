@@ -2,24 +2,30 @@
 
 ``python -m invariance consequences`` calls :func:`command`; the document's
 chapter is :func:`chapter_tex`, which also writes its figure (a PNG, made
-with matplotlib) into the output directory.  The chapter needs
-``\\usepackage{graphicx}`` in the preamble (:data:`PREAMBLE_PACKAGES`).
+with matplotlib) into the output directory.  The chapter needs graphicx and
+float (its table and figure stay where they are read, ``[H]``) in the preamble
+(:data:`PREAMBLE_PACKAGES`).
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from .latex import esc
-from ..core.consequence import TITLES, Consequence, document, tex
-from ..core.training import CONSEQUENCES
+import re
+
+import sympy as sp
+
+from .latex import esc, label_for, tex
+from .linebreak import LINE, maths_width
+from ..core.consequence import TITLES, Consequence, document
+from ..core.training import COEFFICIENTS, CONSEQUENCES, PREMISES
 from ..derive.consequences import derive_consequences
 
 __all__ = ["FORMATS", "collect", "render", "command", "chapter_tex", "figure", "write_figure",
            "PREAMBLE_PACKAGES"]
 
 FORMATS = ("text", "json", "markdown", "latex")
-PREAMBLE_PACKAGES = (r"\usepackage{graphicx}",)
+PREAMBLE_PACKAGES = (r"\usepackage{graphicx}", r"\usepackage{float}")
 FIGURE_NAME = "training-norm.png"
 FIGURE_CELL = ("batch-norm", "weight-matrix-rescaling")   # the paper's section 5.2 example: a re-scaled W
 
@@ -66,10 +72,136 @@ def _esc(text: str) -> str:
     return esc(text)
 
 
+#: The consequences' titles as LaTeX.
+TITLES_TEX = {**{k: esc(v) for k, v in TITLES.items()},
+              "effective-learning-rate": r"One SGD step on $W$ is a step at rate $\eta \delta^2$ on the re-scaled $W'$"}
+
+#: Column heads of the document's table (the consequences' ids are for the JSON, not for a reader).
+SHORT = {"gradient-orthogonality": r"Gradient $\perp$ generator", "gradient-scaling": "Gradient scaling",
+         "hessian-scaling": "Hessian scaling", "effective-learning-rate": "Effective rate",
+         "conserved-quantity": r"Conserved $Q$", "sgd-norm-growth": "One SGD step",
+         "weight-decay-law": "With weight decay"}
+
+
+def _moved(e) -> str:
+    """W or X: which of them a definition's directional derivative moves."""
+    names = {b.label.name for b in e.rhs.atoms(sp.IndexedBase)} | {b.label.name for b in e.lhs.atoms(sp.IndexedBase)}
+    return "X" if any(n.endswith("X") or n.endswith("X'") for n in names) else "W"
+
+
+def _gloss(e, cell_ref: str) -> str:
+    """What a definition of the training chapter says, in words with maths (LaTeX), from its name."""
+    w = _moved(e)
+    return {
+        "xi^W": r"the generator, $\partial_s W'$ at the identity along a direction $v$ of the parameter",
+        "xi^X": r"the generator, $\partial_s X'$ at the identity along a direction $v$ of the parameter",
+        "chain rule": r"the chain rule for $\phi(s) = L(h(W'(s), X'(s)))$ at $s = 0$ along $v$",
+        "invariance": f"the cell's invariance: $h' = h$ for every parameter (Section~\\ref{{{cell_ref}}}), "
+                      r"so $\phi$ is constant",
+        "c": r"the constraint $c$, the coefficient of $v$ in $D_v \phi$",
+        "Q": r"the quantity $Q$: $c$ with $W$ in place of the gradient",
+        "dQ/dt": r"the derivative of $Q$ along gradient flow, $\dot W = -\partial_W L$",
+        "W^+": r"one SGD step at learning rate $\eta$",
+        "W^wd": r"one SGD step with weight decay $\lambda$",
+        "Q^+": r"$Q$ after one SGD step",
+        "Q^wd": r"$Q$ after one step with weight decay",
+        "xi_U^W": r"the derivative of $W'$ along $W + sU$ at a fixed parameter",
+        "xi_U^X": r"the derivative of $X'$ along $X + sU$ at a fixed parameter",
+        "xi_U2^W": r"the same along a second direction $U_2$",
+        "xi_U2^X": r"the same along a second direction $U_2$",
+        "chain rule U": f"the derivative of $L(h(W, X))$ along ${w} + sU$",
+        "chain rule U'": f"the derivative of $L(h(W', X'))$ along ${w} + sU$",
+        "chain rule UU": r"the second derivative of $L(h(W, X))$ along $U$ and $U_2$",
+        "chain rule UU'": r"the second derivative of $L(h(W', X'))$ along $U$ and $U_2$",
+        "invariance U": f"the cell's invariance: $h(W', X') = h(W, X)$ for every $W$ and $X$ "
+                        f"(Section~\\ref{{{cell_ref}}}), so the two functions of ${w}$ are equal",
+        "invariance UU": f"the cell's invariance (Section~\\ref{{{cell_ref}}}): equal functions have equal "
+                         "second derivatives",
+    }.get(e.name, f"the definition of ${tex(e.lhs)}$")
+
+
+def _why(step, c: Consequence) -> str:
+    """Why a step holds, in words with maths: the definitions and steps it uses, by their symbols."""
+    if step.uses and step.uses[0] == COEFFICIENTS:
+        compared = [e for e in c.steps if e.name in step.uses[1:]]
+        steps = " and ".join(u.replace("step ", "") for u in step.uses[1:])
+        return (f"Comparing the coefficients of ${tex(_direction(compared))}$ in step{'s' if len(compared) > 1 else ''} "
+                f"{steps} (two linear forms equal for every direction have equal coefficients)")
+    defs = {e.name: e for e in c.definitions}
+    words, symbols, steps = [], [], []
+    for u in step.uses:
+        if u in PREMISES:
+            words.append("the cell's invariance")
+        elif u in defs and u.startswith("chain rule"):
+            words.append("the chain rule")
+        elif u in defs:
+            symbols.append(f"${tex(defs[u].lhs)}$")
+        else:
+            steps.append(u.replace("step ", ""))
+    if steps:
+        words.append(("step " if len(steps) == 1 else "steps ") + _and(steps))
+    if symbols:
+        words.append(("the definition of " if len(symbols) == 1 else "the definitions of ") + _and(symbols))
+    return "By " + _and(list(dict.fromkeys(words)))
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _direction(steps):
+    """The free direction whose coefficients a step compares: v, else U, else U_2."""
+    atoms = {getattr(a, "name", None) for e in steps for x in (e.lhs, e.rhs) for a in x.atoms(sp.Symbol)}
+    return sp.Symbol(next((d for d in ("v", "U", "U2") if d in atoms), "v"))
+
+
+def _cell_ref(c: Consequence) -> str:
+    return label_for("cell", c.normalizer, c.transformation)
+
+
+_SHORT_GLOSS = {
+    "xi^W": r"the generator: $\partial_s W'$ at the identity, along $v$",
+    "xi^X": r"the generator: $\partial_s X'$ at the identity, along $v$",
+    "chain rule": r"the chain rule for $\phi(s) = L(h(W'(s), X'(s)))$",
+    "c": r"the constraint: the coefficient of $v$",
+    "Q": r"$c$ with $W$ in place of the gradient",
+    "dQ/dt": r"along gradient flow, $\dot W = -\partial_W L$",
+    "W^+": r"one SGD step at learning rate $\eta$",
+    "W^wd": r"one SGD step with weight decay $\lambda$",
+    "Q^+": r"$Q$ after the step",
+    "Q^wd": r"$Q$ after the step",
+}
+
+
+def definitions_tex(c: Consequence) -> list[str]:
+    """The definitions a consequence's steps rest on (W' and X' are Section 3's), each with what it
+    says: beside it when that is short, else above it."""
+    shown = [e for e in c.definitions if e.name not in ("W'", "X'")]
+    if not shown:
+        return []
+    ref = _cell_ref(c)
+    premise = [e for e in shown if e.name in PREMISES]
+    shown = [e for e in shown if e.name not in PREMISES]
+    rows = [(f"{tex(e.lhs)} &= {tex(e.rhs)}", _SHORT_GLOSS.get(e.name)) for e in shown]
+    if all(g is not None and maths_width(r.replace("&", "")) + 0.45 * len(re.sub(r"\$|\\[a-z]+", "", g)) <= LINE
+           for r, g in rows):
+        out = ["The steps rest on these definitions, read off $W'$ and the chain rule:",
+               "\\begin{align*}\n" + " \\\\\n".join(f"{r} && \\text{{{g}}}" for r, g in rows) + "\n\\end{align*}"]
+    else:
+        lines = [f"{r}" if k == 0 else f"\\intertext{{{_gloss(e, ref)}:}}\n{r}"
+                 for k, ((r, _), e) in enumerate(zip(rows, shown))]
+        first = _gloss(shown[0], ref)
+        out = [f"The steps rest on {first[0].lower() + first[1:]}:",
+               "\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}"]
+    for e in premise:
+        out.append(f"and on {_gloss(e, ref)}: ${tex(e.lhs)} = {tex(e.rhs)}$.")
+    return out
+
+
 def steps_tex(c: Consequence) -> list[str]:
     out = [r"\begin{enumerate}"]
     for e in c.steps:
-        out.append(f"\\item {_esc(e.justification)}: \\[{tex(e.lhs)} = {tex(e.rhs)}\\]")
+        out.append(f"\\item {_why(e, c)}: \\[{tex(e.lhs)} = {tex(e.rhs)}\\]")
     out.append(r"\end{enumerate}")
     return out
 
@@ -79,19 +211,25 @@ def render_latex(consequences) -> str:
                                                       for line in _proof_tex(c)])
 
 
+def _title(c: Consequence) -> str:
+    from ..catalogue.registry import NORMALIZERS, TRANSFORMATIONS
+    return f"{esc(NORMALIZERS[c.normalizer].title)} under {esc(TRANSFORMATIONS[c.transformation].title.lower())}"
+
+
 def _proof_tex(c: Consequence) -> list[str]:
-    return [f"\\paragraph{{{_esc(c.normalizer)} under {_esc(c.transformation)}: {_esc(TITLES[c.consequence])}.}}",
-            f"${tex(c.conclusion.lhs)} = {tex(c.conclusion.rhs)}$."] + steps_tex(c)
+    return ([f"\\paragraph{{{_title(c)}: {TITLES_TEX[c.consequence]}.}}",
+             f"${tex(c.conclusion.lhs)} = {tex(c.conclusion.rhs)}$."] + definitions_tex(c) + steps_tex(c))
 
 
 def table_tex(consequences) -> list[str]:
-    """One row per invariant cell, one column per consequence: the proved statement's right-hand side."""
+    """One row per invariant cell, one column per consequence: proved (and measured) or not applicable."""
+    from ..catalogue.registry import NORMALIZERS, TRANSFORMATIONS
     by_cell: dict = {}
     for c in consequences:
         by_cell.setdefault((c.normalizer, c.transformation), {})[c.consequence] = c
     out = [r"\begingroup\footnotesize\setlength{\tabcolsep}{4pt}", r"\begin{tabular}{ll" + "c" * len(CONSEQUENCES) + "}", r"\toprule",
            "Normalizer & Transformation & " + " & ".join(
-               f"\\rotatebox{{90}}{{{_esc(k)}}}" for k in CONSEQUENCES) + r" \\", r"\midrule"]
+               f"\\rotatebox{{90}}{{{SHORT.get(k, _esc(k))}}}" for k in CONSEQUENCES) + r" \\", r"\midrule"]
     for (n, t), found in by_cell.items():
         if not any(c.applies for c in found.values()):
             continue
@@ -103,7 +241,7 @@ def table_tex(consequences) -> list[str]:
                 ok = "proved, measured" if c.numeric.get("passed") else "proved, MEASURED OFF"
             marks.append(("$\\checkmark$" if ok == "proved, measured" or ok is True else _esc(str(ok)))
                          if ok else "--")
-        out.append(f"{_esc(n)} & {_esc(t)} & " + " & ".join(marks) + r" \\")
+        out.append(f"{esc(NORMALIZERS[n].title)} & {esc(TRANSFORMATIONS[t].title)} & " + " & ".join(marks) + r" \\")
     out += [r"\bottomrule", r"\end{tabular}", r"\endgroup"]
     return out
 
@@ -159,11 +297,11 @@ def figure(out_dir: Path, seed: int = 0) -> tuple[Path, dict]:
         right.plot(steps, [r[0] for r in run["effective_rate"]], "-", color=colour, label=label)
     left.set_xlabel("step $t$")
     left.set_ylabel(r"$\|W_t\|_F^2$")
-    left.legend(fontsize=7)
     right.set_xlabel("step $t$")
     right.set_ylabel(r"effective rate $\eta / \|W_t\|_F^2$")
-    right.legend(fontsize=7)
-    fig.tight_layout()
+    # one legend for both panels, below them: inside an axes it would hide a curve
+    fig.legend(*left.get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.17, 1, 1))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / FIGURE_NAME
@@ -200,25 +338,31 @@ def chapter_tex(with_figure: bool = True, consequences=None, seed: int = 0,
            r"gives such consequences, for any loss $L(h)$ downstream of the layer. Differentiating "
            r"$L(h(W'(\theta), X'(\theta))) = L(h(W, X))$ at the identity along a direction $v$ of the "
            r"parameter gives the \emph{gradient constraint}: the generator $\xi = \partial_s (W', X')"
-           r"(\theta_0 + s v)|_{s=0}$, obtained by differentiating the registry's own $W'$ and $X'$, is "
-           r"orthogonal to the gradient. Differentiating in $W$ (or $X$) instead gives how the gradient "
-           r"changes along the family: divided by $\delta$ for a re-scaling, so the effective learning rate "
-           r"on a scale-invariant weight is $\eta / \lVert w \rVert^2$, and unchanged for a re-centering. "
-           r"The quantity $Q = \langle \xi(W), W \rangle$ (a squared norm, or a column sum for layer norm's "
+           r"(\theta_0 + s v)|_{s=0}$, obtained by differentiating $W'$ and $X'$ of "
+           r"Section~\ref{sec:transformations}, is orthogonal to the gradient. Differentiating in $W$ "
+           r"(or $X$) instead gives how the gradient changes along the family: divided by $\delta$ for a "
+           r"re-scaling, so the effective learning rate on a scale-invariant weight is "
+           r"$\eta / \lVert w \rVert^2$, and unchanged for a re-centering. The quantity "
+           r"$Q = \langle \xi(W), W \rangle$ (a squared norm, or a column sum for layer norm's "
            r"re-centering) is conserved under gradient flow, and one step of SGD changes it exactly as "
-           r"the table's last two columns state (Kunin et al., \emph{Neural Mechanics}, ICLR 2021).",
+           r"the table's last two columns state (Kunin et al.\ 2021~\cite{kunin2021}). "
+           r"Below, $(\partial_W L)_{i,j}$ is the gradient of the loss at $(W, X)$ and "
+           r"$(\partial_W L')_{i,j}$ the gradient at $(W', X')$.",
            f"Of the {len({(c.normalizer, c.transformation) for c in consequences})} cells {scope}, {len(cells)} "
-           f"are invariant under a continuous family; they give {len(applies)} consequences, each proved "
-           r"by checked steps that rest on the cell's invariance certificate, and each measured through the "
-           r"NumPy layer (gradients by complex steps, accurate to rounding) on a random instance. "
-           r"A consequence that does not apply (a cell that is not invariant; a family that moves the data, "
-           r"which training does not update) is listed with its reason in the JSON output of "
-           r"\texttt{python -m invariance consequences --all --numeric --format json}.",
-           r"\begin{table}[ht]\centering"] + table_tex(consequences) + [
+           f"are invariant under a continuous family; they give {len(applies)} consequences "
+           r"(Table~\ref{tab:training}), each proved by checked steps that rest on the cell's invariance, "
+           r"and each measured on a random instance of the layer in floating point (gradients by complex "
+           r"steps, accurate to rounding). A consequence does not apply to a cell that is not invariant, "
+           r"nor to a family that moves the data, which training does not update.",
+           r"\begin{table}[H]\centering"] + table_tex(consequences) + [
            r"\caption{Consequences proved for each invariant cell ($\checkmark$: proved by checked steps "
            r"and confirmed numerically; --: does not apply).}\label{tab:training}", r"\end{table}",
            r"\subsection{One SGD step on a re-scaling-invariant weight, step by step}",
-           f"For {_esc(n)} under {_esc(t.replace('-', ' '))}, with $W^{{+}} = W - \\eta\\, \\partial L / \\partial W$:"]
+           f"For {esc(NORMALIZERS[n].title.lower())} under {esc(TRANSFORMATIONS[t].title.lower())} "
+           f"(Section~\\ref{{{_cell_ref(example)}}}), a family with the parameter $\\delta$, the steps below "
+           f"prove ${tex(example.conclusion.lhs)} = {tex(example.conclusion.rhs)}$."]
+    out += definitions_tex(example)
+    out.append("The steps, each checked:")
     out += steps_tex(example)
     decay = next(c for c in applies if (c.normalizer, c.transformation, c.consequence) == (n, t, "weight-decay-law"))
     out.append(r"So $\lVert W \rVert_F^2$ can only grow under SGD, by exactly $\eta^2$ times the squared "
@@ -226,17 +370,16 @@ def chapter_tex(with_figure: bool = True, consequences=None, seed: int = 0,
                r"learning rate $\eta / \lVert W \rVert_F^2$ decays on its own. With weight decay $\lambda$, "
                r"$W^{\lambda} = (1 - \eta\lambda) W - \eta\, \partial_W L$, the same steps give "
                f"${tex(decay.conclusion.lhs)} = {tex(decay.conclusion.rhs)}$: the decay shrinks the norm, "
-               r"the gradient step grows it, and the two balance. Here $\partial_W L$ is the gradient at "
-               r"$(W, X)$ and $\partial_W L'$ the gradient at $(W', X')$.")
+               r"the gradient step grows it, and the two balance (Figure~\ref{fig:training}).")
     if with_figure:   # the PNG is drawn by write_figure when the document is written
         from ..numeric.training import ETA_VALUE, LAMBDA_VALUE, STEPS
-        out += [r"\begin{figure}[ht]\centering",
+        out += [r"\begin{figure}[H]\centering",
                 f"\\includegraphics[width=\\linewidth]{{{FIGURE_NAME}}}",
-                f"\\caption{{{_esc(n)} with a tanh readout and squared error, trained by SGD "
-                f"($\\eta = {ETA_VALUE}$, {STEPS} steps; with weight decay $\\lambda = {LAMBDA_VALUE}$): "
-                r"$\lVert W_t\rVert_F^2$ measured (dots) and predicted by the law alone from "
-                r"$\lVert W_0 \rVert_F^2$ and the gradient norms (lines); the document is written only if "
-                r"every step agrees within the rounding tolerance. Right: the effective learning rate "
-                r"$\eta / \lVert W_t \rVert_F^2$.}",
+                f"\\caption{{{esc(NORMALIZERS[n].title)} under {esc(TRANSFORMATIONS[t].title.lower())}, with a "
+                f"tanh readout and squared error, trained by SGD ($\\eta = {ETA_VALUE}$, {STEPS} steps; with "
+                f"weight decay $\\lambda = {LAMBDA_VALUE}$). Left: $\\lVert W_t\\rVert_F^2$ measured (dots) and "
+                r"predicted by the law alone from $\lVert W_0 \rVert_F^2$ and the gradient norms (lines); "
+                r"the document is written only if every step agrees within the rounding tolerance. Right: the "
+                r"effective learning rate $\eta / \lVert W_t \rVert_F^2$.}",
                 r"\label{fig:training}", r"\end{figure}"]
     return "\n\n".join(out) + "\n"
