@@ -232,6 +232,7 @@ def test_a_hand_written_scale_norm_has_rms_norms_row():
 
 def test_transformer_encoder_layer_probes_a_named_weight(capsys):
     torch = _torch()
+    torch.manual_seed(0)   # the layer's initialisation: the same whatever the tests before ran
     for norm_first in (False, True):
         layer = torch.nn.TransformerEncoderLayer(4, 2, 8, norm_first=norm_first)   # dropout 0.1, train mode
         with pytest.raises(ValueError, match="output is random in train mode.*dropout1.*--mode eval"):
@@ -241,7 +242,10 @@ def test_transformer_encoder_layer_probes_a_named_weight(capsys):
         assert "weight: linear1.weight, 8 x 4, of linear1 (Linear, bias) (named with --weight)" in out
         assert "candidates: self_attn.in_proj_weight (12 x 4)" in out and "linear2.weight (4 x 8)" in out
         assert "input: N cases x 4 features" in out and set(r.verdicts) == set(TRANSFORMATIONS)
-        assert r.symmetries.dimension == r.symmetries.half > 0   # settled: more batches would not lower it
+        # measured, and said to be settled only when half the batches give the same dimension (a random
+        # initialisation may sit near the rank threshold: about 1 in 8 of pre-norm layers here)
+        assert r.symmetries.dimension > 0
+        assert ("(settled)" in out) == (r.symmetries.dimension == r.symmetries.half)
         inner = probe(layer, weight="linear2.weight", mode="eval", instances=5, symmetries=False)
         assert "weight: linear2.weight, 4 x 8" in inner.table()   # 8 columns, from the feed-forward
         with pytest.raises(ValueError, match="does not enter it directly"):
