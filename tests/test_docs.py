@@ -137,8 +137,9 @@ def test_a_long_equation_is_broken_to_fit_the_page(tmp_path, capsys):
 
 def test_without_tex_compiling_fails_with_a_message(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(pdf.shutil, "which", lambda name: None)
-    assert pdf.compile_pdf(tmp_path / "invariance.tex") != 0
-    assert "neither latexmk nor pdflatex" in capsys.readouterr().err
+    assert pdf.compile_pdf(tmp_path / "invariance.tex") == 2    # a missing dependency, as the README says
+    err = capsys.readouterr().err
+    assert "neither latexmk nor pdflatex" in err and "apt-get install" in err and len(err.splitlines()) == 1
 
 
 # --- the claims --------------------------------------------------------------------

@@ -24,7 +24,8 @@ def _first_error(log: str) -> str:
 
 
 def compile_pdf(tex_path: Path, timeout: float = 600) -> int:
-    """Compile ``tex_path`` in its directory: 0 and a PDF, or 1 and a one-line error on stderr."""
+    """Compile ``tex_path`` in its directory: 0 and a PDF; 1 and a one-line error on stderr if LaTeX
+    fails; 2 and one line naming the install command if there is no TeX (a missing dependency)."""
     tex_path = Path(tex_path).resolve()
     cwd, stem = tex_path.parent, tex_path.stem
     pdf, log = cwd / f"{stem}.pdf", cwd / f"{stem}.log"
@@ -35,7 +36,7 @@ def compile_pdf(tex_path: Path, timeout: float = 600) -> int:
     else:
         print("python -m invariance docs: neither latexmk nor pdflatex is on PATH; install TeX Live "
               "(apt-get install texlive-latex-base texlive-latex-recommended latexmk)", file=sys.stderr)
-        return 1
+        return 2
     for k, cmd in enumerate(runs):
         if k == 2 and "Rerun to get" not in log.read_text(errors="replace"):
             break
