@@ -12,15 +12,21 @@ from .core.definition import InvalidNormalizer, Normalizer, Statistic, general_f
 from .derive.engine import derive, derive_row
 from .core.model import CONV, DENSE, Group
 from .catalogue.normalizers import rms, standardize, weight_norm_stats
-from .core.records import INVARIANT, NOT_INVARIANT, UNKNOWN, Cell
+from .core.records import INVARIANT, NOT_INVARIANT, UNKNOWN, Cell, reads
 from .catalogue.registry import NORMALIZERS, TABLE1, TRANSFORMATIONS, UnknownId, register, titles
 from .core import certificate as _certificate  # noqa: F401  (registers how a cell reads as JSON)
-from .report import explain as _explain  # noqa: F401  (registers how a cell explains itself)
 
 __all__ = ["derive", "derive_row", "table", "titles", "Normalizer", "Statistic", "general_form",
            "standardize", "rms", "weight_norm_stats", "Group", "DENSE", "CONV", "register",
            "NORMALIZERS", "TRANSFORMATIONS", "TABLE1", "Cell", "INVARIANT", "NOT_INVARIANT", "UNKNOWN",
            "UnknownId", "InvalidNormalizer", "probe"]
+
+
+@reads("explain")
+def _explain(cell: Cell, caveats: bool = False) -> str:
+    """``cell.explain()``, with the report layer imported only when a cell is read so."""
+    from .report.explain import explain_cell
+    return explain_cell(cell, caveats)
 
 
 def probe(layer, weight=None, against=None, instances: int = 200, seed: int = 0, name=None, **options):

@@ -21,7 +21,7 @@ from ..core.algebra import exact_nonzero
 from ..core.cells import definitions
 from ..core.notation import inline, pretty_form
 from ..derive.reasons import RULE, Eq, action, built, intermediates, reason
-from ..core.records import INVARIANT, NOT_INVARIANT, UNKNOWN, Cell, reads
+from ..core.records import INVARIANT, NOT_INVARIANT, UNKNOWN, Cell
 from ..derive.caveats import caveats as find_caveats
 from ..catalogue.registry import NORMALIZERS, TRANSFORMATIONS, titles
 
@@ -348,7 +348,6 @@ def _fmt(v) -> str:
 
 
 
-@reads("explain")
 def explain_cell(cell: Cell, caveats: bool = False) -> str:
     """``cell.explain()``: :func:`explain` with the registry's titles (and the caveats, derived)."""
     return explain(cell, {cell.normalizer: cell.normalizer, cell.transformation: cell.transformation, **titles()},
