@@ -259,9 +259,6 @@ class TorchLayer:
     def group_counts(self) -> set[int]:
         return {s.num_groups for s in self.runs["float64"].modules() if isinstance(s, self.torch.nn.GroupNorm)}
 
-    def parameter_count(self) -> int:
-        return sum(p.numel() for p in self.runs["float64"].parameters() if p.requires_grad)
-
     def values_op(self, constants: dict):
         """A float64 copy run as ``op(W, X, g, b, eps)``, with the definition's constants set where the
         module holds them: the linear bias c, the running mean m and variance v.  Returns (op, notes)."""
