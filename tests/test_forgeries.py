@@ -16,6 +16,7 @@ import pytest
 import sympy as sp
 
 import invariance
+from forgery import rejected
 from invariance.__main__ import main
 from invariance.report.certificates import verify, verify_path
 from invariance.core.cells import definitions
@@ -53,15 +54,6 @@ def collapsed(chain: dict) -> dict:
 def law_of(doc: dict, name: str) -> dict:
     """The chain named ``name`` of the first cell's proof, collapsed to one step."""
     return collapsed(next(c for c in doc["cells"][0]["proof"] if c["name"] == name))
-
-
-def rejected(doc, *reason: str) -> list[str]:
-    """The forgery is rejected, each problem on one line, naming one of ``reason``."""
-    problems = verify(doc)
-    assert problems, "forgery accepted"
-    assert all("\n" not in p for p in problems)
-    assert any(r in p for p in problems for r in reason), problems
-    return problems
 
 
 def as_invariant(doc: dict, steps: list[dict]) -> dict:

@@ -122,16 +122,21 @@ def _stub(path: Path, script: str) -> None:
     path.chmod(path.stat().st_mode | stat.S_IEXEC)
 
 
-def test_ci_installs_python3_venv_where_python3_cannot_make_a_venv(tmp_path):
-    """``.ci/run`` with a python3 that cannot make a venv until python3-venv is installed (as on a
-    bare Debian): it installs it with apt-get, makes the venv and runs the tests."""
+def _ci_sandbox(tmp_path: Path):
+    """A copy of ``.ci/run`` in a repo of its own, a bin folder of stubs (TeX already there), a log."""
     repo, bin_ = tmp_path / "repo", tmp_path / "bin"
     (repo / ".ci").mkdir(parents=True)
     bin_.mkdir()
     (repo / ".ci" / "run").write_text((ROOT / ".ci" / "run").read_text())
-    log = tmp_path / "log"
     for tool in ("latexmk", "pdflatex"):
         _stub(bin_ / tool, "exit 0\n")
+    return repo, bin_, tmp_path / "log"
+
+
+def test_ci_installs_python3_venv_where_python3_cannot_make_a_venv(tmp_path):
+    """``.ci/run`` with a python3 that cannot make a venv until python3-venv is installed (as on a
+    bare Debian): it installs it with apt-get, makes the venv and runs the tests."""
+    repo, bin_, log = _ci_sandbox(tmp_path)
     _stub(bin_ / "apt-get", f'echo "apt-get $*" >> {log}\n'
                             f'case "$*" in *python3-venv*) touch {tmp_path}/venv-installed;; esac\n')
     activate = (f'python() {{ echo "python $*" >> {log}; }}\n'
@@ -150,15 +155,9 @@ def test_ci_installs_python3_venv_where_python3_cannot_make_a_venv(tmp_path):
 
 @pytest.mark.skipif(sys.platform == "win32", reason="a POSIX shell")
 def test_ci_leaves_apt_alone_where_python3_makes_a_venv(tmp_path):
-    repo, bin_ = tmp_path / "repo", tmp_path / "bin"
-    (repo / ".ci").mkdir(parents=True)
-    bin_.mkdir()
-    (repo / ".ci" / "run").write_text((ROOT / ".ci" / "run").read_text())
-    log = tmp_path / "log"
-    for tool in ("latexmk", "pdflatex"):
-        _stub(bin_ / tool, "exit 0\n")
+    repo, bin_, log = _ci_sandbox(tmp_path)
     _stub(bin_ / "apt-get", f'echo "apt-get $*" >> {log}\n')
-    _stub(bin_ / "python3", f'mkdir -p "$3/bin" && printf %s \'python() {{ :; }}\npip() {{ :; }}\n\' '
+    _stub(bin_ / "python3", 'mkdir -p "$3/bin" && printf %s \'python() { :; }\npip() { :; }\n\' '
                             '> "$3/bin/activate"\n')
     env = dict(os.environ, PATH=f"{bin_}:/usr/bin:/bin")
     r = subprocess.run(["bash", str(repo / ".ci" / "run")], capture_output=True, text=True, env=env, cwd=tmp_path)

@@ -15,6 +15,7 @@ from pathlib import Path
 import sympy as sp
 
 import invariance
+from forgery import rejected
 from invariance.core.certificate import cell_json
 from invariance.core.proof import action, link_words, wanted
 from invariance.core.records import Breaks, Chain, Link, Proof
@@ -58,14 +59,6 @@ class Forger:
     def with_breaks(self, chains, wanted_rhs) -> dict:
         ce = dataclasses.replace(self.cell.counterexample, breaks=Breaks(tuple(chains), wanted_rhs))
         return self._doc(dataclasses.replace(self.cell, counterexample=ce))
-
-
-def rejected(doc, *reason: str) -> list[str]:
-    problems = verify(doc)
-    assert problems, "forgery accepted"
-    assert all("\n" not in p for p in problems)
-    assert any(r in p for p in problems for r in reason), problems
-    return problems
 
 
 # --- a refuted cell's breaks -----------------------------------------------------------------
