@@ -18,7 +18,7 @@ from invariance.core.certificate import FORMAT
 from invariance.kernel import consequences as kernel
 from invariance.kernel.consequences import check_consequence, verify_document
 
-from test_consequence_forgeries import ORTHOGONALITY, PROOFS, H, W, X, forged, genuine, proven, rejected
+from test_consequence_forgeries import ORTHOGONALITY, PROOFS, H, W, forged, genuine, proven, rejected
 
 
 def _costly_sum(depth: int, terms: int, shift: int = 0):
