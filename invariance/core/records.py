@@ -89,9 +89,18 @@ class Chain:
 class Proof:
     """The one proof object: chains of equalities, each link with its reason.  The
     certificate stores exactly these, ``verify`` checks every link, and ``check``,
-    the Markdown and the document render them."""
+    the Markdown and the document render them.
 
-    chains: tuple[Chain, ...]
+    The search may hand a function that writes the chains instead of the chains
+    themselves: they are written when first read (``table`` reads only the verdict)."""
+
+    written: "tuple[Chain, ...] | Callable[[], tuple[Chain, ...]]"
+
+    @property
+    def chains(self) -> tuple[Chain, ...]:
+        if callable(self.written):
+            object.__setattr__(self, "written", tuple(self.written()))
+        return self.written
 
     def steps(self) -> tuple[Equation, ...]:
         """What the chains conclude, one equation each (the a' law, each statistic's law, h' = h)."""

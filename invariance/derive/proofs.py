@@ -137,13 +137,15 @@ def _named_laws(w: _Writer, laws: dict) -> dict:
 
 def prove(b: Built, defs, laws: dict) -> Proof:
     """An invariant cell's proof: the a' law, each statistic's law (``laws``, as the tactic
-    found them), then h' = h; each a chain of equalities."""
-    w = _Writer(b, defs)
-    w.a_law()
-    for name, law in _named_laws(w, laws).items():
-        w.statistic(name, law)
-    w.output()
-    return Proof(tuple(w.chains))
+    found them), then h' = h; each a chain of equalities, written when first read."""
+    def write() -> tuple[Chain, ...]:
+        w = _Writer(b, defs)
+        w.a_law()
+        for name, law in _named_laws(w, laws).items():
+            w.statistic(name, law)
+        w.output()
+        return tuple(w.chains)
+    return Proof(write)
 
 
 def breaks(b: Built, defs, laws: dict, missing: str | None) -> Breaks | None:
