@@ -8,6 +8,8 @@ field here to compare it with the file.
 """
 from __future__ import annotations
 
+import functools
+
 from dataclasses import dataclass, field
 
 import sympy as sp
@@ -40,6 +42,7 @@ _TEX = {"dL/dW": r"(\partial_{W} L)", "dL/dX": r"(\partial_{X} L)",      # the g
         "W^+": "W^{+}", "W^wd": r"W^{\lambda}", "Q^+": "Q^{+}", "Q^wd": r"Q^{\lambda}"}
 
 
+@functools.lru_cache(maxsize=8192)   # the same definitions recur in every entry of a cell
 def tex(expr: sp.Basic) -> str:
     """LaTeX with this chapter's names (the gradient as a fraction of partials ...)."""
     names = {}
