@@ -912,3 +912,17 @@ def test_off_the_main_thread_no_timer_is_armed_and_verify_still_works(tmp_path):
     worker.start()
     worker.join(60)
     assert out and out[0].problems == []   # the resource bounds alone limit the time there
+
+
+def test_the_kernel_alone_refuses_what_a_person_reads_that_it_cannot_check(tmp_path):
+    """Without the display hook (caveats, Markdown), the kernel does not pass them unread."""
+    from invariance.kernel import files
+    for suffix in ("json", "md"):
+        name = f"layer-norm__weight-matrix-recentering.{suffix}"
+        (tmp_path / name).write_text((PROOFS / name).read_text())
+    assert verify_path(tmp_path).problems == []
+    problems = files.verify_path(tmp_path).problems
+    assert len(problems) == 1 and "no renderer to check it against" in problems[0]
+    doc = genuine("layer-norm", "weight-matrix-recentering")
+    doc["cells"][0]["caveats"] = []
+    assert any("caveats is not part of a certificate" in p for p in files.verify(doc))

@@ -12,10 +12,10 @@ Trusted (not re-derived here):
 2. SymPy's constructors and ``expand``/``cancel`` on expressions with rational
    coefficients, behind :func:`invariance.core.algebra.holds` (rules unfolded,
    linearity of finite sums; every sum's range is non-empty, so Karr's
-   convention for reversed ranges never applies).  A step is an identity of
+   convention for reversed ranges never applies).  A link is an identity of
    rational functions of its atoms: where a denominator would vanish, SymPy
-   gives ``nan``/``zoo``, never 0, and a step divides only by what is positive
-   by assumption;
+   gives ``nan``/``zoo``, never 0, and a link divides only by what is positive
+   by assumption or by the statistics the output itself divides by;
 3. exact evaluation (:func:`invariance.core.algebra.evaluate`: Python fractions,
    ``math.isqrt``, SymPy for irrational square roots) and mpmath's certified 50-digit test that an
    irrational difference is not zero (:func:`invariance.core.algebra.exact_nonzero`);
@@ -40,24 +40,31 @@ Re-derived, never taken from the file:
   budget per file;
 - the definitions: the registry's for the cell (with a symbolic epsilon or
   epsilon = 0), compared by content when the file states them;
-- each proof step: its name is derived from its left-hand side, which must be
-  a quantity of the transformed layer; it holds by unfolding only registry
-  definitions and earlier checked steps; a step used as a rule has distinct
-  integer symbols as indices (not sizes, not literals); it divides by nothing
-  that may be zero; it also holds at every entry of a random exact instance
-  of size 3 along every axis (seeded from ``secrets``: a forger cannot know
-  it), where every symbol must have a value and every index is within 1..size;
-- the conclusion: the last step is the registry's ``h' = h``;
+- each chain of a proof: its name is derived from its left-hand side, which
+  must be a quantity of the transformed layer; each link holds from the one
+  before by unfolding only the registry's definitions (``alpha``, ``beta``
+  among them, derived from the registry) and earlier chains' conclusions that
+  it names; a conclusion used as a rule has distinct integer symbols as indices
+  (not sizes, not literals); a link divides by nothing that may be zero but
+  sigma and sigma' (the condition sigma != 0); each link also holds at random
+  entries, and each chain's conclusion at every entry, of a random exact
+  instance of size 3 along every axis (seeded from ``secrets``: a forger cannot
+  know it), where every symbol must have a value and every index is within
+  1..size; a link written unevaluated keeps only shapes that print as they hold;
+- the conclusion: the last chain concludes the registry's ``h' = h``; a
+  refuted cell's ``breaks`` are chains checked alike, whose last one is shown,
+  at a random instance, not to give the law the rule needs (derived here);
 - the conditions: from the registry (the transformation's, epsilon = 0 if the
   definitions set it, each statistic in h's denominator non-zero);
 - a counterexample: only W, X, g, b and the transformation's declared
   parameters come from the file, with the recorded sizes as their shapes and
   every value within its symbol's assumptions; epsilon is 0 and constants are
   the registered ones; the outputs are evaluated here and must differ;
-- what a reader sees: every display field (statements, LaTeX, justifications,
-  conditions, outputs) and the Markdown beside the file are regenerated from
-  the checked content and must be equal; so are ``caveats`` when present
-  (re-derived by :func:`invariance.derive.caveats.caveats` from the checked cell).
+- what a reader sees: every display field (statements, LaTeX, each link's
+  reason in words, conditions, outputs) is regenerated from the checked
+  content and must be equal; the Markdown beside the file and ``caveats``, which
+  this kernel does not derive, are compared by the ``display`` hook the layers
+  above hand it (:mod:`invariance.report.certificates`), and refused without one.
   A field that nothing here checks is refused, ``numeric`` (a measurement by
   ``--numeric``, no claim with evidence) included.
 """
@@ -128,6 +135,8 @@ def check_cell(data, display=None, markdown: str | None = None) -> list[str]:
     problems += compare_fields("", want, {k: v for k, v in data.items() if k not in shown})
     if display is not None:
         problems += display(data, cell, markdown)
+    elif markdown is not None:   # what a person reads, and nothing here to compare it with
+        problems.append("a Markdown rendering beside the file, and no renderer to check it against")
     return problems
 
 
