@@ -14,6 +14,7 @@ from __future__ import annotations
 import sympy as sp
 
 from ..core.algebra import Rule, sum_normal_form, unfold
+from ..core.cells import step_name
 from ..core.definition import Built
 from ..core.model import prime
 from ..core.proof import MEAN, SCALE, Action, action, link_words, uneval, wanted
@@ -42,11 +43,9 @@ class _Writer:
                 continue
             links.append(self.link(prev, expr, uses))
             prev = expr
-        label = lhs.base.label.name if isinstance(lhs, sp.Indexed) else str(lhs)
-        name = "invariance" if label == "h'" else f"{label} law"
-        c = Chain(name, lhs, tuple(links))
+        c = Chain(step_name(lhs), lhs, tuple(links))   # named as the kernel names it
         self.chains.append(c)
-        self.eqs[name] = Equation(name, lhs, uneval(c.rhs), "", tuple(u for link in links for u in link.uses))
+        self.eqs[c.name] = c.conclusion()
         return c
 
     # -- the summed inputs --------------------------------------------------------
