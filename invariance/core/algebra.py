@@ -105,6 +105,25 @@ def _split(term: sp.Expr, k: sp.Symbol) -> tuple[sp.Expr, sp.Expr]:
     return sp.Mul(*free), sp.Mul(*dep)
 
 
+def _same_group(body: sp.Expr, k: sp.Symbol, lo, hi) -> sp.Expr:
+    """Within one whole group, :math:`k = Sq+1, \\dots, Sq+S` with q an integer and S a size,
+    every k is in group q + 1: :math:`\\lfloor (k-1)/S \\rfloor = q`.
+
+    >>> k, i = sp.symbols('k i', integer=True); S = sp.Symbol('S', integer=True, positive=True)
+    >>> q = sp.floor((i - 1) / S)
+    >>> _same_group(sp.floor((k - 1) / S) + k, k, S * q + 1, S * q + S)
+    k + floor((i - 1)/S)
+    """
+    S = sp.expand(hi - lo + 1)
+    if not (isinstance(S, sp.Symbol) and S.is_integer and S.is_positive):
+        return body
+    q = (lo - 1) / S
+    if not q.is_integer or q.has(k):
+        return body
+    target = sp.expand((k - 1) / S)
+    return body.replace(lambda e: isinstance(e, sp.floor) and sp.expand(e.args[0]) == target, lambda e: q)
+
+
 def sum_normal_form(expr: sp.Expr) -> sp.Expr:
     """Linearity of the sum, applied bottom-up, then ``expand``.
 
@@ -121,7 +140,7 @@ def sum_normal_form(expr: sp.Expr) -> sp.Expr:
         if sp.expand(hi - lo) == 0:  # a sum of one term is that term
             body = rename_bound(body, lo.free_symbols)   # so that lo is not captured
             return sum_normal_form(body.subs(k, lo))  # subs, not xreplace: inner sums may bind k
-        body = sum_normal_form(body)
+        body = sum_normal_form(_same_group(body, k, lo, hi))
         total = sp.S.Zero
         for term in sp.Add.make_args(body):
             const, dep = _split(term, k)

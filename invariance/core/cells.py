@@ -17,7 +17,7 @@ from .model import EPS, prime
 from .proof import abbreviations, affine_law  # noqa: F401 (affine_law: read with the definitions)
 from .records import Counterexample, Equation
 
-__all__ = ["definitions", "affine_law", "conditions", "refutation_conditions", "step_name",
+__all__ = ["definitions", "MOVED", "ACTING", "affine_law", "conditions", "refutation_conditions", "step_name",
            "evaluate_outputs", "bind_definitions", "bind_instance", "random_instance", "with_groups",
            "shapes", "dims_of", "counterexample_symbols", "outputs_at"]
 
@@ -30,20 +30,34 @@ def definitions(b: Built, t) -> tuple[Equation, ...]:
     i, j, pt = m.axis("unit").index, m.input.index, m.point
     rest = tuple(pt[ax.name] for ax in m.axes[2:])
     Wp, Xp = prime(m.W), prime(m.X)
-    a_rule, a_rule_p = m.a_rule(), m.a_rule(prime(m.a), Wp, Xp)
+    moves = getattr(t, "moves", frozenset())
+    if "c" in moves and m.c is None:
+        raise ValueError(f"{t.id} moves the linear bias c; the layer {m.id} has none")
+    cp = prime(m.c) if "c" in moves else None
+    a_rule, a_rule_p = m.a_rule(), m.a_rule(prime(m.a), Wp, Xp, cp)
     eqs = [
         Equation("W'", Wp[i, j], t.w(m, i, j), f"{t.title}: ${t.paper}$"),
         Equation("X'", Xp[(pt["case"], j, *rest)], t.x(m, pt["case"], j, rest), f"{t.title}: ${t.paper}$"),
+        *[Equation(k + "'", prime(getattr(m, k))[i], getattr(t, k)(m, i), f"{t.title}: ${t.paper}$")
+          for k in MOVED if k in moves],
         Equation("a", a_rule.lhs, a_rule.rhs, "summed inputs"),
         Equation("a'", a_rule_p.lhs, a_rule_p.rhs, "summed inputs of the transformed layer"),
     ]
+    head = len(eqs)
     for orig, primed in zip(b.stat_rules, b.primed_stat_rules):
         name = orig.base.label.name
         eqs += [Equation(name, orig.lhs, orig.rhs, f"definition of {name}"),
                 Equation(name + "'", primed.lhs, primed.rhs, f"{name} of the transformed layer")]
+    out_p = b.output_moving(moves & {"g", "b"})
     eqs += [Equation("h", b.out_rule.lhs, b.out_rule.rhs, "normalized output"),
-            Equation("h'", b.out_rule_p.lhs, b.out_rule_p.rhs, "normalized output of the transformed layer")]
-    return tuple(eqs[:4]) + tuple(abbreviations(b, {e.name: e for e in eqs[:4]})) + tuple(eqs[4:])
+            Equation("h'", out_p.lhs, out_p.rhs, "normalized output of the transformed layer")]
+    return tuple(eqs[:head]) + tuple(abbreviations(b, {e.name: e for e in eqs[:head]})) + tuple(eqs[head:])
+
+
+#: What a transformation may move besides W and X, in the order its definitions are listed.
+MOVED = ("c", "g", "b")
+#: The definitions of a transformation itself (substituted, never unfolded as a statistic is).
+ACTING = ("W'", "X'", "c'", "g'", "b'")
 
 
 def _rule(e: Equation) -> Rule:

@@ -94,9 +94,11 @@ class Context:
     their expressions from ``c`` alone.
     """
 
-    def __init__(self, m: Model, primed: bool, kept: dict[str, tuple[str, ...]], eps):
+    def __init__(self, m: Model, primed: bool, kept: dict[str, tuple[str, ...]], eps,
+                 moved: frozenset = frozenset()):
         p = prime if primed else (lambda base: base)
         self.m, self.primed, self.kept, self.eps = m, primed, kept, eps
+        self.moved = moved   # the gain and bias a transformation moves ("g", "b"): primed too
         self.A, self.Wb, self.Xb = p(m.a), p(m.W), p(m.X)
         self._p = p
 
@@ -117,12 +119,12 @@ class Context:
         return self.Wb[i, j]
 
     def g(self, at):
-        """The gain :math:`g_i` of the unit at ``at`` (not transformed)."""
-        return self.m.g[at["unit"]]
+        """The gain :math:`g_i` of the unit at ``at`` (primed only where a transformation moves it)."""
+        return (prime(self.m.g) if "g" in self.moved else self.m.g)[at["unit"]]
 
     def b(self, at):
-        """The bias :math:`b_i` of the unit at ``at`` (not transformed)."""
-        return self.m.b[at["unit"]]
+        """The bias :math:`b_i` of the unit at ``at`` (primed only where a transformation moves it)."""
+        return (prime(self.m.b) if "b" in self.moved else self.m.b)[at["unit"]]
 
     def stat(self, name: str, at):
         """The statistic ``name`` at ``at``, as a symbol indexed by the axes it keeps (e.g. ``mu[n]``).
@@ -189,6 +191,13 @@ class Built:
         what = "the default output g (a - mu) / sigma + b" if norm.output is general_form else "the output"
         self.out_rule = Rule(m.at(self.out, pt), _call(norm, what, norm.output, c, pt))
         self.out_rule_p = Rule(m.at(self.out_p, pt), _call(norm, what, norm.output, self.primed, pt))
+
+    def output_moving(self, moved: frozenset) -> Rule:
+        """h' when a transformation also moves the gain or the bias (``moved``): g', b' in it."""
+        if not moved:
+            return self.out_rule_p
+        c = Context(self.m, True, self.kept, self.eps, frozenset(moved))
+        return Rule(self.out_rule_p.lhs, _call(self.norm, "the output", self.norm.output, c, self.m.point))
 
     def stat_rule(self, name: str) -> Rule | None:
         """The definition of the statistic called ``name`` (e.g. ``sigma``), if any."""

@@ -93,14 +93,15 @@ class Model:
         rest = tuple(at[ax.name] for ax in self.axes[2:])
         return base[(at["case"], j, *rest)]
 
-    def summed_input(self, at: Env, W: IndexedBase | None = None, X: IndexedBase | None = None):
+    def summed_input(self, at: Env, W: IndexedBase | None = None, X: IndexedBase | None = None,
+                     c: IndexedBase | None = None):
         """:math:`a = \\sum_j W_{i,j} X_{n,j(,p)}` (:math:`+\\, c_i` with a linear bias)."""
         W, X, j = W or self.W, X or self.X, self.input.index
         a = Sum(W[at["unit"], j] * self.x(X, at, j), (j, 1, self.input.size))
-        return a if self.c is None else a + self.c[at["unit"]]
+        return a if self.c is None else a + (c or self.c)[at["unit"]]
 
-    def a_rule(self, a: IndexedBase | None = None, W=None, X=None) -> Rule:
-        return Rule(self.at(a or self.a, self.point), self.summed_input(self.point, W, X))
+    def a_rule(self, a: IndexedBase | None = None, W=None, X=None, c=None) -> Rule:
+        return Rule(self.at(a or self.a, self.point), self.summed_input(self.point, W, X, c))
 
     # -- statistics ---------------------------------------------------------
     def _ranges(self, over, at: Env):

@@ -22,7 +22,7 @@ from .model import Axis, prime
 from .records import Equation
 
 __all__ = ["MEAN", "SCALE", "ALPHA", "BETA", "Action", "affine_law", "action", "abbreviations",
-           "link_words", "wanted", "uneval", "Eq"]
+           "link_words", "wanted", "uneval", "canonical", "Eq"]
 
 MEAN, SCALE = "mu", "sigma"   # the general form's statistics (Eq. 5): mu absorbs beta, sigma alpha
 ALPHA, BETA = sp.IndexedBase("alpha"), sp.IndexedBase("beta")
@@ -38,11 +38,23 @@ def uneval(expr: sp.Expr) -> sp.Expr:
     return expr.replace(lambda e: isinstance(e, sp.UnevaluatedExpr), lambda e: e.args[0])
 
 
+def canonical(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with every index and every floor rebuilt in SymPy's canonical form: an unevaluated
+    product inside an index or a sum's range (a group's :math:`\\lfloor (i-1)/S \\rfloor`, read back from a certificate) would
+    otherwise not match its evaluated twin in a definition.  Nothing else changes (the display
+    shapes a link keeps, and their reasons, stay as written)."""
+    def rebuilt(e):
+        if not e.args or isinstance(e, (sp.Symbol, sp.IndexedBase, sp.Number)):
+            return e
+        return e.func(*[rebuilt(a) for a in e.args])
+    return expr.replace(lambda e: isinstance(e, (sp.Indexed, sp.floor)), rebuilt)
+
+
 def affine_law(b: Built, defs: dict[str, Equation]) -> tuple[sp.Expr, sp.Expr] | None:
     """(alpha, beta) with a' = alpha a + beta, read off the sum normal form of a'."""
     m = b.m
     a_pt = m.at(m.a, m.point)
-    wx = [Rule(defs[k].lhs, defs[k].rhs) for k in ("W'", "X'")]
+    wx = [Rule(defs[k].lhs, defs[k].rhs) for k in ("W'", "X'", "c'") if k in defs]
     expr = sum_normal_form(unfold(defs["a'"].rhs, wx))
     # a = (the sum over inputs) + (a linear bias, if the model has one): the sum is a - bias
     bias, summed = sum_normal_form(defs["a"].rhs).as_independent(sp.Sum, as_Add=True)
@@ -87,6 +99,8 @@ def action(b: Built, defs: dict[str, Equation]) -> Action | None:
         alpha_name = ALPHA[tuple(ax.index for ax in a_axes)] if a_axes else sp.Symbol("alpha")
     if beta == 0:
         beta_name = sp.S.Zero
+    elif isinstance(beta, sp.Symbol):   # a shift that is one symbol (e.g. kappa) is read by its name
+        beta_name = beta
     else:
         beta_name = BETA[tuple(ax.index for ax in b_axes)] if b_axes else sp.Symbol("beta")
     return Action(alpha, beta, a_axes, b_axes, alpha_name, beta_name)
@@ -136,8 +150,8 @@ def link_words(prev: sp.Expr, expr: sp.Expr, uses: list[Equation], act: Action |
     """Why ``prev = expr``, in words and maths, derived from the link alone: the definitions it
     unfolds or folds ("definition of mu[n]"), the laws and transformation it substitutes
     ("substitute a' = delta a"), or, using nothing, the algebra that remains."""
-    prev, expr = uneval(prev), uneval(expr)
-    defined = [e for e in uses if e.is_definition and e.name not in ("W'", "X'")]
+    prev, expr = canonical(uneval(prev)), canonical(uneval(expr))
+    defined = [e for e in uses if e.is_definition and e.name not in ("W'", "X'", "c'", "g'", "b'")]
     substituted = [e for e in uses if e not in defined]
     parts: list = []
     if uses and any(_linear(s) for s in prev.atoms(sp.Sum)):

@@ -52,7 +52,7 @@ class _Writer:
     def a_law(self) -> Chain:
         m, eqs, act = self.m, self.eqs, self.act
         a_t = eqs["a'"]
-        wx = ["W'", "X'"]
+        wx = [k for k in ("W'", "X'", "c'") if k in eqs]
         substituted = unfold(a_t.rhs, [Rule(eqs[k].lhs, eqs[k].rhs) for k in wx])
         named = act.alpha_name * m.at(m.a, m.point) + act.beta_name
         names = [k for k in ("alpha", "beta") if k in eqs]
@@ -75,7 +75,7 @@ class _Writer:
     def _known(self, expr) -> list[str]:
         """The laws so far (and W', X') that ``expr`` mentions, to substitute."""
         out = [c.name for c in self.chains if expr.has(c.lhs.base)]
-        out += [k for k in ("W'", "X'") if expr.has(self.eqs[k].lhs.base)]
+        out += [k for k in ("W'", "X'", "c'", "g'", "b'") if k in self.eqs and expr.has(self.eqs[k].lhs.base)]
         return out
 
     # -- the output ------------------------------------------------------------------
@@ -94,7 +94,8 @@ class _Writer:
         if not standard:
             used = self._known(h_t.rhs)
             substituted = unfold(h_t.rhs, [Rule(eqs[u].lhs, eqs[u].rhs) for u in used])
-            return self.chain(h_t.lhs, [(substituted, ["h'", *used]), (h.rhs, []), (h.lhs, ["h"])])
+            named = [k for k in ("alpha", "beta") if k in eqs and substituted.has(eqs[k].lhs.base)]
+            return self.chain(h_t.lhs, [(substituted, ["h'", *used]), (h.rhs, named), (h.lhs, ["h"])])
         mu_t = prime(mu.base)[mu.lhs.indices] if mu else None
         plugged = sp.Add(A * a_pt + B, sp.Mul(-1, laws[mu_t], evaluate=False), evaluate=False) if mu \
             else A * a_pt + B

@@ -86,9 +86,9 @@ from ..core.cells import (bind_definitions, bind_instance, conditions, definitio
                           refutation_conditions, shapes, step_name, with_groups)
 from ..core.model import EPS
 from ..core.certificate import cell_json, equation_json
-from ..core.proof import action, link_words, primed_of, uneval, wanted
+from ..core.proof import action, canonical, link_words, primed_of, uneval, wanted
 from ..core.records import INVARIANT, NOT_INVARIANT, Breaks, Cell, Chain, Counterexample, Equation, Link, Proof
-from ..catalogue.registry import UnknownId, normalizer, transformation
+from ..catalogue.registry import UnknownId, acting, normalizer
 
 __all__ = ["CertificateError", "Vocabulary", "parse", "parse_step", "check_cell", "rational", "compare_fields"]
 
@@ -147,7 +147,7 @@ def unchecked(field: str) -> str:
 
 
 def _checked_cell(data: dict) -> Cell:
-    norm, t = normalizer(_id(data, "normalizer")), transformation(_id(data, "transformation"))
+    norm, t = normalizer(_id(data, "normalizer")), acting(_id(data, "transformation"))
     verdict = data.get("verdict")
     b = _build_for(norm, t, data)
     defs = definitions(b, t)
@@ -241,6 +241,7 @@ def _check_chains(chains_data, b: Built, t, defs, vocab: Vocabulary, what: str,
                 raise CertificateError(f"{where} uses {missing}, not stated before it")
             left, right = uneval(prev), uneval(expr)
             _no_division_by_zero(left, right, where, divisors)
+            left, right = canonical(left), canonical(right)   # as written, then in canonical form
             try:
                 rules = [_rule(known[u], trusted=u in trusted) for u in uses]
                 if expansion_terms(unfold(left - right, rules)) > MAX_TERMS:   # what holds will expand
