@@ -11,14 +11,17 @@ import re
 from ..core.definition import InvalidNormalizer, Normalizer
 from ..core.records import reads
 from .normalizers import NORMALIZERS as _BUILTIN
+from .families import FAMILIES as _FAMILIES
 from .transformations import TRANSFORMATIONS as _TRANSFORMATIONS, Transformation
 
-__all__ = ["NORMALIZERS", "TRANSFORMATIONS", "TABLE1", "register", "normalizer", "transformation",
+__all__ = ["NORMALIZERS", "TRANSFORMATIONS", "FAMILIES", "acting", "TABLE1", "register", "normalizer", "transformation",
            "UnknownId", "InvalidNormalizer", "unknown", "did_you_mean", "titles"]
 
 NORMALIZERS: dict[str, Normalizer] = {n.id: n for n in _BUILTIN}
 _BUILTIN_IDS = frozenset(NORMALIZERS)
 TRANSFORMATIONS: dict[str, Transformation] = {t.id: t for t in _TRANSFORMATIONS}
+#: Every family a symmetry may be proved with: the table's columns, then the other candidates.
+FAMILIES: dict[str, Transformation] = {**TRANSFORMATIONS, **{t.id: t for t in _FAMILIES}}
 #: The rows of the Layer Normalization paper's Table 1, in its order.
 TABLE1: tuple[str, ...] = ("batch-norm", "weight-norm", "layer-norm")
 
@@ -81,7 +84,14 @@ def _lookup(table: dict, key: str, what: str):
 
 
 def normalizer(id: str) -> Normalizer:
-    """The registered normalizer ``id``; :class:`UnknownId` (with the close match) otherwise."""
+    """The registered normalizer ``id`` (``<id>-linear-bias``: a dense one with a bias in its
+    linear map); :class:`UnknownId` (with the close match) otherwise."""
+    suffix = "-linear-bias"
+    if isinstance(id, str) and id.endswith(suffix) and id not in NORMALIZERS:
+        base = NORMALIZERS.get(id[:-len(suffix)])
+        if base is not None and base.model.id == "dense":
+            from .normalizers import with_linear_bias
+            return with_linear_bias(base)
     return _lookup(NORMALIZERS, id, "normalizer")
 
 
@@ -90,8 +100,13 @@ def transformation(id: str) -> Transformation:
     return _lookup(TRANSFORMATIONS, id, "transformation")
 
 
+def acting(id: str) -> Transformation:
+    """A column of the table or another family of :data:`FAMILIES`; :class:`UnknownId` otherwise."""
+    return _lookup(FAMILIES, id, "transformation")
+
+
 @reads("titles")
 def titles() -> dict[str, str]:
     """id -> title, for every registered normalizer and transformation."""
     return {**{k: v.title for k, v in NORMALIZERS.items()},
-            **{k: v.title for k, v in TRANSFORMATIONS.items()}}
+            **{k: v.title for k, v in FAMILIES.items()}}
