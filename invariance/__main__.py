@@ -161,6 +161,25 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--numeric", action="store_true", help="measure each consequence through the NumPy layers")
     k.add_argument("--format", dest="fmt", default="text", metavar="FMT", help="text, json, markdown or latex (default text)")
 
+    sy = sub.add_parser("symmetries", help="every direction that leaves a layer's output unchanged: proved, "
+                        "with its dimension, and shown complete",
+                        description="For a layer: the directions in its parameters (W, g, b, c) that leave h "
+                                    "unchanged for every input, and in its data X for every parameter value; "
+                                    "each family proved for every size, the dimension as a formula in the sizes, "
+                                    "and completeness shown by the rank of the Jacobian at three sets of sizes. "
+                                    f"Normalizers: {norms}.")
+    sy.add_argument("normalizer", nargs="?", metavar="NORMALIZER")
+    sy.add_argument("--all", dest="everything", action="store_true", help="every registered normalizer")
+    sy.add_argument("--linear-bias", action="store_true",
+                    help="also the dense layers with a bias in the linear map, a = W x + c")
+    sy.add_argument("--kind", default="both", metavar="KIND", type=_one_of(("both", "parameter", "data"), "kind"),
+                    help="parameter, data or both (default both)")
+    sy.add_argument("--format", dest="fmt", default="text", metavar="FMT",
+                    type=_one_of(commands.SYMMETRY_FORMATS, "format"),
+                    help=f"one of {', '.join(commands.SYMMETRY_FORMATS)} (default text); json is the "
+                         "certificate that verify re-checks")
+    sy.add_argument("--jobs", type=_whole(1), metavar="J", help="processes (default: one per core)")
+    _load_option(sy)
     d = sub.add_parser("docs", help="write the LaTeX document (and with --pdf compile it)")
     d.add_argument("--out", default="docs", type=Path, metavar="DIR",
                    help="directory, created if missing (default docs)")
@@ -190,7 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
 # --- one library function per command ---------------------------------------------------------
 COMMANDS = {"table": commands.table_command, "check": commands.check_command, "proofs": commands.proofs_command,
             "verify": commands.verify_command, "consequences": commands.consequences_command,
-            "docs": commands.docs_command, "probe": commands.probe_command}   # the parser's order
+            "symmetries": commands.symmetries_command, "docs": commands.docs_command,
+            "probe": commands.probe_command}   # the parser's order
 _PARSED_ONLY = ("command", "load")   # what the parser needs and the command does not (--load runs first)
 
 

@@ -195,7 +195,7 @@ def test_a_code_payload_anywhere_else_is_never_run_and_does_not_touch_the_next_f
     for k, doc in enumerate(forgeries):
         (tmp_path / f"{k}.json").write_text(json.dumps(doc))
     (tmp_path / "z-genuine.json").write_text((PROOFS / "layer-norm__dataset-recentering.json").read_text())
-    count, _, problems = verify_path(tmp_path)
+    count, _, problems, *_ = verify_path(tmp_path)
     assert not marker.exists()
     assert len({p.split(":")[0] for p in problems}) == len(forgeries)    # every forgery, one file each
     assert not any(p.startswith("z-genuine.json") for p in problems)     # and the checker is intact after them
@@ -559,7 +559,7 @@ def test_files_that_are_not_regular_files_are_problems_not_hangs(tmp_path):
     (tmp_path / "a.md").symlink_to("/dev/zero")
     (tmp_path / "z.json").symlink_to("/dev/zero")
     os.mkfifo(tmp_path / "b.json")
-    count, _, problems = verify_path(tmp_path)
+    count, _, problems, *_ = verify_path(tmp_path)
     assert count == 1 and [p.split(":")[0] for p in problems] == ["a.json", "b.json", "z.json"]
     assert all("not a regular file" in p for p in problems)
 
@@ -592,7 +592,7 @@ def test_a_rejected_cell_certificate_does_not_carry_its_consequences(tmp_path):
     for e in twin["consequences"]:
         e["normalizer"] = "batch-norm-inference"
     (tmp_path / "consequences.json").write_text(json.dumps(twin))
-    cells, consequences, problems = verify_path(tmp_path)
+    cells, consequences, problems, *_ = verify_path(tmp_path)
     assert consequences == 7 and sum(p.startswith("consequences.json") for p in problems) >= 1
 
 
@@ -602,7 +602,7 @@ def test_an_id_that_is_not_a_string_is_one_problem_not_a_crash(tmp_path):
     (tmp_path / "a.json").write_text(json.dumps(doc))
     (tmp_path / "b.json").write_text((PROOFS / "layer-norm__dataset-rescaling.json").read_text())
     (tmp_path / "consequences.json").write_text(json.dumps(_consequence_doc("layer-norm", "dataset-rescaling")))
-    cells, consequences, problems = verify_path(tmp_path)
+    cells, consequences, problems, *_ = verify_path(tmp_path)
     assert cells == 2 and consequences == 7 and len(problems) == 1 and problems[0].startswith("a.json")
 
 
@@ -622,7 +622,7 @@ def test_a_markdown_file_that_is_unreadable_or_beside_several_cells_is_a_problem
     (tmp_path / "b.json").write_text(json.dumps({**doc, "cells": doc["cells"] * 2}))
     (tmp_path / "b.md").write_text((PROOFS / f"{name}.md").read_text().replace("invariant.", "not-invariant."))
     (tmp_path / "c.json").write_text(json.dumps(doc))
-    count, _, problems = verify_path(tmp_path)
+    count, _, problems, *_ = verify_path(tmp_path)
     assert count == 4
     assert [p.split(":")[0] for p in problems] == ["a.json", "b.json"]
     assert "unreadable" in problems[0] and "beside a document of 2 cells" in problems[1]
@@ -707,7 +707,7 @@ def test_a_numeric_measurement_on_a_consequence_is_refused(tmp_path):
     doc = _consequence_doc("layer-norm", "weight-matrix-rescaling")
     doc["consequences"][0]["numeric"] = {"passed": False, "max_ratio": 1e3}
     (tmp_path / "consequences.json").write_text(json.dumps(doc))
-    cells, consequences, problems = verify_path(tmp_path)
+    cells, consequences, problems, *_ = verify_path(tmp_path)
     assert cells == 1 and len(problems) == 1 and problems[0].startswith("consequences.json: layer-norm x ")
     assert "regenerate the file without --numeric" in problems[0]
 
@@ -725,7 +725,7 @@ def test_an_edited_markdown_rendering_is_caught(tmp_path):
     (tmp_path / f"{name}.json").write_text((PROOFS / f"{name}.json").read_text())
     md = (PROOFS / f"{name}.md").read_text()
     (tmp_path / f"{name}.md").write_text(md.replace(r"\delta {\sigma}_{n}", r"\delta^{2} {\sigma}_{n}"))
-    count, _, problems = verify_path(tmp_path)
+    count, _, problems, *_ = verify_path(tmp_path)
     assert count == 1 and len(problems) == 1 and "Markdown" in problems[0]
     assert problems[0].startswith(f"{name}.json: ")
 
@@ -880,7 +880,7 @@ def test_a_file_over_its_time_budget_is_one_problem_and_the_next_file_is_checked
         (tmp_path / f"{name}.json").write_text((PROOFS / f"{name}.json").read_text())
     (tmp_path / "consequences.json").write_text(json.dumps(_consequence_doc(*slow)))
     start = time.monotonic()
-    cells, consequences, problems = files.verify_path(tmp_path, _slow_on(slow, swallow), budget=1)
+    cells, consequences, problems, *_ = files.verify_path(tmp_path, _slow_on(slow, swallow), budget=1)
     assert time.monotonic() - start < 5
     assert cells == 2 and consequences == 7
     assert problems[0].startswith("layer-norm__weight-matrix-rescaling.json: not checked within 1 s")
@@ -895,7 +895,7 @@ def test_the_time_budget_with_a_tiny_budget_rejects_every_file_in_one_line_each(
     for name in ("layer-norm__weight-matrix-rescaling", "weight-norm__dataset-rescaling"):
         (tmp_path / f"{name}.json").write_text((PROOFS / f"{name}.json").read_text())
     (tmp_path / "consequences.json").write_text((PROOFS / "consequences.json").read_text())
-    cells, _, problems = files.verify_path(tmp_path, HOOKS, budget=0.001)
+    cells, _, problems, *_ = files.verify_path(tmp_path, HOOKS, budget=0.001)
     assert cells == 2 and len(problems) == 3 and all("not checked within 0.001 s" in p for p in problems)
     assert files.verify(genuine("layer-norm", "dataset-rescaling"), HOOKS, budget=0.001)[0].startswith("not checked")
     assert files.verify(genuine("layer-norm", "dataset-rescaling"), HOOKS, budget=None) == []

@@ -15,7 +15,7 @@ import sympy as sp
 from .notation import plain, tex
 from .records import INVARIANT, Cell, Chain, Equation, reads
 
-__all__ = ["FORMAT", "cell_json", "chain_json", "document", "equation_json", "to_json", "filename", "words", "words_tex"]
+__all__ = ["FORMAT", "SYMMETRIES", "symmetries_json", "fraction_text", "cell_json", "chain_json", "document", "equation_json", "to_json", "filename", "words", "words_tex"]
 
 
 FORMAT = "invariance-certificate/3"   # 3: a proof is chains of equalities, each link with its reason
@@ -84,3 +84,29 @@ def document(cells, definitions: bool = True, annotations: dict | None = None) -
         items.append(d)
     return {"schema": FORMAT, "cells": items}
 
+
+
+SYMMETRIES = "invariance-symmetries/1"   # a layer's symmetries: proved basis, completeness by rank
+
+
+def fraction_text(v) -> object:
+    """An exact rational as JSON: an int, or the string ``p/q``; nested lists alike."""
+    if isinstance(v, (list, tuple)):
+        return [fraction_text(x) for x in v]
+    return int(v) if v.denominator == 1 else f"{v.numerator}/{v.denominator}"
+
+
+def symmetries_json(norm_id: str, analyses) -> dict:
+    """A layer's symmetries as one document: for each kind, the basis (each family with the
+    certificate of its proof and its number of directions), the dimension, and the points at
+    which the Jacobian's rank shows there are no other directions."""
+    kinds = []
+    for s in analyses:
+        kinds.append({
+            "kind": s.kind, "dimension": str(s.dimension),
+            "basis": [{"family": d.family.id, "count": str(d.count), "cell": cell_json(d.cell, definitions=False)}
+                      for d in s.basis],
+            "completeness": [{"sizes": dict(c.sizes), "columns": c.columns, "rank": c.rank, "proved": c.proved,
+                              "points": [{k: fraction_text(v) for k, v in p.items()} for p in c.points]}
+                             for c in s.certificates if c.complete]})
+    return {"schema": SYMMETRIES, "normalizer": norm_id, "kinds": kinds}

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, NamedTuple
 
-from ..core.certificate import FORMAT
+from ..core.certificate import FORMAT, SYMMETRIES
 from ..core.records import INVARIANT
 from .cells import ANNOTATIONS, check_cell, unchecked
 from .consequences import verify_document
+from .symmetries import check_symmetries
 
 __all__ = ["MAX_FILE", "MAX_LINE", "TIME_BUDGET", "read_text", "load", "document_problem", "verify",
            "verify_path", "Report", "Hooks", "one_line", "within", "OutOfTime"]
@@ -96,8 +97,8 @@ def load(text: str):
 
 def document_problem(doc) -> str | None:
     """Why ``doc`` (parsed JSON) is not a document of the schema; None if it is one."""
-    if _consequences_document(doc):
-        return None   # a document of consequences (issue 12): its shape is checked entry by entry
+    if _consequences_document(doc) or _symmetries_document(doc):
+        return None   # a document of consequences or of symmetries: its shape is checked entry by entry
     if isinstance(doc, dict) and doc.get("format") == "invariance-certificate/1":
         return ("an invariance-certificate/1 file, which verify no longer trusts: "
                 "regenerate it with python -m invariance proofs")
@@ -129,6 +130,8 @@ def _verify(doc, hooks: Hooks, markdown: str | None) -> list[str]:
         return [why]
     if _consequences_document(doc):
         return [one_line(p) for p in _measurements(doc) + verify_document(doc, hooks.derived)]
+    if _symmetries_document(doc):
+        return [one_line(p) for p in check_symmetries(doc)]
     return [one_line(p) for _, found in _checked_cells(doc, hooks, markdown) for p in found]
 
 
@@ -152,6 +155,11 @@ class Report(NamedTuple):
     cells: int
     consequences: int
     problems: list[str]
+    symmetries: int = 0   # documents of a layer's symmetries
+
+
+def _symmetries_document(doc) -> bool:
+    return isinstance(doc, dict) and doc.get("schema") == SYMMETRIES
 
 
 def _consequences_document(doc) -> bool:
@@ -177,7 +185,7 @@ def verify_path(path: Path, hooks: Hooks = Hooks(), budget: float | None = TIME_
     is one problem, and none of its cells counts as proven.
     """
     files = sorted(path.glob("*.json")) if path.is_dir() else [path]
-    cells, problems, proven, present, later = 0, [], {}, set(), []
+    cells, problems, proven, present, later, symmetries = 0, [], {}, set(), [], 0
     for f in files:
         seen: dict = {}
         try:
@@ -189,6 +197,7 @@ def verify_path(path: Path, hooks: Hooks = Hooks(), budget: float | None = TIME_
                 and not _consequences_document(doc) else []
         if "later" in seen:
             later.append((f, seen["later"]))
+        symmetries += seen.get("symmetries", 0)
         cells += len(results)
         for cell, bad in results:   # a cell counts as proven only when it verified on its own
             ids = (cell.get("normalizer"), cell.get("transformation")) if isinstance(cell, dict) else ()
@@ -213,7 +222,7 @@ def verify_path(path: Path, hooks: Hooks = Hooks(), budget: float | None = TIME_
             found = [_late(budget)]
         consequences += len(doc["consequences"]) if isinstance(doc.get("consequences"), list) else 0
         problems += [f"{f.name}: {p}" for p in found]
-    return Report(cells, consequences, [one_line(p) for p in problems])   # the one place problems leave
+    return Report(cells, consequences, [one_line(p) for p in problems], symmetries)   # the one place problems leave
 
 
 def _cell_file(f: Path, hooks: Hooks, seen: dict) -> tuple[list, list[str]]:
@@ -226,6 +235,12 @@ def _cell_file(f: Path, hooks: Hooks, seen: dict) -> tuple[list, list[str]]:
     if _consequences_document(doc):
         seen["later"] = doc
         return [], []
+    if _symmetries_document(doc):
+        seen["symmetries"] = 1
+        try:
+            return [], check_symmetries(doc)
+        except Exception as err:   # anything unforeseen rejects the file, never the whole run
+            return [], [f"could not be checked ({type(err).__name__}: {str(err)[:200]})"]
     problems, md, markdown = [], f.with_suffix(".md"), None
     if md.exists() or md.is_symlink():
         try:

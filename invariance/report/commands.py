@@ -23,7 +23,7 @@ from ..derive.engine import derive_row
 from .table import render_table
 
 __all__ = ["BadInput", "EXIT_OK", "EXIT_FAIL", "EXIT_USAGE", "load_plugins", "table_command", "check_command",
-           "proofs_command", "verify_command", "consequences_command", "docs_command", "probe_command"]
+           "proofs_command", "verify_command", "symmetries_command", "SYMMETRY_FORMATS", "write_symmetries", "consequences_command", "docs_command", "probe_command"]
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 #: The README's install command for each optional dependency (an extra of this checkout's
@@ -301,8 +301,11 @@ def proofs_command(out: Path = Path("proofs")) -> int:
     paths = write(cells, out, titles())
     consequences = collect(cells)   # the cells just derived, not derived again
     paths.append(write_consequences(consequences, out))
-    print(f"wrote {len(paths)} files ({len(cells)} cell certificates, {len(consequences)} consequences) to {out}/")
-    return EXIT_FAIL if any(c.verdict == UNKNOWN for c in cells) else EXIT_OK
+    layers = write_symmetries(out)
+    paths += [out / f"symmetries__{norm_id}.json" for norm_id, *_ in layers]
+    print(f"wrote {len(paths)} files ({len(cells)} cell certificates, {len(consequences)} consequences, "
+          f"the symmetries of {len(layers)} layers) to {out}/")
+    return EXIT_FAIL if any(c.verdict == UNKNOWN for c in cells) or not all(ok for *_, ok in layers) else EXIT_OK
 
 
 def _count(n: int, noun: str) -> str:
@@ -327,10 +330,11 @@ def verify_command(path: Path = Path("proofs")) -> int:
             why = f"not readable as JSON ({str(err)[:200]})"
         if why:
             raise BadInput(f"{path} is not a certificate: {why}")
-    cells, consequences, problems = verify_path(path)
+    cells, consequences, problems, layers = verify_path(path)
     for p in problems:
         print(p, file=sys.stderr)
-    checked = _count(cells, 'cell') + (f" and {_count(consequences, 'consequence')}" if consequences else "")
+    checked = ", ".join([_count(cells, 'cell')] + ([_count(consequences, 'consequence')] if consequences else [])
+                        + ([f"the symmetries of {_count(layers, 'layer')}"] if layers else []))
     print(f"verified {checked}: {_count(len(problems), 'problem')}")
     return EXIT_FAIL if problems else EXIT_OK
 
@@ -393,3 +397,73 @@ def probe_command(spec: str, against: str | None = None, weight: str | None = No
         raise BadInput(str(err)) from None
     print(result.table())
     return EXIT_OK if result.agrees else EXIT_FAIL
+
+
+SYMMETRY_FORMATS = ("text", "json", "markdown", "latex")
+
+
+def _symmetry_ids(normalizer: str | None, everything: bool, linear_bias: bool) -> list[str]:
+    from ..catalogue.normalizers import with_linear_bias
+    if everything:
+        ids = list(NORMALIZERS)
+    elif normalizer:
+        ids = [find_normalizer(normalizer).id]
+    else:
+        raise BadInput("symmetries: give a NORMALIZER or --all")
+    if linear_bias:
+        dense = [i for i in ids if NORMALIZERS.get(i) is not None and NORMALIZERS[i].model.id == "dense"]
+        if not everything and not dense:
+            with_linear_bias(find_normalizer(ids[0]))   # its one-line error: not a dense normalizer
+        ids += [with_linear_bias(NORMALIZERS[i]).id for i in dense]
+    return ids
+
+
+def _one_layer(args) -> tuple[str, object, bool]:
+    """(id, its rendering or document, complete) for one layer: both kinds, or the one asked."""
+    from ..core.certificate import symmetries_json
+    from ..derive.symmetries import symmetries
+    from .symmetries_text import render_latex, render_markdown, render_text
+    norm_id, kinds, fmt = args
+    analyses = [symmetries(norm_id, k) for k in kinds]
+    render = {"json": symmetries_json, "text": render_text, "markdown": render_markdown,
+              "latex": render_latex}[fmt]
+    return norm_id, render(norm_id, analyses), all(s.complete and not s.witnesses for s in analyses)
+
+
+def symmetry_documents(ids, kinds=("parameter", "data"), fmt: str = "json", jobs: int | None = None) -> list:
+    """(id, rendering, complete) for each layer, in parallel (one process per core by default)."""
+    import os
+    work = [(i, kinds, fmt) for i in ids]
+    jobs = jobs or min(len(work), os.cpu_count() or 1)
+    if jobs > 1:
+        import multiprocessing
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:   # the registry, --load included, is inherited
+            return pool.map(_one_layer, work, chunksize=1)
+    return [_one_layer(w) for w in work]
+
+
+def write_symmetries(out: Path) -> list:
+    """proofs/symmetries__<id>.json for every registered normalizer and the dense ones with a
+    linear bias; returns (id, document, complete) for each."""
+    layers = symmetry_documents(_symmetry_ids(None, True, True))
+    for norm_id, doc, _ in layers:
+        (out / f"symmetries__{norm_id}.json").write_text(json.dumps(doc, indent=1) + "\n")
+    return layers
+
+
+def symmetries_command(normalizer: str | None = None, everything: bool = False, linear_bias: bool = False,
+                       fmt: str = "text", kind: str = "both", jobs: int | None = None) -> int:
+    """Every symmetry of a layer: a proved basis, its dimension formula, completeness shown by the
+    Jacobian's rank at three sets of sizes; exit 1 if any layer is not shown complete."""
+    ids = _symmetry_ids(normalizer, everything, linear_bias)
+    kinds = ("parameter", "data") if kind == "both" else (kind,)
+    results = symmetry_documents(ids, kinds, fmt, jobs)
+    if fmt == "json":
+        docs = [doc for _, doc, _ in results]
+        print(json.dumps(docs[0] if len(docs) == 1 else docs, indent=1))
+    else:
+        print(("\n\n" if fmt != "latex" else "\n\n").join(text for _, text, _ in results))
+    incomplete = [i for i, _, ok in results if not ok]
+    if incomplete:
+        print(f"not shown complete: {', '.join(incomplete)}", file=sys.stderr)
+    return EXIT_FAIL if incomplete else EXIT_OK
