@@ -25,6 +25,7 @@ __all__ = ["TITLES", "Consequence", "applying", "not_applying", "justify", "stat
 
 TITLES = {"gradient-orthogonality": "Gradient orthogonal to the generator of the symmetry",
           "gradient-scaling": "How the gradient changes along the symmetry",
+          "hessian-identity": "The Hessian along the generator: H xi + (D xi)^T dL/dP = 0",
           "conserved-quantity": "Quantity conserved under gradient flow",
           "sgd-norm-growth": "One SGD step, exactly",
           "weight-decay-law": "One SGD step with weight decay, exactly",
@@ -39,7 +40,11 @@ _TEX = {"dL/dW": r"(\partial_{W} L)", "dL/dX": r"(\partial_{X} L)",      # the g
         "xi_U2^W": r"\xi_{U_2}^{W}", "xi_U2^X": r"\xi_{U_2}^{X}", "U2": "U_{2}",
         "D_U D_U2 L": r"D_{U} D_{U_2} L", "D_U D_U2 L'": r"D_{U} D_{U_2} L'",
         "D_v phi": r"D_{v}\phi", "D_U L": r"D_{U} L", "D_U L'": r"D_{U} L'", "dQ/dt": r"\dot{Q}",
-        "W^+": "W^{+}", "W^wd": r"W^{\lambda}", "Q^+": "Q^{+}", "Q^wd": r"Q^{\lambda}"}
+        "W^+": "W^{+}", "W^wd": r"W^{\lambda}", "Q^+": "Q^{+}", "Q^wd": r"Q^{\lambda}",
+        **{f"dL/d{k}": rf"(\partial_{{{k}}} L)" for k in "gbc"}, **{f"{k}^+": f"{k}^{{+}}" for k in "gbc"},
+        **{f"{k}^wd": rf"{k}^{{\lambda}}" for k in "gbc"}, **{f"U_{k}": f"U_{{{k}}}" for k in "Wgbc"},
+        **{f"d2L/d{r}d{t}": rf"(\partial_{{{r}}}\partial_{{{t}}} L)" for r in "Wgbc" for t in "Wgbc"},
+        **{f"D_U{k} D_v phi": rf"D_{{U_{{{k}}}}} D_{{v}}\phi" for k in "Wgbc"}, "c_v": "c_{v}"}
 
 
 @functools.lru_cache(maxsize=8192)   # the same definitions recur in every entry of a cell
@@ -106,10 +111,14 @@ def statement(d: Definitions, kind: str, last: Equation) -> str:
     title = TITLES[kind]
     if kind in ("gradient-scaling", "hessian-scaling"):
         return f"{title}: {_eq_plain(last.lhs, last.rhs)}"
-    if kind == "effective-learning-rate":
-        return (f"{title}: {_eq_plain(last.lhs, last.rhs)}; with the factor 1/||w|| that makes the "
-                "re-scaled weights unit-norm, the effective rate is eta/||w||^2")
     every = f" for every {', '.join(map(str, d.f.indices))}" if d.f.indices else ""
+    if kind == "effective-learning-rate":   # the norm is the one this direction preserves: its Q
+        q = plain(d.Q)
+        return (f"{title}: {_eq_plain(last.lhs, last.rhs)}; with the factor 1/sqrt({q}) that makes {q} = 1, "
+                f"where {q} = {plain(d.defs[Q].rhs)}, the effective rate is eta/{q}{every}")
+    if kind == "hessian-identity":
+        rows = "; ".join(_eq_plain(K, 0) for *_, K in d.rows)
+        return f"{title}: {rows} (for every direction v, every entry)"
     if kind == "gradient-orthogonality":
         return f"{title}: {_eq_plain(d.defs[C].rhs, last.rhs)}{every}"
     where = f"Q = {plain(d.defs[Q].rhs)}" if not d.f.indices else f"{plain(d.Q)} = {plain(d.defs[Q].rhs)}"

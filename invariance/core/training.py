@@ -39,41 +39,48 @@ from dataclasses import dataclass
 import sympy as sp
 from sympy import Indexed, IndexedBase, Sum, Symbol
 
-from .algebra import Rule, sum_normal_form, unfold
+from .algebra import Rule, holds, sum_normal_form, unfold
 from .cells import conditions as cell_conditions, definitions as cell_definitions
 from .definition import Normalizer
-from .model import EPS, Model
+from .model import EPS, Group, Model
 from .records import INVARIANT, Equation
 
 __all__ = ["CONSEQUENCES", "COEFFICIENTS", "Family", "family", "Definitions", "Direction",
            "ETA", "LAM", "GRAD", "GRAD_T", "HESS", "HESS_T", "XI", "XI_U", "XI_U2", "DPHI", "DL", "DLT",
-           "DDL", "DDLT", "V", "U", "U2", "C", "Q", "QDOT", "W_SGD", "W_WD", "Q_SGD", "Q_WD", "PREMISES"]
+           "DDL", "DDLT", "V", "U", "U2", "C", "Q", "QDOT", "W_SGD", "W_WD", "Q_SGD", "Q_WD", "PREMISES",
+           "TENSORS", "PARAMETERS", "SGD", "WD", "GROUP", "tensors"]
 
-CONSEQUENCES = ("gradient-orthogonality", "gradient-scaling", "hessian-scaling", "effective-learning-rate",
-                "conserved-quantity",
+CONSEQUENCES = ("gradient-orthogonality", "hessian-identity", "gradient-scaling", "hessian-scaling",
+                "effective-learning-rate", "conserved-quantity",
                 "sgd-norm-growth",
                 "weight-decay-law")
 COEFFICIENTS = "coefficients"   # the one rule of its own: two equal linear forms have equal coefficients
 #: What the cell's certificate gives; every other entry of :attr:`Definitions.defs` defines its left side.
-PREMISES = ("invariance", "invariance U", "invariance UU")
+PREMISES = ("invariance", "invariance U", "invariance UU") + tuple(f"invariance vU {k}" for k in ("W", "g", "b", "c"))
 
 # --- the symbols of this chapter --------------------------------------------------
 S = Symbol("s")                                   # the curve parameter; only inside sympy.diff
 ETA, LAM = Symbol("eta", positive=True), Symbol("lambda", positive=True)
 V, U = "v", "U"                                   # free directions: of the parameter, of W or X
-GRAD = {"W": IndexedBase("dL/dW"), "X": IndexedBase("dL/dX")}           # gradient at (W, X)
-GRAD_T = {"W": IndexedBase("dL/dW'"), "X": IndexedBase("dL/dX'")}       # gradient at (W', X')
-XI = {"W": IndexedBase("xi^W"), "X": IndexedBase("xi^X")}               # the generator
-XI_U = {"W": IndexedBase("xi_U^W"), "X": IndexedBase("xi_U^X")}         # d W'/dW along U
+TENSORS = ("W", "X", "g", "b", "c")               # what a family may move: the weights, the data, the
+PARAMETERS = ("W", "g", "b", "c")                 # gain, the bias, the linear bias (training updates all but X)
+GRAD = {k: IndexedBase(f"dL/d{k}") for k in TENSORS}          # gradient at (W, X, g, b, c)
+GRAD_T = {k: IndexedBase(f"dL/d{k}'") for k in TENSORS}       # gradient at the transformed point
+XI = {k: IndexedBase(f"xi^{k}") for k in TENSORS}             # the generator
+XI_U = {k: IndexedBase(f"xi_U^{k}") for k in TENSORS}         # d W'/dW along U
 DPHI, DL, DLT = Symbol("D_v phi"), Symbol("D_U L"), Symbol("D_U L'")
 U2 = "U2"                                         # a second direction, for the Hessian
-HESS = {"W": IndexedBase("d2L/dW2"), "X": IndexedBase("d2L/dX2")}      # Hessian at (W, X)
-HESS_T = {"W": IndexedBase("d2L/dW2'"), "X": IndexedBase("d2L/dX2'")}  # Hessian at (W', X')
-XI_U2 = {"W": IndexedBase("xi_U2^W"), "X": IndexedBase("xi_U2^X")}
+HESS = {k: IndexedBase(f"d2L/d{k}2") for k in TENSORS}        # Hessian at (W, X)
+HESS_T = {k: IndexedBase(f"d2L/d{k}2'") for k in TENSORS}     # Hessian at (W', X')
+XI_U2 = {k: IndexedBase(f"xi_U2^{k}") for k in TENSORS}
 DDL, DDLT = Symbol("D_U D_U2 L"), Symbol("D_U D_U2 L'")
+HESS2 = {(r, t): IndexedBase(f"d2L/d{r}d{t}") for r in ("W", "g", "b", "c") for t in ("W", "g", "b", "c")}
 SECOND_INPUT = Symbol("l", integer=True)          # the input index of the Hessian's second entry
 C, Q, QDOT = "c", "Q", "dQ/dt"
 W_SGD, W_WD, Q_SGD, Q_WD = IndexedBase("W^+"), IndexedBase("W^wd"), "Q^+", "Q^wd"
+SGD = {k: IndexedBase(f"{k}^+") for k in PARAMETERS}          # one SGD step on each parameter
+WD = {k: IndexedBase(f"{k}^wd") for k in PARAMETERS}          # ... with weight decay
+GROUP = Symbol("u", integer=True)                 # the number of a group, for a family indexed by groups
 
 # --- the family: parameters, identity, generator ---------------------------------
 
@@ -83,21 +90,31 @@ class Family:
 
     ``param`` is its parameter (a Symbol, or an IndexedBase indexed by
     ``axes``), ``identity`` the value giving W' = W and X' = X, ``acts_on``
-    which of W and X it moves."""
+    which of W, X, g, b, c it moves.  ``group``: for a parameter indexed by the
+    group of unit i, G(i) = floor((i-1)/S) + 1 (then ``indices`` is the group's
+    number u and unit i runs over S(u-1)+1, ..., Su)."""
 
     param: sp.Basic
     identity: sp.Expr
     indices: tuple          # the parameter's index symbols (empty for a scalar)
     acts_on: tuple[str, ...]
+    group: sp.Expr | None = None
+
+
+def tensors(m: Model) -> tuple[str, ...]:
+    """The tensors of the layer a family may move: W, X, g, b (and c with a linear bias)."""
+    return tuple(k for k in TENSORS if k != "c" or m.c is not None)
 
 
 def _entry(m: Model, which: str):
-    """(the entry W[i, j] or X[n, j, ...], its index symbols, their sizes)."""
+    """(the entry W[i, j], X[n, j, ...] or g[i], b[i], c[i], its index symbols, their sizes)."""
     i, j, pt = m.axis("unit").index, m.input.index, m.point
     if which == "W":
         idx = (i, j)
         sizes = (m.axis("unit").size, m.input.size)
         return m.W[idx], idx, sizes
+    if which in ("g", "b", "c"):
+        return getattr(m, which)[i], (i,), (m.axis("unit").size,)
     rest = [ax for ax in m.axes[2:]]
     idx = (pt["case"], j, *[ax.index for ax in rest])
     sizes = (m.axis("case").size, m.input.size, *[ax.size for ax in rest])
@@ -108,22 +125,39 @@ def _primed(m: Model, t, which: str) -> sp.Expr:
     i, j, pt = m.axis("unit").index, m.input.index, m.point
     if which == "W":
         return t.w(m, i, j)
+    if which in ("g", "b", "c"):
+        f = getattr(t, which)
+        return f(m, i) if f is not None else getattr(m, which)[i]
     return t.x(m, pt["case"], j, tuple(pt[ax.name] for ax in m.axes[2:]))
+
+
+def _group_of(m: Model, index) -> bool:
+    """Whether ``index`` is G(i) = floor((i-1)/S) + 1 of the unit index i, S a size."""
+    i = m.axis("unit").index
+    S = next((s for s in index.free_symbols if s.is_positive and s.is_integer), None) \
+        if isinstance(index, sp.Expr) else None
+    return S is not None and sp.expand(index - sp.floor((i - 1) / S) - 1) == 0
 
 
 def family(m: Model, t) -> Family | str:
     """The continuous family behind ``t``, or the reason it is not one.
 
-    Read from the registry's W' and X': the parameter is what they mention
-    besides W, X and the model's indices; it must be real-valued (not an
-    integer), and some value (0, or 1 where the parameter must be positive)
-    must give the identity.
+    Read from the registry's W', X' (and g', b', c'): the parameter is what
+    they mention besides the layer's tensors, its indices and, in g' and b',
+    quantities of the layer that the family's generators do not name (running
+    statistics mu_i, sigma_i); it must be real-valued (not an integer), and
+    some value (0, or 1 where the parameter must be positive) must give the
+    identity.
     """
-    exprs = {w: _primed(m, t, w) for w in ("W", "X")}
-    bases = {b for e in exprs.values() for b in e.atoms(IndexedBase)} - {m.W, m.X}
+    exprs = {w: _primed(m, t, w) for w in tensors(m)}
+    own = {m.W, m.X, m.g, m.b} | ({m.c} if m.c is not None else set())
+    named = {g.symbol for g in getattr(t, "generators", ())}
+    constants = {b for w in ("g", "b") for b in exprs[w].atoms(IndexedBase)} - own - named
+    bases = {b for e in exprs.values() for b in e.atoms(IndexedBase)} - own - constants
     labels = {b.label for e in exprs.values() for b in e.atoms(IndexedBase)}
     model_syms = {ax.index for ax in (*m.axes, m.input)}
-    scalars = {s for e in exprs.values() for s in e.free_symbols if isinstance(s, Symbol)} - labels - model_syms
+    scalars = {s for e in exprs.values() for s in e.free_symbols if isinstance(s, Symbol)} - labels - model_syms \
+        - {Group().size}   # the size of a group, in G(i)
     params = sorted(bases, key=str) + sorted(scalars, key=str)
     if not params:
         return "W' and X' have no parameter: a single transformation, not a continuous family"
@@ -134,15 +168,19 @@ def family(m: Model, t) -> Family | str:
     if label.is_integer:
         return f"its parameter {label} is an integer: a discrete family"
     occ = {o for e in exprs.values() for o in e.atoms(Indexed) if o.base == p} if isinstance(p, IndexedBase) else set()
-    if len({o.indices for o in occ}) > 1 or not all(ix in model_syms for o in occ for ix in o.indices):
+    group = None
+    if len({o.indices for o in occ}) == 1 and len(next(iter(occ)).indices) == 1 \
+            and _group_of(m, next(iter(occ)).indices[0]):
+        group = next(iter(occ)).indices[0]
+    elif len({o.indices for o in occ}) > 1 or not all(ix in model_syms for o in occ for ix in o.indices):
         return f"its parameter {label} is not indexed by the layer's own indices"
-    indices = next(iter(occ)).indices if occ else ()
+    indices = (GROUP,) if group is not None else next(iter(occ)).indices if occ else ()
     for value in (sp.S.Zero, sp.S.One):
         if value == 0 and (label.is_positive or label.is_nonzero):
             continue
         if all(sp.expand(_substitute(e, p, value) - _entry(m, w)[0]) == 0 for w, e in exprs.items()):
             acts = tuple(w for w, e in exprs.items() if e.has(p))
-            return Family(p, value, tuple(indices), acts)
+            return Family(p, value, tuple(indices), acts, group)
     return f"no value of its parameter {label} gives the identity (W' = W, X' = X)"
 
 
@@ -171,8 +209,7 @@ def _generator(m: Model, t, f: Family, which: str) -> sp.Expr:
 
 def _generator_u(m: Model, t, which: str) -> sp.Expr:
     """:math:`\\partial_s W'(W + s U)|_{s=0}` at a fixed parameter, by ``sympy.diff``."""
-    entry, idx, _ = _entry(m, which)
-    base = m.W if which == "W" else m.X
+    base = getattr(m, which)
     e = _primed(m, t, which)
     moved = e.replace(lambda x: isinstance(x, Indexed) and x.base == base,
                       lambda x: x + S * IndexedBase(U)[x.indices])
@@ -187,8 +224,22 @@ def _sum(body, idx, sizes, outer=()):
     return Sum(body, *limits) if limits else body
 
 
-def _size_of(m: Model, index) -> sp.Symbol:
+def _size_of(m: Model, index) -> sp.Expr:
+    if index == GROUP:   # the number of groups: H/S (an integer: the groups split the units)
+        return sp.floor(m.axis("unit").size / Group().size)
     return next(ax.size for ax in (*m.axes, m.input) if ax.index == index)
+
+
+def _chain_sum(m: Model, f: Family, body, idx, sizes):
+    """The sum of ``body`` over a tensor's entries ``idx``, the parameter's index outermost;
+    for a family by groups, the units taken group by group (i = S(u-1)+1, ..., Su; H = S G)."""
+    if f.group is None:
+        return _sum(body, idx, sizes, outer=f.indices)
+    i, S = m.axis("unit").index, Group().size
+    limits = [(k, 1, n) for k, n in zip(idx, sizes) if k != i]
+    if i in idx:
+        limits.append((i, S * (GROUP - 1) + 1, S * GROUP))
+    return Sum(body, *limits, (GROUP, 1, _size_of(m, GROUP)))
 
 
 def _def(name, lhs, rhs, meaning):
@@ -231,7 +282,7 @@ class Definitions:
             return
         f, t = self.f, self.t
         byname = {e.name: e for e in self.cell_defs}
-        self.defs = {"W'": byname["W'"], "X'": byname["X'"]}
+        self.defs = {k: byname[k] for k in ("W'", "X'", "g'", "b'", "c'") if k in byname}
         v = _direction(f)
         terms = []
         for w in f.acts_on:
@@ -239,16 +290,18 @@ class Definitions:
             xi = _generator(m, t, f, w)
             self.defs[XI[w].label.name] = _def(XI[w].label.name, XI[w][idx], xi,
                                                f"the generator: d{w}'/ds at the identity along v (sympy.diff of {w}')")
-            terms.append(_sum(GRAD[w][idx] * XI[w][idx], idx, sizes, outer=f.indices))
+            terms.append(_chain_sum(m, f, GRAD[w][idx] * XI[w][idx], idx, sizes))
+        args = ", ".join(f"{w}'(s)" for w in tensors(m) if w in ("W", "X") or w in f.acts_on)
+        by_group = "; the units taken group by group" if f.group is not None else ""
         self.defs["chain rule"] = _def("chain rule", DPHI, sp.Add(*terms),
-                                       "the derivative of phi(s) = L(h(W'(s), X'(s))) at s = 0 along v (chain rule)")
+                                       f"the derivative of phi(s) = L(h({args})) at s = 0 along v (chain rule{by_group})")
         self.defs["invariance"] = _def("invariance", DPHI, sp.S.Zero,
                                        f"h' = h for every parameter (the certificate of {self.norm.id} x {t.id}), "
                                        "so phi is constant and its derivative is 0")
         form = sum_normal_form(unfold(sp.Add(*terms), [Rule(e.lhs, e.rhs) for k, e in self.defs.items()
                                                         if k.startswith("xi")]))
         coeff = _coefficient(form, v, f.indices, m)
-        self.c = _quantity(C, f)
+        self.c = _quantity(C if m.c is None else "c_v", f)   # never the linear bias c
         self.defs[C] = _def(C, self.c, coeff, "the constraint: the coefficient of v in the derivative")
         self.linear_form = _sum(v * self.c, f.indices, [_size_of(m, k) for k in f.indices], outer=f.indices)
         self.v = v
@@ -278,27 +331,138 @@ class Definitions:
                                                  f"{self.norm.id} x {t.id}): the two functions of {w} are equal")
                 self._hessian(w, idx, sizes, xi_u)
         else:
-            self.scaling_reason = "the family moves both W and X"
-        # conserved quantities: weights only
-        self.weights_reason = None if f.acts_on == ("W",) else \
+            moved = list(f.acts_on)
+            self.scaling_reason = "the family moves both " + " and ".join(moved) if len(moved) == 2 else \
+                f"the family moves {', '.join(moved[:-1])} and {moved[-1]} together"
+        # what training does along the direction: parameters only
+        self.weights_reason = None if "X" not in f.acts_on else \
             "the family moves the data X, which training does not update"
-        if self.weights_reason is None:
-            entry, idx, sizes = _entry(m, "W")
-            qexpr = coeff.xreplace({GRAD["W"]: m.W})
-            self.Q = _quantity(Q, f)
-            self.defs[Q] = _def(Q, self.Q, qexpr, "the conserved quantity <xi(W), W>: the constraint with W for the gradient")
-            qdot = sp.diff(qexpr.replace(lambda x: isinstance(x, Indexed) and x.base == m.W,
-                                         lambda x: x - S * GRAD["W"][x.indices]), S).subs(S, 0)
-            self.Qdot = _quantity(QDOT, f)
-            self.defs[QDOT] = _def(QDOT, self.Qdot, qdot,
-                                   "its derivative along gradient flow dW/dt = -dL/dW (sympy.diff)")
+        self.conserved_reason = self.sgd_reason = self.identity_reason = self.weights_reason
+        through = self._statistics_on_parameters()
+        if self.weights_reason is None and through:
+            names = " and ".join(f"{b}_i" for b in through)
+            self.identity_reason = (f"the generator depends on the parameters through {names} (a statistic of the "
+                                    "layer), whose derivative is not written here")
+            self.conserved_reason = self.sgd_reason = (
+                f"the generator depends on the parameters through {names}: it is not affine in them, so no "
+                "quantity of the form 1/2 P^T A P + c0^T P is derived")
+        elif self.weights_reason is None:
+            self._identity()
+            self._quantities(coeff)
+
+    def _statistics_on_parameters(self) -> list:
+        """The statistics a generator names (mu_i, sigma_i in b') whose definitions, unfolded, depend
+        on the layer's tensors (weight norm's sigma_i = ||w_i||), not constants (running statistics)."""
+        m = self.m
+        own = {getattr(m, k) for k in tensors(m)}
+        named = {b for k, e in self.defs.items() if k.startswith("xi^") for b in e.rhs.atoms(IndexedBase)} \
+            - own - {IndexedBase(V)}
+        rules = [Rule(e.lhs, e.rhs) for e in self.cell_defs if isinstance(e.lhs, Indexed) and "'" not in e.name]
+        out = []
+        for e in self.cell_defs:
+            if isinstance(e.lhs, Indexed) and e.lhs.base in named:
+                expr = e.rhs
+                for _ in range(len(rules)):
+                    expr = unfold(expr, rules)
+                if any(expr.has(b) for b in own):
+                    out.append(e.lhs.base)
+        return sorted(out, key=str)
+
+    # --- the Hessian identity ------------------------------------------------------------
+
+    def _identity(self) -> None:
+        """Differentiating c = 0, which holds at every parameter, along R + s U_R for each parameter
+        tensor R: H xi + (D xi)^T dL/dP = 0, row by row (Kunin et al. 2021)."""
+        m, f = self.m, self.f
+        second = {ax.index: ax.bound for ax in m.axes} | {m.input.index: SECOND_INPUT}
+        self.rows, self.hterms = [], {}
+        for R in (w for w in tensors(m) if w != "X"):
+            _, ridx, rsizes = _entry(m, R)
+            UR, base = IndexedBase(f"U_{R}"), getattr(m, R)
+            hterm = sp.S.Zero
+            for T in f.acts_on:
+                _, tidx, tsizes = _entry(m, T)
+                col = tuple(second[k] for k in tidx)
+                hterm += _sum(HESS2[R, T][ridx + col] * XI[T][col], col, tsizes)
+            dterm = coef = sp.S.Zero
+            for T in f.acts_on:
+                _, tidx, tsizes = _entry(m, T)
+                xi = self.defs[XI[T].label.name].rhs
+                moved = xi.replace(lambda x: isinstance(x, Indexed) and x.base == base, lambda x: x + S * UR[x.indices])
+                dxi = sp.expand(sp.diff(moved, S).subs(S, 0))
+                if dxi == 0:
+                    continue
+                if {o.indices for o in dxi.atoms(Indexed) if o.base == UR} != {ridx} or not set(ridx) <= set(tidx):
+                    self.identity_reason = f"the generator of {T} couples entries of {R}: not written row by row"
+                    return
+                body = GRAD[T][tidx] * dxi
+                dterm += _sum(body, tidx, tsizes)
+                extra = [(k, n) for k, n in zip(tidx, tsizes) if k not in ridx]
+                coef += _sum(sp.expand(body / UR[ridx]), [k for k, _ in extra], [n for _, n in extra])
+            dd = Symbol(f"D_U{R} D_v phi")
+            self.defs[f"chain rule vU {R}"] = _def(
+                f"chain rule vU {R}", dd, _sum(UR[ridx] * hterm, ridx, rsizes) + dterm,
+                f"the derivative of D_v phi = sum dL/dP xi(P) along {R} + s U_{R} (chain rule: the Hessian "
+                f"times xi, plus the gradient times the derivative of xi, sympy.diff)")
+            self.defs[f"invariance vU {R}"] = _def(
+                f"invariance vU {R}", dd, sp.S.Zero,
+                f"D_v phi = 0 at every parameter value (the certificate of {self.norm.id} x {self.t.id}), "
+                f"so its derivative along {R} + s U_{R} is 0")
+            self.directions.append(Direction(UR, ridx, tuple(rsizes)))
+            self.rows.append((R, UR, ridx, rsizes, dd, hterm + coef))
+            self.hterms[R] = hterm
+
+    # --- conserved quantities and one SGD step -------------------------------------------
+
+    def _quantities(self, coeff) -> None:
+        """Q from the generator xi = A P + c0 (P = (W, g, b, c)): <xi(P), P> = P^T A P + c0^T P read off
+        c with P for the gradient; Q = P^T A P (A != 0, c0 = 0), c0^T P (A = 0) or 1/2 P^T A P + c0^T P.
+        Conserved exactly when A is symmetric (then grad Q = kappa xi, kappa = 2, 1, 1), which is
+        checked as dQ/dt = -kappa c under gradient flow (both sides polynomials in P and dL/dP)."""
+        m, f = self.m, self.f
+        params = [w for w in tensors(m) if w != "X"]
+        bases = {getattr(m, w): w for w in params}
+        pairing = coeff.xreplace({GRAD[w]: getattr(m, w) for w in params})
+        t = Symbol("t")
+        scaled = pairing.replace(lambda x: isinstance(x, Indexed) and x.base in bases, lambda x: t * x)
+        quad = sum_normal_form(sp.diff(scaled, t, 2).subs(t, 0) / 2)
+        lin = sum_normal_form(sp.diff(scaled, t).subs(t, 0))
+        if not holds(scaled, t ** 2 * quad + t * lin):
+            self.conserved_reason = self.sgd_reason = "the generator is not affine in the parameters"
+            return
+        self.kappa = 2 if lin == 0 else 1
+        qexpr = quad + lin if quad == 0 or lin == 0 else quad / 2 + lin
+        qdot = sp.diff(qexpr.replace(lambda x: isinstance(x, Indexed) and x.base in bases,
+                                     lambda x: x - S * GRAD[bases[x.base]][x.indices]), S).subs(S, 0)
+        if not holds(qdot, -self.kappa * coeff):
+            self.conserved_reason = self.sgd_reason = (
+                "the generator xi = A P + c0 has a linear part A that is not symmetric (dQ/dt is not a multiple of c "
+                "for Q = 1/2 P^T A P + c0^T P): xi is no gradient, and no quantity of this form is conserved")
+            return
+        self.conserved_reason = None
+        self.sgd_reason = None if quad == 0 or lin == 0 else \
+            "Q has a quadratic and a linear part: one step does not reduce to Q and c"
+        self.Q = _quantity(Q, f)
+        norm = {2: "the squared norm the direction re-scales", 1: "linear"}[self.kappa] if quad == 0 or lin == 0 else ""
+        self.defs[Q] = _def(Q, self.Q, qexpr, f"the conserved quantity: <xi(P), P> with P = "
+                                              f"({', '.join(w for w in params if qexpr.has(getattr(m, w)))})"
+                                              + (f", {norm}" if norm else ", 1/2 P^T A P + c0^T P"))
+        self.Qdot = _quantity(QDOT, f)
+        self.defs[QDOT] = _def(QDOT, self.Qdot, qdot, "its derivative along gradient flow dP/dt = -dL/dP (sympy.diff)")
+        present = [w for w in params if qexpr.has(getattr(m, w))]
+        self.stepped = present
+        for w in present:
+            _, idx, _ = _entry(m, w)
+            P = getattr(m, w)
             for name, base, rhs, words in (
-                    ("W^+", W_SGD, m.W[idx] - ETA * GRAD["W"][idx], "one SGD step at learning rate eta"),
-                    ("W^wd", W_WD, (1 - ETA * LAM) * m.W[idx] - ETA * GRAD["W"][idx],
+                    (f"{w}^+", SGD[w], P[idx] - ETA * GRAD[w][idx], "one SGD step at learning rate eta"),
+                    (f"{w}^wd", WD[w], (1 - ETA * LAM) * P[idx] - ETA * GRAD[w][idx],
                      "one SGD step at learning rate eta with weight decay lambda")):
-                self.defs[name] = _def(name, base[idx], rhs, words)
-            for name, base, words in ((Q_SGD, W_SGD, "Q after one SGD step"), (Q_WD, W_WD, "Q after one step with weight decay")):
-                self.defs[name] = _def(name, _quantity(name, f), qexpr.xreplace({m.W: base}), words)
+                self.defs[name] = _def(name, base[idx], rhs, words if w == "W" else f"{words}, on {w}")
+        for name, table, words in ((Q_SGD, SGD, "Q after one SGD step"), (Q_WD, WD, "Q after one step with weight decay")):
+            self.defs[name] = _def(name, _quantity(name, f), qexpr.xreplace({getattr(m, w): table[w] for w in present}),
+                                   words)
+        self.q_of_gradient = sum_normal_form(ETA ** 2 * qexpr.xreplace({getattr(m, w): GRAD[w] for w in present}))
 
     def _hessian(self, w, idx, sizes, xi_u) -> None:
         """Definitions for the second derivative: a second entry idx2, direction U2."""
@@ -330,37 +494,36 @@ class Definitions:
 
     def target(self, kind: str) -> tuple[sp.Expr, sp.Expr]:
         """The statement each consequence must end with, derived here."""
+        return self.targets(kind)[-1]
+
+    def targets(self, kind: str) -> list[tuple[sp.Expr, sp.Expr]]:
+        """Every statement a consequence must reach (the Hessian identity: one per parameter tensor)."""
+        if kind == "hessian-identity":
+            return [(K, sp.S.Zero) for *_, K in self.rows]
         if kind == "gradient-orthogonality":
-            return self.c, sp.S.Zero
+            return [(self.c, sp.S.Zero)]
         if kind == "gradient-scaling":
             idx = self.idx
-            return GRAD_T[self.var][idx], GRAD[self.var][idx] / self.factor
+            return [(GRAD_T[self.var][idx], GRAD[self.var][idx] / self.factor)]
         if kind == "conserved-quantity":
-            return self.Qdot, sp.S.Zero
+            return [(self.Qdot, sp.S.Zero)]
         if kind == "hessian-scaling":
             both = self.idx + self.idx2
-            return HESS_T[self.var][both], HESS[self.var][both] / (self.factor * self.factor2)
+            return [(HESS_T[self.var][both], HESS[self.var][both] / (self.factor * self.factor2))]
         if kind == "effective-learning-rate":
             idx, Wp = self.idx, self.cell_defs[0].lhs.base
-            return W_SGD[idx], (Wp[idx] - ETA * self.factor ** 2 * GRAD_T["W"][idx]) / self.factor
+            return [(W_SGD[idx], (Wp[idx] - ETA * self.factor ** 2 * GRAD_T["W"][idx]) / self.factor)]
         name = Q_SGD if kind == "sgd-norm-growth" else Q_WD
         full = self.step_law(name)
-        return _quantity(name, self.f), full.xreplace({self.c: 0})
+        return [(_quantity(name, self.f), full.xreplace({self.c: 0}))]
 
     def step_law(self, name: str) -> sp.Expr:
-        """Q after the step, written as a Q + b c + rest (read off the sum normal form)."""
-        expanded = sum_normal_form(unfold(self.defs[name].rhs, [Rule(self.defs[k].lhs, self.defs[k].rhs)
-                                                                for k in ("W^+", "W^wd")]))
-        qn, cn = sum_normal_form(self.defs[Q].rhs), sum_normal_form(self.defs[C].rhs)
-        out = {qn: sp.S.Zero, cn: sp.S.Zero}
-        rest = sp.S.Zero
-        for term in sp.Add.make_args(expanded):
-            coeff, body = term.as_independent(*[s for s in term.free_symbols if s not in (ETA, LAM)], as_Add=False)
-            if body in out:
-                out[body] += coeff
-            else:
-                rest += term
-        return sp.factor(out[qn]) * self.Q + sp.factor(out[cn]) * self.c + rest
+        """Q after the step, as a Q + b c + rest: with r = 1 - eta lambda (1 for plain SGD), for
+        Q = P^T A P: r^2 Q - 2 eta r c + eta^2 Q(dL/dP); for Q = c0^T P: r Q - eta c."""
+        r = 1 - ETA * LAM if name == Q_WD else sp.S.One
+        if self.kappa == 2:
+            return sp.factor(r ** 2) * self.Q + sp.factor(-2 * ETA * r) * self.c + self.q_of_gradient
+        return sp.factor(r) * self.Q + sp.factor(-ETA) * self.c
 
     @property
     def premises(self) -> dict[str, Equation]:
@@ -376,7 +539,7 @@ class Definitions:
     def used_definitions(self, steps) -> tuple[Equation, ...]:
         """The definitions ``steps`` rest on, shown with them (W' and X' always)."""
         names = {u for e in steps for u in e.uses if u in self.defs}
-        names |= {"W'", "X'"}
+        names |= {"W'", "X'", "g'", "b'", "c'"}
         return tuple(e for k, e in self.defs.items() if k in names)
 
     def reason(self, kind: str, verdict: str) -> str | None:
@@ -389,30 +552,38 @@ class Definitions:
             return self.scaling_reason
         if kind == "hessian-scaling":
             return self.scaling_reason or self.hessian_reason
+        if kind == "hessian-identity":
+            return self.identity_reason
         if kind == "effective-learning-rate":
             if self.scaling_reason or self.weights_reason:
                 return self.scaling_reason or self.weights_reason
             if self.factor == 1:
                 return "the family does not change the size of the gradient (its factor is 1)"
-            return None
-        if kind in ("conserved-quantity", "sgd-norm-growth", "weight-decay-law"):
-            return self.weights_reason
+            return self.conserved_reason
+        if kind == "conserved-quantity":
+            return self.conserved_reason
+        if kind in ("sgd-norm-growth", "weight-decay-law"):
+            return self.sgd_reason
         return None
 
 
 def _coefficient(form: sp.Expr, v, indices, m: Model) -> sp.Expr:
-    """c with form = sum_l v_l c_l (or v c): read off the sum normal form."""
+    """c with form = sum_l v_l c_l (or v c): read off the sum normal form (a sum of such sums
+    over the same l, one per tensor the family moves, adds their coefficients)."""
     if not indices:
         c = sp.expand(form / v)
         if c.has(v):
             raise ValueError(f"not linear in {v}: {form}")
         return c
-    body = form
-    for k in reversed(indices):
-        if not (isinstance(body, Sum) and body.limits[-1][0] == k):
-            raise ValueError(f"expected a sum over {k}: {form}")
-        body = Sum(body.function, *body.limits[:-1]) if len(body.limits) > 1 else body.function
-    c = sp.expand(body / v)
+    total = sp.S.Zero
+    for term in sp.Add.make_args(form):
+        factor, body = term.as_coeff_Mul()
+        for k in reversed(indices):
+            if not (isinstance(body, Sum) and body.limits[-1][0] == k):
+                raise ValueError(f"expected a sum over {k}: {form}")
+            body = Sum(body.function, *body.limits[:-1]) if len(body.limits) > 1 else body.function
+        total += factor * body
+    c = sp.expand(total / v)
     if c.has(v.base):
         raise ValueError(f"not linear in {v}: {form}")
     return c

@@ -54,8 +54,7 @@ import functools
 import sympy as sp
 from sympy import IndexedBase
 
-from ..catalogue.registry import normalizer as _normalizer, transformation as _transformation
-from ..core.algebra import sum_normal_form
+from ..catalogue.registry import acting as _transformation, normalizer as _normalizer
 from ..core.consequence import (TITLES, Consequence, applying, consequence_json, document, justify,
                                 not_applying, tex)
 from ..core.model import EPS
@@ -64,7 +63,7 @@ from ..core.training import (C, COEFFICIENTS, CONSEQUENCES, DDL, DL, DPHI, ETA, 
                              QDOT, Q_SGD, Q_WD, U, U2, XI_U, XI_U2, Definitions, Family, _sum, family)
 from ..kernel import consequences as _kernel
 
-__all__ = ["CONSEQUENCES", "TITLES", "Family", "Consequence", "family", "derive_consequences",
+__all__ = ["CONSEQUENCES", "TITLES", "Family", "Consequence", "family", "derive_consequences", "direction_cells",
            "consequence_json", "document", "check_consequence", "verify_document", "tex", "COEFFICIENTS",
            "justify", "C", "Q", "QDOT", "ETA", "LAM", "GRAD", "GRAD_T"]
 
@@ -90,6 +89,14 @@ class _Derivation(Definitions):
         n = len(ortho)
         if kind == "gradient-orthogonality":
             return ortho
+        if kind == "hessian-identity":
+            out = []
+            for R, UR, ridx, rsizes, dd, K in self.rows:
+                k = len(out)
+                out += [Equation(f"step {k + 1}", dd, _sum(UR[ridx] * K, ridx, rsizes), "", (f"chain rule vU {R}",)),
+                        Equation(f"step {k + 2}", dd, sp.S.Zero, "", (f"invariance vU {R}",)),
+                        Equation(f"step {k + 3}", K, sp.S.Zero, "", (COEFFICIENTS, f"step {k + 1}", f"step {k + 2}"))]
+            return out
         if kind == "gradient-scaling":
             w, idx, sizes = self.var, self.idx, self.sizes
             Uw = IndexedBase(U)[idx]
@@ -119,15 +126,14 @@ class _Derivation(Definitions):
             lhs, rhs = self.target(kind)
             return self.steps("gradient-scaling") + [Equation("step 5", lhs, rhs, "", ("W^+", "W'", "step 4"))]
         if kind == "conserved-quantity":
-            ratio = sp.cancel(sum_normal_form(self.defs[QDOT].rhs) / sum_normal_form(self.defs[C].rhs))
             return ortho + [
-                Equation(f"step {n + 1}", self.Qdot, ratio * self.c, "", (QDOT, C)),
+                Equation(f"step {n + 1}", self.Qdot, -self.kappa * self.c, "", (QDOT, C)),
                 Equation(f"step {n + 2}", self.Qdot, sp.S.Zero, "", (f"step {n + 1}", f"step {n}")),
             ]
-        name, w = (Q_SGD, "W^+") if kind == "sgd-norm-growth" else (Q_WD, "W^wd")
+        name, sup = (Q_SGD, "+") if kind == "sgd-norm-growth" else (Q_WD, "wd")
         lhs, rhs = self.target(kind)
         return ortho + [
-            Equation(f"step {n + 1}", lhs, self.step_law(name), "", (name, w, Q, C)),
+            Equation(f"step {n + 1}", lhs, self.step_law(name), "", (name, *[f"{w}^{sup}" for w in self.stepped], Q, C)),
             Equation(f"step {n + 2}", lhs, rhs, "", (f"step {n + 1}", f"step {n}")),
         ]
 
@@ -145,7 +151,7 @@ def _derivation(norm_id: str, t_id: str, eps_zero: bool) -> _Derivation:
 @functools.lru_cache(maxsize=None)
 def _cell(norm_id: str, t_id: str):
     from .engine import derive
-    return derive(norm_id, t_id)
+    return derive(norm_id, _transformation(t_id))
 
 
 def derive_consequences(norm_id: str, t_id: str, cell=None) -> list[Consequence]:
@@ -191,3 +197,17 @@ def check_consequence(data, invariant=None) -> list[str]:
 def verify_document(doc, invariant=None) -> list[str]:
     """The kernel's :func:`invariance.kernel.consequences.verify_document`, likewise."""
     return _kernel.verify_document(doc, invariant or _default_invariant)
+
+
+def direction_cells(norm_ids, listed=(), linear_bias: bool = False) -> list[tuple[str, str]]:
+    """(normalizer, family) for every direction of the basis of each layer's parameter symmetries
+    (:func:`invariance.derive.symmetries.basis`) that ``listed`` does not hold already; with
+    ``linear_bias``, the dense layers with a linear bias too: their consequences come from the
+    directions, not from the table's columns."""
+    from ..catalogue.registry import normalizer
+    from ..core.model import DENSE
+    from .symmetries import basis
+    ids = list(norm_ids) + ([f"{n}-linear-bias" for n in norm_ids if normalizer(n).model is DENSE]
+                            if linear_bias else [])
+    seen = set(listed)
+    return [(n, t.id) for n in ids for t in basis(n) if (n, t.id) not in seen]

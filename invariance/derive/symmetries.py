@@ -18,6 +18,7 @@ for every input; ``data``: directions in X that leave it unchanged for every par
 """
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -269,3 +270,28 @@ def _degenerate(b, norm, kind, out: Symmetries, rng) -> list[Degenerate]:
             if bound != formula or note:
                 found.append(Degenerate(ax.name, n, axes, bound, exact, formula, note))
     return found
+
+
+@functools.lru_cache(maxsize=None)
+def basis(norm_id: str, kind: str = "parameter", seed: int = 0) -> tuple:
+    """The families of :func:`symmetries`' basis, chosen as it chooses them (proved, ordered, kept
+    when their tangents add their full count at a random point of the first sizes) without the
+    completeness certificates: what the training consequences are derived for."""
+    norm = _normalizer(norm_id)
+    proved = _order(norm, _proved(norm, kind))
+    b, rng = norm.build(sp.S.Zero), random.Random(seed)
+    out = Symmetries(norm.id, kind, [], [], sp.S.Zero)
+    for axes in SIZES[shape_of(norm.model)]:
+        if norm.groups and (axes["unit"] % norm.groups or axes["unit"] // norm.groups < 2):
+            continue
+        sizes, cols = concrete(b, axes), columns_of(b.m, concrete(b, axes), kind)
+        for _ in range(POINTS):
+            points = random_points(b, sizes, kind, stacked(b, sizes, kind), rng)
+            try:
+                jacobian(b, sizes, points, kind)   # as symmetries: a point where the layer is defined
+                _basis(b, sizes, points[0], cols, proved, out)
+            except (NotRational, ZeroDivisionError):
+                out.basis.clear(), out.dependent.clear()
+                continue
+            return tuple(d.family for d in out.basis)
+    return ()

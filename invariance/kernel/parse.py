@@ -299,6 +299,9 @@ def _check_ranges(expr: sp.Expr, vocab: Vocabulary) -> None:
             length = sp.expand(hi - lo + 1)
             if length in sizes or (length.is_Integer and 1 <= length <= MAX_RANGE):
                 continue
+            if isinstance(length, sp.floor) and len(length.args[0].args) == 2 and \
+                    set(length.args[0].args) <= sizes | {1 / x for x in sizes}:   # floor(H/S) groups: >= 0 terms
+                continue
             raise CertificateError(f"a sum over {k.name} from {lo} to {hi}: a range must run over one of the "
                                    f"layer's sizes ({', '.join(sorted(x.name for x in sizes)) or 'none'}) or over "
                                    f"1 to {MAX_RANGE} terms, never an empty or reversed one")

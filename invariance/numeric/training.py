@@ -25,6 +25,7 @@ where the two precisions happen to agree).
 from __future__ import annotations
 
 import itertools
+import random
 import zlib
 from fractions import Fraction
 
@@ -33,16 +34,18 @@ import sympy as sp
 from sympy import Indexed, IndexedBase, Sum, Symbol
 
 from ..catalogue import layers
+from ..catalogue.normalizers import LINEAR_BIAS
 from ..core.algebra import Rule, evaluate, unfold
 from ..core.consequence import Consequence
-from ..core.training import C, ETA, GRAD, GRAD_T, LAM, Q, QDOT
+from ..core.training import C, ETA, GRAD, GRAD_T, LAM, Q, QDOT, XI
 from ..derive.consequences import _derivation
 from ..core.model import EPS
 from .crosscheck import EXTENDED, U as UNIT_ROUNDOFF, random_sizes, transform
-from ..catalogue.registry import normalizer as _normalizer, transformation as _transformation
+from ..catalogue.registry import TRANSFORMATIONS, acting as _transformation, normalizer as _normalizer
 
 __all__ = ["gradients", "check_numeric", "sgd_run", "attach_numeric"]
 
+LINEAR = np.array([float(v) for v in LINEAR_BIAS])   # the linear bias c the layer's op adds
 STEP = 1e-30            # complex step: h^2 = 1e-60 relative truncation, far below rounding
 ETA_VALUE, LAMBDA_VALUE, STEPS = 0.3, 0.1, 25
 
@@ -78,33 +81,73 @@ class Problem:
         features = s["H"] * s.get("P", 1)
         self.R = rng.normal(size=(3, features)) / np.sqrt(features)
         self.y = rng.normal(size=(s["N"], 3))
-        self.params = {k: (_grid(v[0], 4) if isinstance(v, np.ndarray) else v)
-                       for k, v in self.t.sample(rng, 1, s).items()}
+        # the linear bias c is a variable here (the layer's own, LINEAR_BIAS, is its value): the op adds
+        # that constant, so c - LINEAR_BIAS is added to the summed inputs before it
+        self.c = LINEAR[:s["H"]].copy() if self.norm.model.c is not None else None
+        if self.t.id in TRANSFORMATIONS:
+            self.params = {k: (_grid(v[0], 4) if isinstance(v, np.ndarray) else v)
+                           for k, v in self.t.sample(rng, 1, s).items()}
+        else:   # a family of directions: exact parameters (factors in {1/2, 3/2, 2, 3}, shifts rational)
+            dims = {**s, "S": s["H"] // (self.norm.groups or 1)}
+            self.params = self.t.values(self.t.exact(random.Random(seed), dims), dims)
 
-    def loss(self, W, X, dtype=np.complex128):
-        """L for a batch of (W, X) along a leading axis: 1/2 sum ||R tanh(h_n) - y_n||^2."""
+    @property
+    def point(self) -> dict:
+        """The layer's tensors: W, X, g, b (and c)."""
+        return {"W": self.W, "X": self.X, "g": self.g, "b": self.b} | ({"c": self.c} if self.c is not None else {})
+
+    def loss(self, W, X, g=None, b=None, c=None, dtype=np.complex128):
+        """L for a batch of (W, X, g, b, c) along a leading axis: 1/2 sum ||R tanh(h_n) - y_n||^2."""
+        g, b = (self.g if g is None else g), (self.b if b is None else b)
+        op = self.op
+        if c is not None:
+            shift = np.asarray(c) - LINEAR[:np.shape(c)[-1]]
+            op = (lambda a, W, eps=0.0, **kw: self.op(a + shift[..., None, :], W, eps, **kw))
         with layers.complex_step():
-            h = layers.layer(W, X, self.g, self.b, self.op, **self.norm.numeric_kwargs)   # cast to a's dtype
-        z = np.tanh(h.reshape(h.shape[:-2 - (X.ndim - W.ndim)] + (self.sizes["N"], -1)))
+            h = layers.layer(W, X, g, b, op, **self.norm.numeric_kwargs)   # cast to a's dtype
+        z = np.tanh(h.reshape(h.shape[:h.ndim - 2 - (np.ndim(X) - np.ndim(W))] + (self.sizes["N"], -1)))
         r = z @ self.R.T.astype(dtype) - self.y.astype(dtype)
         return 0.5 * np.sum(r * r, axis=(-2, -1))
 
-    def transformed(self):
-        lead = {k: (np.asarray(v)[None] if not isinstance(v, int) else v) for k, v in self.params.items()}
-        Wt, Xt = transform(self.t.id, self.W[None], self.X[None], lead)
-        return Wt[0], Xt[0]
+    def transformed(self) -> dict:
+        """The point moved by the transformation: the table's by its NumPy form, a family's by its
+        definitions evaluated exactly at the exact parameters."""
+        if self.t.id in TRANSFORMATIONS:
+            lead = {k: (np.asarray(v)[None] if not isinstance(v, int) else v) for k, v in self.params.items()}
+            Wt, Xt = transform(self.t.id, self.W[None], self.X[None], lead)
+            return self.point | {"W": Wt[0], "X": Xt[0]}
+        from ..core.training import _entry, _primed, tensors
+        m, out = self.norm.model, dict(self.point)
+        arrays = {getattr(m, k): _fraction(v) for k, v in self.point.items()}
+        scalars = {k: v for k, v in self.params.items() if not isinstance(k, IndexedBase)}
+        arrays |= {k: _fraction(v) for k, v in self.params.items() if isinstance(k, IndexedBase)}
+        env = {ax.size: self.sizes[{"case": "N", "unit": "H", "input": "D", "position": "P"}[ax.name]]
+               for ax in (*m.axes, m.input)} | {sp.Symbol("S", integer=True, positive=True):
+                                                 self.sizes["H"] // (self.norm.groups or 1)} | scalars
+        for k in tensors(m):
+            expr, idx, _ = _entry(m, k)[0], _entry(m, k)[1], None
+            moved = _primed(m, self.t, k)
+            if moved == expr:
+                continue
+            shape = np.shape(self.point[k])
+            out[k] = np.array([float(evaluate(moved, arrays, env | dict(zip(idx, [x + 1 for x in at]))))
+                               for at in itertools.product(*map(range, shape))]).reshape(shape)
+        return out
 
 
-def gradients(p: Problem, W, X, dtype=np.complex128) -> dict[str, np.ndarray]:
-    """dL/dW and dL/dX by complex steps, all entries at once (one batch per variable)."""
+def gradients(p: Problem, W, X, dtype=np.complex128, **others) -> dict[str, np.ndarray]:
+    """dL/dW, dL/dX, dL/dg, dL/db (and dL/dc) by complex steps at (W, X, and g, b, c as given, else the
+    problem's), all entries of a tensor at once (one batch per tensor)."""
     real = np.float64 if dtype == np.complex128 else np.longdouble
+    point = p.point | {"W": W, "X": X} | others
     out = {}
-    for name, base in (("W", W), ("X", X)):
+    for name, base in point.items():
+        base = np.asarray(base)
         k = base.size
         eye = np.eye(k).reshape((k,) + base.shape)
-        moved = base.astype(dtype)[None] + 1j * dtype(STEP) * eye.astype(dtype)
-        fixed = (X if name == "W" else W).astype(dtype)[None]
-        value = p.loss(moved, fixed) if name == "W" else p.loss(fixed, moved)
+        args = {n: np.asarray(v).astype(dtype)[None] for n, v in point.items()}
+        args[name] = base.astype(dtype)[None] + 1j * dtype(STEP) * eye.astype(dtype)
+        value = p.loss(**args, dtype=dtype)
         out[name] = (value.imag / real(STEP)).reshape(base.shape).astype(real)
     return out
 
@@ -135,22 +178,26 @@ def abs_bound(expr: sp.Expr) -> sp.Expr:
 
 
 class _Binding:
-    """Symbols of a cell bound to the values of one instance (exact fractions)."""
+    """Symbols of a cell bound to the values of one instance (exact fractions): the sizes (S, a
+    group's, too), the transformation's parameters, the layer's constants that a family's
+    definitions name (running statistics mu_i, sigma_i: their values in the NumPy layer), ``values``."""
 
     def __init__(self, p: Problem, d, values: dict):
         m = d.m
         self.m, self.d = m, d
         s = p.sizes
         unit = m.axis("unit").size
-        self.env = {m.axis("case").size: s["N"], unit: s["H"], m.input.size: s["D"]}
+        self.env = {m.axis("case").size: s["N"], unit: s["H"], m.input.size: s["D"],
+                    sp.Symbol("S", integer=True, positive=True): s["H"] // (p.norm.groups or 1)}
         if "P" in s:
             self.env[m.axis("position").size] = s["P"]
-        self.dims = {ax.index: self.env[ax.size] for ax in (*m.axes, m.input)}
-        bound = p.t.values(p.params, {"N": s["N"], "H": s["H"], "D": s["D"], **({"P": s["P"]} if "P" in s else {})})
-        self.arrays, self.scalars = {}, {}
+        self.dims = {ax.index: self.env[ax.size] for ax in (*m.axes, m.input)} | \
+            {sp.Symbol("u", integer=True): p.norm.groups or 1}
+        bound = p.t.values(p.params, {"N": s["N"], "H": s["H"], "D": s["D"], **({"P": s["P"]} if "P" in s else {})}) \
+            if p.t.id in TRANSFORMATIONS else p.params
+        self.arrays, self.scalars = _constants(p, d), {}
         for k, v in {**bound, **values}.items():
-            (self.arrays if isinstance(k, IndexedBase) else self.scalars)[k] = _fraction(v) if isinstance(k, IndexedBase) \
-                else _fraction(v)
+            (self.arrays if isinstance(k, IndexedBase) else self.scalars)[k] = _fraction(v)
 
     def at_every(self, expr: sp.Expr, free: tuple) -> list[Fraction]:
         """``expr`` at every value of its free indices ``free``."""
@@ -162,17 +209,46 @@ class _Binding:
         return out
 
 
+def _constants(p: Problem, d) -> dict:
+    """Per-unit quantities of the layer that a family's generator names (batch norm at inference's
+    running mu_i, sigma_i; weight norm's sigma_i = ||w_i||): their cell definitions at the
+    normalizer's constants and the problem's point, in float64, as the NumPy layer computes them
+    (so that the layer's own function is the one whose symmetry is checked)."""
+    from ..core.training import tensors
+    m = d.m
+    own = {getattr(m, k) for k in tensors(m)}
+    named = {b for k, e in d.defs.items() if k.startswith("xi") for b in e.rhs.atoms(IndexedBase)} - own - {
+        IndexedBase("v")}
+    rules = [Rule(e.lhs, e.rhs) for e in d.cell_defs if isinstance(e.lhs, Indexed) and "'" not in e.name]
+    arrays = {getattr(m, k): _fraction(v) for k, v in p.point.items()}
+    env = {m.axis("case").size: p.sizes["N"], m.axis("unit").size: p.sizes["H"], m.input.size: p.sizes["D"]}
+    out = {}
+    for e in d.cell_defs:
+        if isinstance(e.lhs, Indexed) and e.lhs.base in named:
+            expr = e.rhs
+            for _ in range(len(rules)):
+                expr = unfold(expr, rules)
+            expr = expr.xreplace(dict(p.norm.constants)).xreplace({EPS: 0})
+            i = m.axis("unit").index
+            out[e.lhs.base] = [_fraction(float(evaluate(expr, arrays, env | {i: k + 1})))
+                               for k in range(p.sizes["H"])]
+    return out
+
+
+def _values(p: Problem, d, point: dict, grads: dict) -> dict:
+    """Symbol -> array: the layer's tensors and their gradients."""
+    return {getattr(d.m, k): v for k, v in point.items()} | {GRAD[k]: v for k, v in grads.items()}
+
+
 def _abs_values(values: dict) -> dict:
     return {k: np.abs(np.asarray(v, dtype=np.longdouble if isinstance(v, np.ndarray) and v.dtype == np.longdouble
                                  else float)) for k, v in values.items()}
 
 
 def _free(expr) -> tuple:
-    idx = set()
-    for e in expr.atoms(Indexed):
-        idx |= {i for i in e.indices if isinstance(i, Symbol)}
-    bound = {v for s in expr.atoms(Sum) for v in s.variables}
-    return tuple(sorted(idx - bound, key=str))
+    """The free indices of ``expr``: integer symbols that are not sizes (in an entry, or in a
+    sum's bounds, as a group's number u)."""
+    return tuple(sorted((x for x in expr.free_symbols if x.is_integer and not x.is_positive), key=str))
 
 
 def _residual_check(p: Problem, d, residual: sp.Expr, values: dict, errors: dict) -> dict:
@@ -204,19 +280,21 @@ def check_numeric(c: Consequence, seed: int = 0, op=None) -> dict:
         return sgd_run(c, seed, op)["numeric"]
     if c.consequence == "hessian-scaling":
         return _hessian_check(c, d, p, seed)
+    if c.consequence == "hessian-identity":
+        return _identity_check(c, d, p, seed)
     G = gradients(p, p.W, p.X)
     Gx = gradients(p, p.W, p.X, np.clongdouble) if EXTENDED else G
-    values = {d.m.W: p.W, d.m.X: p.X, GRAD["W"]: G["W"], GRAD["X"]: G["X"]}
+    values = _values(p, d, p.point, G)
     errors = {GRAD[k]: G[k] - Gx[k].astype(float) for k in G}
     if c.consequence == "gradient-orthogonality":
         residual = d.defs[C].rhs
     elif c.consequence == "conserved-quantity":
         residual = d.defs[QDOT].rhs
     else:   # gradient-scaling, effective-learning-rate: the gradient at the transformed point
-        Wt, Xt = p.transformed()
-        Gt = gradients(p, Wt, Xt)
-        Gtx = gradients(p, Wt, Xt, np.clongdouble) if EXTENDED else Gt
-        values |= {GRAD_T["W"]: Gt["W"], GRAD_T["X"]: Gt["X"]}
+        moved = p.transformed()
+        Gt = gradients(p, **moved)
+        Gtx = gradients(p, **moved, dtype=np.clongdouble) if EXTENDED else Gt
+        values |= {GRAD_T[k]: Gt[k] for k in Gt}
         errors |= {GRAD_T[k]: Gt[k] - Gtx[k].astype(float) for k in Gt}
         residual = c.conclusion.lhs - c.conclusion.rhs
         if c.consequence == "effective-learning-rate":   # W^+ and W' by their definitions, exactly
@@ -230,44 +308,103 @@ def check_numeric(c: Consequence, seed: int = 0, op=None) -> dict:
 HVP_STEP = 1e-3   # central difference of the gradient: truncation ~ h^2 |L'''| / 6, rounding ~ |dG| / h
 
 
-def _hvp(p: Problem, W, X, var: str, direction, h: float):
-    """Hessian times ``direction``: central difference of complex-step gradients.
+def _hvp(p: Problem, point: dict, var: str, direction: dict, h: float):
+    """The Hessian's ``var`` rows times ``direction`` (tensor name -> array): central difference of
+    complex-step gradients.
 
     Its truncation error is O(h^2): the value at h/2 is returned, with the change
     from h to h/2 divided by 3 as the estimate of that error (Richardson)."""
     def at(step):
-        moved = (W + step * direction, X) if var == "W" else (W, X + step * direction)
-        return gradients(p, *moved)[var]
+        moved = {k: v + step * direction[k] if k in direction else v for k, v in point.items()}
+        return gradients(p, **moved)[var]
     full, half = (at(h) - at(-h)) / (2 * h), (at(h / 2) - at(-h / 2)) / h
     return half, np.abs(full - half) / 3
+
+
+def _rounding(p: Problem, point: dict, var: str) -> float:
+    """The float64 error of the gradient in ``var`` at ``point``, measured against extended precision
+    (times 2, plus one unit roundoff of its largest entry), over the difference step HVP_STEP."""
+    g64 = gradients(p, **point)[var]
+    delta = np.abs(g64 - gradients(p, **point, dtype=np.clongdouble)[var].astype(float)).max() if EXTENDED else 0.0
+    return 2 * (delta + UNIT_ROUNDOFF * np.abs(g64).max()) / HVP_STEP
 
 
 def _hessian_check(c: Consequence, d, p: Problem, seed: int) -> dict:
     """The Hessian law contracted with a random direction U2:
     (d2L/dW2 U2)[idx] = f(idx) (d2L/dW2' (f U2))[idx], f the entrywise factor of W'."""
     var = d.var
-    base = p.W if var == "W" else p.X
+    base = p.point[var]
     rng = _seed(seed, "hessian", c.normalizer, c.transformation)
     U2 = _grid(rng.normal(size=base.shape), 10)
     f = np.array([float(x) for x in _Binding(p, d, {}).at_every(d.factor, _free_of(d.factor, d.idx))])
     f = np.broadcast_to(f.reshape([base.shape[k] if i in d.factor.free_symbols else 1
                                    for k, i in enumerate(d.idx)]), base.shape) if f.size > 1 else f
-    Wt, Xt = p.transformed()
-    here, here_err = _hvp(p, p.W, p.X, var, U2, HVP_STEP)
-    there, there_err = _hvp(p, Wt, Xt, var, f * U2, HVP_STEP)
-    rounding = []
-    for W, X in ((p.W, p.X), (Wt, Xt)):   # the gradients' float64 error, measured as for the other checks
-        g64 = gradients(p, W, X)[var]
-        delta = np.abs(g64 - gradients(p, W, X, np.clongdouble)[var].astype(float)).max() if EXTENDED else 0.0
-        rounding.append(2 * (delta + UNIT_ROUNDOFF * np.abs(g64).max()) / HVP_STEP)
+    moved = p.transformed()
+    here, here_err = _hvp(p, p.point, var, {var: U2}, HVP_STEP)
+    there, there_err = _hvp(p, moved, var, {var: f * U2}, HVP_STEP)
+    rounding = [_rounding(p, pt, var) for pt in (p.point, moved)]
     residual = np.abs(here - f * there)
     tol = 2 * (here_err + rounding[0] + np.abs(f) * (there_err + rounding[1]))
     scale = np.abs(here) + np.abs(f * there)
     return {"method": "Hessian-vector products by central differences of complex-step gradients "
                       f"(h = {HVP_STEP}), truncation estimated by halving h", "sizes": p.sizes, "seed": seed,
-            "passed": bool(np.all(residual <= tol)), "max_ratio": float((residual / tol).max()),
+            "passed": bool(np.all(residual <= tol)), "max_ratio": _worst(residual, tol),
             "max_relative_residual": float((residual / np.maximum(scale, 1e-300)).max()),
             "points": int(residual.size), "tolerance": _extended_note()}
+
+
+def _identity_check(c: Consequence, d, p: Problem, seed: int) -> dict:
+    """H xi + (D xi)^T dL/dP = 0, row by row, at a random direction v: H xi by central differences of
+    complex-step gradients along xi (all moved tensors together), the rest evaluated exactly from the
+    gradients.  Tolerance: the difference's truncation (halving h) and rounding (the gradients'
+    float64 error over h), plus the exact part's propagated gradient error (as :func:`_residual_check`)."""
+    rng = _seed(seed, "identity", c.normalizer, c.transformation)
+    if d.f.indices:   # v: one entry per unit, input or group
+        v = {d.v.base: _grid(rng.normal(size=_Binding(p, d, {}).dims[d.f.indices[0]]), 4)}
+    else:
+        v = {d.v: float(_grid(rng.normal(), 4))}
+    G = gradients(p, p.W, p.X)
+    Gx = gradients(p, p.W, p.X, np.clongdouble) if EXTENDED else G
+    values = _values(p, d, p.point, G) | v
+    errors = {GRAD[k]: G[k] - Gx[k].astype(float) for k in G}
+    xi = {}
+    for k in d.f.acts_on:
+        e = d.defs[XI[k].label.name]
+        flat = _Binding(p, d, values).at_every(e.rhs, tuple(i for i in e.lhs.indices))
+        xi[k] = np.array([float(x) for x in flat]).reshape(np.shape(p.point[k]))
+    ratios, residuals, scales, points = [], [], [], 0
+    for R, UR, ridx, rsizes, dd, K in d.rows:
+        hv, trunc = _hvp(p, p.point, R, xi, HVP_STEP)
+        rest = sp.expand(K - d.hterms[R])
+        exact = np.array([float(x) for x in _Binding(p, d, values).at_every(rest, ridx)]).reshape(hv.shape) \
+            if rest != 0 else np.zeros(hv.shape)
+        bound = abs_bound(rest)
+        prop = np.array([float(x) for x in _Binding(p, d, {**_abs_values(values), **{k: np.abs(e) for k, e in
+                                                                                     errors.items()}}).at_every(
+            bound, ridx)]).reshape(hv.shape) if rest != 0 else 0.0
+        residual = np.abs(hv + exact)
+        tol = 2 * (trunc + _rounding(p, p.point, R)) + 2 * prop \
+            + UNIT_ROUNDOFF * np.abs(exact)
+        ratios.append(_worst(residual, tol))
+        residuals.append(float(residual.max()))
+        scales.append(float((np.abs(hv) + np.abs(exact)).max()))
+        points += int(residual.size)
+    relative = [max(residuals) / max(max(scales), 1e-300)]   # a row that is 0 term by term has no scale of its own
+    return {"method": "Hessian times the generator by central differences of complex-step gradients "
+                      f"(h = {HVP_STEP}), truncation estimated by halving h; (D xi)^T dL/dP evaluated exactly",
+            "sizes": p.sizes, "seed": seed, "passed": max(ratios) <= 1, "max_ratio": max(ratios),
+            "max_relative_residual": max(relative), "points": points, "tolerance": _extended_note()}
+
+
+def _worst(residual, tol) -> float:
+    """max residual / tolerance, where a residual of exactly 0 counts 0 (a gradient that is 0 by
+    the layer's structure, as dL/dc under batch norm, has no rounding to measure)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.where(residual == 0, 0.0, residual / tol).max())
+
+
+def _axis(d, index) -> str:
+    return next(ax.name for ax in (*d.m.axes, d.m.input) if ax.index == index)
 
 
 def _free_of(expr, idx) -> tuple:
@@ -276,13 +413,14 @@ def _free_of(expr, idx) -> tuple:
 
 def sgd_run(c: Consequence, seed: int = 0, op=None, steps: int = STEPS, eta: float = ETA_VALUE,
             lam: float | None = None) -> dict:
-    """Train W by SGD (with weight decay for ``weight-decay-law``) and follow Q against its law.
+    """Train the parameters Q depends on by SGD (with weight decay for ``weight-decay-law``) and
+    follow Q against its law.
 
     The prediction is the law alone, iterated from Q_0 with the measured
-    gradient norms: P_{t+1} = a P_t + eta^2 ||G_t||^2 (a = 1 or (1 - eta lambda)^2).
-    The tolerance accumulates the same way: per step, the constraint's float64
-    residual times its coefficient in the law before c = 0, plus the rounding
-    of the update W - eta G (two roundings per entry, first order through Q).
+    gradients: P_{t+1} = a P_t + rest_t (a = 1 or (1 - eta lambda)^2, rest the law's
+    eta^2 Q(dL/dP) or 0).  The tolerance accumulates the same way: per step, the
+    constraint's float64 residual times its coefficient in the law before c = 0, plus the
+    rounding of the update P - eta G (two roundings per entry, first order through Q).
     """
     d = _derivation(c.normalizer, c.transformation, any(x == sp.Eq(EPS, 0) for x in c.conditions))
     p = Problem(c.normalizer, c.transformation, seed, op)
@@ -299,11 +437,11 @@ def sgd_run(c: Consequence, seed: int = 0, op=None, steps: int = STEPS, eta: flo
     q_def = d.defs[Q].rhs
     qdot_bound = abs_bound(d.defs[QDOT].rhs)
     free = _free(q_def)
-    W = p.W.copy()
+    point = dict(p.point)
     actual, predicted, tolerance, eff = [], [], [], []
     ratio_max, rel_max = 0.0, 0.0
     for t in range(steps + 1):
-        q = _Binding(p, d, {d.m.W: W, d.m.X: p.X}).at_every(q_def, free)
+        q = _Binding(p, d, _values(p, d, point, {})).at_every(q_def, free)
         actual.append(q)
         if t == 0:
             predicted.append(q)
@@ -316,22 +454,23 @@ def sgd_run(c: Consequence, seed: int = 0, op=None, steps: int = STEPS, eta: flo
         eff.append([eta / float(x) if x else float("inf") for x in q])
         if t == steps:
             break
-        G = gradients(p, W, p.X)
-        Gx = gradients(p, W, p.X, np.clongdouble) if EXTENDED else G
-        bind = _Binding(p, d, {d.m.W: W, d.m.X: p.X, GRAD["W"]: G["W"]})
-        gain = bind.at_every(rest_expr, free)
+        G = gradients(p, **point)
+        Gx = gradients(p, **point, dtype=np.clongdouble) if EXTENDED else G
+        gain = _Binding(p, d, _values(p, d, point, G)).at_every(rest_expr, free)
         nxt = [a_val * x + r for x, r in zip(predicted[-1], gain)]
         # tolerance of this step: |b| |c(G64)| bound, plus the update's rounding through Q
-        c_err = _Binding(p, d, {d.m.W: np.abs(W), d.m.X: np.abs(p.X),
-                                GRAD["W"]: 2 * np.abs(G["W"] - Gx["W"].astype(float)) +
-                                UNIT_ROUNDOFF * np.abs(G["W"])}).at_every(abs_bound(d.defs[C].rhs), free)
-        W_new = (1 - eta * lam) * W - eta * G["W"]
-        rounding = 2 * UNIT_ROUNDOFF * (np.abs((1 - eta * lam) * W) + eta * np.abs(G["W"]) + np.abs(W_new))
-        # first order: |Q(W + e) - Q(W)| <= |D_e Q| <= qdot's terms at |W|, |e| (qdot is D_{-G} Q); doubled
-        up = _Binding(p, d, {d.m.W: np.abs(W_new), d.m.X: np.abs(p.X), GRAD["W"]: rounding}).at_every(qdot_bound, free)
+        c_err = _Binding(p, d, _values(p, d, {k: np.abs(v) for k, v in point.items()}, {
+            k: 2 * np.abs(G[k] - Gx[k].astype(float)) + UNIT_ROUNDOFF * np.abs(G[k]) for k in G})).at_every(
+            abs_bound(d.defs[C].rhs), free)
+        new = {k: (1 - eta * lam) * point[k] - eta * G[k] for k in d.stepped}
+        rounding = {k: 2 * UNIT_ROUNDOFF * (np.abs((1 - eta * lam) * point[k]) + eta * np.abs(G[k]) + np.abs(new[k]))
+                    for k in d.stepped}
+        # first order: |Q(P + e) - Q(P)| <= |D_e Q| <= qdot's terms at |P|, |e| (qdot is D_{-G} Q); doubled
+        up = _Binding(p, d, _values(p, d, {k: np.abs(v) for k, v in (point | new).items()}, rounding)).at_every(
+            qdot_bound, free)
         tolerance.append([abs(a_val) * tl + bval * ce + 2 * u for tl, ce, u in zip(tolerance[-1], c_err, up)])
         predicted.append(nxt)
-        W = W_new
+        point |= new
     numeric = {"method": "SGD on the real layer, gradients by complex steps, Q evaluated exactly",
                "steps": steps, "eta": eta, "lambda": lam, "sizes": p.sizes, "seed": seed,
                "passed": ratio_max <= 1, "max_ratio": ratio_max, "max_relative_residual": rel_max,

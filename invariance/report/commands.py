@@ -299,7 +299,9 @@ def proofs_command(out: Path = Path("proofs")) -> int:
     out = _out_dir(out)
     cells = [cell for n in NORMALIZERS for cell in derive_row(n)]
     paths = write(cells, out, titles())
-    consequences = collect(cells)   # the cells just derived, not derived again
+    from ..derive.consequences import direction_cells
+    listed = [(c.normalizer, c.transformation) for c in cells]
+    consequences = collect(cells) + collect(direction_cells(list(NORMALIZERS), listed, linear_bias=True))
     paths.append(write_consequences(consequences, out))
     layers = write_symmetries(out)
     paths += [out / f"symmetries__{norm_id}.json" for norm_id, *_ in layers]
@@ -343,8 +345,9 @@ def consequences_command(normalizer: str | None = None, transformation: str | No
                          everything: bool = False, numeric: bool = False, fmt: str = "text") -> int:
     """Print what invariance implies for training, for one cell or for the table's rows."""
     from .training_report import command
-    if normalizer is not None and transformation is not None:
-        cell_ids(normalizer, transformation, "consequences")
+    from ..catalogue.registry import FAMILIES
+    if normalizer is not None and transformation is not None and transformation not in FAMILIES:
+        cell_ids(normalizer, transformation, "consequences")   # a family of directions: as symmetries names it
     output, notes, status = command(normalizer, transformation, everything, numeric, fmt)
     print(output)
     for note in notes:

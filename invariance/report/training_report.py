@@ -258,7 +258,8 @@ def command(normalizer: str | None, transformation: str | None, all_: bool, nume
 
     Raises :class:`invariance.catalogue.registry.UnknownId` for bad input (exit 2 in the CLI)."""
     from ..catalogue.registry import NORMALIZERS, TABLE1, TRANSFORMATIONS, UnknownId, normalizer as norm_of, \
-        transformation as trans_of
+        acting as trans_of
+    from ..derive.consequences import direction_cells
     if fmt not in FORMATS:
         raise UnknownId(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
     if (normalizer is None) != (transformation is None):
@@ -268,7 +269,9 @@ def command(normalizer: str | None, transformation: str | None, all_: bool, nume
             raise UnknownId("--all takes no NORMALIZER TRANSFORMATION")
         cells = [(norm_of(normalizer).id, trans_of(transformation).id)]
     else:
-        cells = [(n, t) for n in (NORMALIZERS if all_ else TABLE1) for t in TRANSFORMATIONS]
+        rows = list(NORMALIZERS if all_ else TABLE1)
+        cells = [(n, t) for n in rows for t in TRANSFORMATIONS]
+        cells += direction_cells(rows, cells, linear_bias=all_)   # the symmetries beyond the table's columns
     found = collect(cells, numeric, seed)
     bad = failed(found)
     notes = [f"NUMERIC CHECK FAILED {c.normalizer} x {c.transformation} {c.consequence}: "

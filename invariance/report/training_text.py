@@ -20,7 +20,7 @@ import sympy as sp
 from sympy import Indexed, Symbol
 from sympy.printing.pretty.stringpict import prettyForm
 
-from ..catalogue.registry import TRANSFORMATIONS, titles
+from ..catalogue.registry import FAMILIES, normalizer as _normalizer, titles
 from ..core.consequence import Consequence, tex
 from ..core.notation import _SUB, _rebuild, inline, pretty_form
 from ..core.training import COEFFICIENTS, PREMISES
@@ -38,10 +38,15 @@ def _sub(indices, unicode: bool) -> str:
     return "_" + text if text else ""
 
 
+#: A tensor's name as a superscript (unicode).
+_UP = {"W": "\u1d42", "X": "\u02e3", "g": "\u1d4d", "b": "\u1d47", "c": "\u1d9c"}
+
 #: Symbols without indices: (unicode, ASCII).
 _SYMBOLS = {"D_v phi": ("D\u1d65\u03c6", "D_v phi"), "D_U L": ("D_U L", "D_U L"), "D_U L'": ("D_U L'", "D_U L'"),
             "D_U D_U2 L": ("D_U D_U\u2082 L", "D_U D_U2 L"), "D_U D_U2 L'": ("D_U D_U\u2082 L'", "D_U D_U2 L'"),
-            "Q^+": ("Q\u207a", "Q^+"), "Q^wd": ("Q\u207a\u02b7\u1d48", "Q^+wd"), "dQ/dt": ("dQ/dt", "dQ/dt")}
+            "Q^+": ("Q\u207a", "Q^+"), "Q^wd": ("Q\u207a\u02b7\u1d48", "Q^+wd"), "dQ/dt": ("dQ/dt", "dQ/dt"),
+            "c_v": ("c\u1d65", "c_v"),
+            **{f"D_U{k} D_v phi": (f"D_U{_UP[k]} D\u1d65\u03c6", f"D_U{k} D_v phi") for k in "Wgbc"}}
 
 
 def _indexed(name: str, idx: tuple, u: bool) -> str | None:
@@ -50,19 +55,24 @@ def _indexed(name: str, idx: tuple, u: bool) -> str | None:
     if name.startswith("dL/d"):                      # the gradient at (W, X), or at (W', X')
         w = name[4]
         return f"\u2202L/\u2202{w}{primed}{_sub(idx, u)}" if u else f"dL/d{w}{primed}{_sub(idx, u)}"
-    if name.startswith("d2L/d"):                     # the Hessian: two entries
-        w, half = name[5], len(idx) // 2
-        first, second = f"{w}{primed}{_sub(idx[:half], u)}", f"{w}{primed}{_sub(idx[half:], u)}"
+    if name.startswith("d2L/d"):                     # the Hessian: two entries (of one tensor, or of two)
+        w, v = (name[5], name[5]) if name[6] == "2" else (name[5], name[7])
+        half = len(idx) // 2 if w == v else 2 if w == "W" else 1
+        first, second = f"{w}{primed}{_sub(idx[:half], u)}", f"{v}{primed}{_sub(idx[half:], u)}"
         return f"\u2202\u00b2L/\u2202{first}\u2202{second}" if u else f"d2L/d{first} d{second}"
     if name.startswith("xi^"):                       # the generator
         w = name[3]
-        return ("\u03be" + {"W": "\u1d42", "X": "\u02e3"}[w] if u else f"xi^{w}") + _sub(idx, u)
+        return ("\u03be" + _UP[w] if u else f"xi^{w}") + _sub(idx, u)
+    if name.startswith("U_"):                        # a direction of one tensor, for the Hessian identity
+        return ("U" + _UP[name[2]] if u else name) + _sub(idx, u)
+    if name == "c_v":
+        return ("c\u1d65" if u else "c_v") + _sub(idx, u)
     if name.startswith("xi_U"):                      # dW'/ds along W + s U at a fixed parameter
         w, which = name[-1], ("U\u2082" if u else "U2") if name.startswith("xi_U2") else "U"
         return f"(\u2202_{which} {w}')" + _sub(idx, u) if u else f"(d_{which} {w}')" + _sub(idx, u)
     if name == "U2":
         return ("U\u2082" if u else "U2") + _sub(idx, u)
-    if name in ("W^+", "W^wd", "Q^+", "Q^wd"):
+    if "^" in name and name.split("^")[0] in ("W", "g", "b", "c", "Q") and name.split("^")[1] in ("+", "wd"):
         mark = {"+": ("\u207a", "^+"), "wd": ("\u207a\u02b7\u1d48", "^+wd")}[name.split("^")[1]]
         return name[0] + mark[0 if u else 1] + _sub(idx, u)
     if name == "dQ/dt":
@@ -97,12 +107,23 @@ def _meaning(e, cell: tuple[str, str], u: bool, defs: dict) -> list:
     """A definition's or premise's meaning, in words and maths (the terminal's own words)."""
     name = e.name
     w = name[-1] if name.startswith("xi") else _moved(defs)
+    moved = [k for k in ("W", "X", "g", "b", "c") if k in ("W", "X") or f"{k}'" in defs]
     phi = sp.Eq(sp.Function("phi")(Symbol("s")), sp.Function("L")(sp.Function("h")(
-        sp.Function("W'")(Symbol("s")), sp.Function("X'")(Symbol("s")))), evaluate=False)
+        *[sp.Function(f"{k}'")(Symbol("s")) for k in moved])), evaluate=False)
     d = ("\u2202", "d")[not u]
-    if name in ("W'", "X'"):
-        t = TRANSFORMATIONS[cell[1]]
+    if name in ("W'", "X'", "g'", "b'", "c'"):
+        t = FAMILIES[cell[1]]
+        if name in ("g'", "b'", "c'"):
+            return [f"the transformation moves {name[0]} too"]
         return [f"the transformation: {t.title.lower()}, ", (_paper(t.paper, True), _paper(t.paper, False))]
+    if name.startswith("chain rule vU "):
+        k = name[-1]
+        return [f"the chain rule: the derivative of D_v phi along {k} + s U_{k}: the Hessian times xi, plus the "
+                "gradient times the derivative of xi"]
+    if name.startswith("invariance vU "):
+        k = name[-1]
+        return [f"the certificate: D_v phi = 0 at every value of the parameters, so its derivative along "
+                f"{k} + s U_{k} is 0"]
     if name.startswith("xi^"):
         return [f"the generator: {d}{w}'/{d}s at the identity, along a direction v of the parameter"]
     if name == "chain rule":
@@ -129,14 +150,16 @@ def _meaning(e, cell: tuple[str, str], u: bool, defs: dict) -> list:
         return ["the certificate: h(W', X') = h(W, X) for every W and X; equal functions have equal "
                 "second derivatives"]
     if name == "Q":
-        return ["the quantity ", ("\u27e8\u03be(W), W\u27e9", "<xi(W), W>"), ": the constraint with W in place of "
-                "the gradient"]
+        return ["the quantity ", ("\u27e8\u03be(P), P\u27e9", "<xi(P), P>"), ": the constraint with the parameters P "
+                "in place of their gradients", *([" (halved where xi has a constant part too)"]
+                                                 if "1/2" in e.justification else [])]
     if name == "dQ/dt":
-        return ["its derivative along gradient flow, ", (f"dW/dt = -{d}L/{d}W", "dW/dt = -dL/dW")]
-    if name == "W^+":
-        return ["one SGD step at learning rate ", Symbol("eta")]
-    if name == "W^wd":
-        return ["one SGD step at learning rate ", Symbol("eta"), " with weight decay ", Symbol("lambda")]
+        return ["its derivative along gradient flow, ", (f"dP/dt = -{d}L/{d}P", "dP/dt = -dL/dP")]
+    if name.endswith("^+"):
+        return ["one SGD step at learning rate ", Symbol("eta"), *([f", on {name[0]}"] if name[0] != "W" else [])]
+    if name.endswith("^wd"):
+        return ["one SGD step at learning rate ", Symbol("eta"), " with weight decay ", Symbol("lambda"),
+                *([f", on {name[0]}"] if name[0] != "W" else [])]
     if name in ("Q^+", "Q^wd"):
         return ["Q after the step"]
     return [name]
@@ -201,6 +224,9 @@ def statement(c: Consequence, defs: dict) -> list:
     """What ``c`` states: maths and words, from its last step and ``defs``, the definitions its
     cell's consequences use (the conserved quantity's Q is defined for the SGD laws)."""
     last = c.conclusion
+    if c.consequence == "hessian-identity":   # one identity per parameter tensor: each coefficients step
+        rows = [sp.Eq(e.lhs, e.rhs, evaluate=False) for e in c.steps if e.uses[:1] == (COEFFICIENTS,)]
+        return [*sum(([";  ", r] for r in rows), [])[1:], " for every direction v"]
     if c.consequence == "gradient-orthogonality":
         lhs = defs["c"].rhs
     else:
@@ -212,10 +238,10 @@ def statement(c: Consequence, defs: dict) -> list:
         out.append(f" for every {', '.join(map(str, indices))}")
     if c.consequence in ("conserved-quantity", "sgd-norm-growth", "weight-decay-law") and "Q" in defs:
         out += [", where ", sp.Eq(defs["Q"].lhs, defs["Q"].rhs, evaluate=False)]
-    if c.consequence == "effective-learning-rate":
-        out += ["; with the factor ", ("1/\u2016w\u2016", "1/|w|", r"$1/\lVert w \rVert$"), " that makes the "
-                "re-scaled weights unit-norm, the effective rate is ",
-                ("\u03b7/\u2016w\u2016\u00b2", "eta/|w|^2", r"$\eta/\lVert w \rVert^2$")]
+    if c.consequence == "effective-learning-rate":   # the norm this direction preserves: its Q
+        q = defs["Q"]
+        out += ["; with the factor ", 1 / sp.sqrt(q.lhs), " that makes ", q.lhs, " = 1, where ",
+                sp.Eq(q.lhs, q.rhs, evaluate=False), ", the effective rate is ", Symbol("eta") / q.lhs]
     return out
 
 
@@ -252,13 +278,24 @@ def _parts(parts, u: bool) -> list:
     return [display(p, u) if isinstance(p, sp.Basic) else p for p in parts]
 
 
+class _Names(dict):
+    """id -> title: the registry's, and a layer it resolves (``<id>-linear-bias``)."""
+
+    def __missing__(self, key):
+        return _normalizer(key).title
+
+
+def _names() -> dict:
+    return _Names(titles())
+
+
 def _identity(e) -> bool:
     """W' = W or X' = X: the family leaves it alone."""
     return isinstance(e.lhs, Indexed) and e.rhs == e.lhs.func(sp.IndexedBase(e.name[:-1]), *e.lhs.indices)
 
 
 def _cell(out: _Out, cell: tuple[str, str], found: list[Consequence]) -> None:
-    u, name = out.unicode, titles()
+    u, name = out.unicode, _names()
     applying = [c for c in found if c.applies]
     conditions = applying[0].conditions
     out.sentence([f"{name[cell[0]]} under {name[cell[1]].lower()}", *(
@@ -320,7 +357,7 @@ def render_text(consequences, width: int | None = None, unicode: bool | None = N
             continue
         out.blank()
         _cell(out, cell, found)
-    name = titles()
+    name = _names()
     for reason, cells in without.items():
         out.blank()
         out.words([f"No consequence ({reason}): " + "; ".join(f"{name[n]} under {name[t].lower()}"
