@@ -308,17 +308,37 @@ def check_numeric(c: Consequence, seed: int = 0, op=None) -> dict:
 HVP_STEP = 1e-3   # central difference of the gradient: truncation ~ h^2 |L'''| / 6, rounding ~ |dG| / h
 
 
-def _hvp(p: Problem, point: dict, var: str, direction: dict, h: float):
+def _hvp(p: Problem, point: dict, var: str, direction: dict, h: float, dtype=np.complex128, exact: bool = False):
     """The Hessian's ``var`` rows times ``direction`` (tensor name -> array): central difference of
     complex-step gradients.
 
     Its truncation error is O(h^2): the value at h/2 is returned, with the change
-    from h to h/2 divided by 3 as the estimate of that error (Richardson)."""
+    from h to h/2 divided by 3 as the estimate of that error (Richardson).  With ``exact``, the
+    rounding of each moved point to float64 (e = fl(P + s d) - (P + s d), computed in fractions),
+    which the difference would divide by h, is removed to first order: the gradient there, minus
+    the Hessian times e (a difference along e itself, whose own error is e times rounding)."""
     def at(step):
         moved = {k: v + step * direction[k] if k in direction else v for k, v in point.items()}
-        return gradients(p, **moved)[var]
+        g = gradients(p, **moved, dtype=dtype)[var]
+        if exact:
+            err = {k: _float_error(point[k], step, direction[k], moved[k]) for k in direction}
+            scale = max(float(np.abs(e).max()) for e in err.values())
+            if scale:
+                unit = {k: e / scale for k, e in err.items()}
+                g = g - scale * (gradients(p, **{k: v + HVP_STEP * unit[k] if k in unit else v
+                                                 for k, v in point.items()}, dtype=dtype)[var]
+                                 - gradients(p, **{k: v - HVP_STEP * unit[k] if k in unit else v
+                                                   for k, v in point.items()}, dtype=dtype)[var]) / (2 * HVP_STEP)
+        return g
     full, half = (at(h) - at(-h)) / (2 * h), (at(h / 2) - at(-h / 2)) / h
     return half, np.abs(full - half) / 3
+
+
+def _float_error(base, step, direction, moved) -> np.ndarray:
+    """fl(base + step * direction) - (base + step * direction), exactly, entry by entry."""
+    flat = [float(Fraction(float(m)) - (Fraction(float(b)) + Fraction(step) * Fraction(float(d))))
+            for b, d, m in zip(np.ravel(base), np.ravel(direction), np.ravel(moved))]
+    return np.array(flat).reshape(np.shape(base))
 
 
 def _rounding(p: Problem, point: dict, var: str) -> float:
@@ -374,7 +394,9 @@ def _identity_check(c: Consequence, d, p: Problem, seed: int) -> dict:
         xi[k] = np.array([float(x) for x in flat]).reshape(np.shape(p.point[k]))
     ratios, residuals, scales, points = [], [], [], 0
     for R, UR, ridx, rsizes, dd, K in d.rows:
-        hv, trunc = _hvp(p, p.point, R, xi, HVP_STEP)
+        hv, trunc = _hvp(p, p.point, R, xi, HVP_STEP, exact=True)
+        wide = _hvp(p, p.point, R, xi, HVP_STEP, np.clongdouble, True)[0].astype(float) if EXTENDED else hv
+        rounding = 2 * np.abs(hv - wide) + UNIT_ROUNDOFF * np.abs(G[R]).max() / HVP_STEP
         rest = sp.expand(K - d.hterms[R])
         exact = np.array([float(x) for x in _Binding(p, d, values).at_every(rest, ridx)]).reshape(hv.shape) \
             if rest != 0 else np.zeros(hv.shape)
@@ -383,7 +405,7 @@ def _identity_check(c: Consequence, d, p: Problem, seed: int) -> dict:
                                                                                      errors.items()}}).at_every(
             bound, ridx)]).reshape(hv.shape) if rest != 0 else 0.0
         residual = np.abs(hv + exact)
-        tol = 2 * (trunc + _rounding(p, p.point, R)) + 2 * prop \
+        tol = 2 * (trunc + rounding) + 2 * prop \
             + UNIT_ROUNDOFF * np.abs(exact)
         ratios.append(_worst(residual, tol))
         residuals.append(float(residual.max()))
