@@ -288,8 +288,9 @@ def test_cli_all_numeric_json_exits_0_with_every_cell(capsys):
     doc = json.loads(capsys.readouterr().out)
     assert doc["schema"] == "invariance-certificate/3"
     entries = doc["consequences"]
-    assert {(e["normalizer"], e["transformation"]) for e in entries} == set(CELLS)
-    assert len({(e["normalizer"], e["transformation"]) for e in entries if e["applies"]}) == 28
+    directions = cq.direction_cells(list(invariance.NORMALIZERS), CELLS, linear_bias=True)
+    assert {(e["normalizer"], e["transformation"]) for e in entries} == set(CELLS) | set(directions)
+    assert len({(e["normalizer"], e["transformation"]) for e in entries if e["applies"]}) == 28 + len(directions)
     assert all(e["numeric"]["passed"] for e in entries if e["applies"])
     assert all(e["reason"] for e in entries if not e["applies"])
 
@@ -328,9 +329,8 @@ def test_the_hessian_check_tells_one_over_delta_squared_from_one_over_delta():
     delta = float(p.params["delta"])
     assert delta != 1
     U2 = np.random.default_rng(0).normal(size=p.W.shape)   # (all ones would be a re-centering: H U2 = 0)
-    here, err = training._hvp(p, p.W, p.X, "W", U2, training.HVP_STEP)
-    Wt, Xt = p.transformed()
-    there, _ = training._hvp(p, Wt, Xt, "W", delta * U2, training.HVP_STEP)
+    here, err = training._hvp(p, p.point, "W", {"W": U2}, training.HVP_STEP)
+    there, _ = training._hvp(p, p.transformed(), "W", {"W": delta * U2}, training.HVP_STEP)
     assert np.abs(here).max() > 1e-3
     assert np.abs(here - delta * there).max() <= 1e-6 * np.abs(here).max()       # H = delta^2 H'
     assert np.abs(here - there).max() > 1e-3 * np.abs(here).max()                # not H = delta H'
@@ -345,5 +345,5 @@ def test_verify_document_checks_a_whole_document_and_names_each_problem():
     doc["consequences"].append("not an object")
     problems = cq.verify_document(doc)
     assert problems[0].startswith("layer-norm x weight-matrix-recentering x gradient-orthogonality: ")
-    assert problems[-1] == "entry 8: a consequence must be a JSON object"
+    assert problems[-1] == f"entry {len(cq.CONSEQUENCES) + 1}: a consequence must be a JSON object"
     assert cq.verify_document({"schema": "invariance-certificate/3", "cells": []})[0].startswith("not a consequences")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from invariance.__main__ import main
+from invariance.core.training import CONSEQUENCES
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -169,9 +170,10 @@ def test_consequences_that_do_not_apply_are_grouped_by_reason(every_consequence)
 def test_consequences_markdown_writes_the_maths_in_latex(capsys):
     assert main(["consequences", "batch-norm", "weight-vector-rescaling", "--format", "markdown"]) == 0
     rows = capsys.readouterr().out.splitlines()[2:]
-    assert len(rows) == 7
+    assert len(rows) == len(CONSEQUENCES)   # every consequence applies to a re-scaled row
     for row in rows:
         statement = row.split(" | ")[3]
         assert statement.startswith("$") and "`" not in statement
         assert [c for c in ("Sum(", "**", "Abs(", "dL/dW[") if c in statement] == []
-    assert r"\lVert w \rVert" in rows[3]
+    # the effective rate in the norm the direction preserves: its Q, per row here
+    assert r"\frac{\eta}{{Q}_{i}}" in rows[3] and r"{Q}_{i} = \sum_{j=1}^{D} {W}_{i,j}^{2}" in rows[3]

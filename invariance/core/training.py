@@ -50,10 +50,10 @@ __all__ = ["CONSEQUENCES", "COEFFICIENTS", "Family", "family", "Definitions", "D
            "DDL", "DDLT", "V", "U", "U2", "C", "Q", "QDOT", "W_SGD", "W_WD", "Q_SGD", "Q_WD", "PREMISES",
            "TENSORS", "PARAMETERS", "SGD", "WD", "GROUP", "tensors"]
 
-CONSEQUENCES = ("gradient-orthogonality", "hessian-identity", "gradient-scaling", "hessian-scaling",
+CONSEQUENCES = ("gradient-orthogonality", "gradient-scaling", "hessian-scaling",
                 "effective-learning-rate", "conserved-quantity",
                 "sgd-norm-growth",
-                "weight-decay-law")
+                "weight-decay-law", "hessian-identity")
 COEFFICIENTS = "coefficients"   # the one rule of its own: two equal linear forms have equal coefficients
 #: What the cell's certificate gives; every other entry of :attr:`Definitions.defs` defines its left side.
 PREMISES = ("invariance", "invariance U", "invariance UU") + tuple(f"invariance vU {k}" for k in ("W", "g", "b", "c"))
