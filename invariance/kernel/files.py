@@ -198,6 +198,10 @@ def verify_path(path: Path, hooks: Hooks = Hooks(), budget: float | None = TIME_
         if "later" in seen:
             later.append((f, seen["later"]))
         symmetries += seen.get("symmetries", 0)
+        for n, t, conditions in seen.get("proven", ()):   # the basis cells of a layer's symmetries
+            if (n, t) not in present:
+                present.add((n, t))
+                proven[(n, t)] = conditions
         cells += len(results)
         for cell, bad in results:   # a cell counts as proven only when it verified on its own
             ids = (cell.get("normalizer"), cell.get("transformation")) if isinstance(cell, dict) else ()
@@ -238,9 +242,13 @@ def _cell_file(f: Path, hooks: Hooks, seen: dict) -> tuple[list, list[str]]:
     if _symmetries_document(doc):
         seen["symmetries"] = 1
         try:
-            return [], check_symmetries(doc)
+            found = check_symmetries(doc)
         except Exception as err:   # anything unforeseen rejects the file, never the whole run
             return [], [f"could not be checked ({type(err).__name__}: {str(err)[:200]})"]
+        if not found:   # every basis cell verified: a consequence of that direction rests on it
+            seen["proven"] = [(entry["cell"]["normalizer"], entry["cell"]["transformation"],
+                               tuple(entry["cell"]["conditions"])) for kind in doc["kinds"] for entry in kind["basis"]]
+        return [], found
     problems, md, markdown = [], f.with_suffix(".md"), None
     if md.exists() or md.is_symlink():
         try:
