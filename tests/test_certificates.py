@@ -16,7 +16,7 @@ import invariance
 from invariance.__main__ import main
 from invariance.core.certificate import FORMAT
 from invariance.report.certificates import verify, verify_path, write, write_consequences
-from invariance.report.training_report import collect
+from invariance.report.training_report import every_consequence
 
 PROOFS = Path(__file__).parent.parent / "proofs"
 REFRESH = "run `python -m invariance proofs` to refresh the certificates"
@@ -27,7 +27,7 @@ def fresh(tmp_path_factory):
     out = tmp_path_factory.mktemp("proofs")
     cells = derived.all_cells()
     write(cells, out, invariance.titles())
-    write_consequences(collect(cells), out)
+    write_consequences(every_consequence(cells), out)
     from invariance.report.commands import write_symmetries
     write_symmetries(out)
     return out

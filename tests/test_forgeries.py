@@ -18,6 +18,7 @@ import sympy as sp
 import invariance
 from forgery import rejected
 from invariance.__main__ import main
+from invariance.core.training import CONSEQUENCES   # one entry per kind, for a cell
 from invariance.report.certificates import verify, verify_path
 from invariance.core.cells import definitions
 from invariance.core.model import EPS
@@ -593,7 +594,7 @@ def test_a_rejected_cell_certificate_does_not_carry_its_consequences(tmp_path):
         e["normalizer"] = "batch-norm-inference"
     (tmp_path / "consequences.json").write_text(json.dumps(twin))
     cells, consequences, problems, *_ = verify_path(tmp_path)
-    assert consequences == 7 and sum(p.startswith("consequences.json") for p in problems) >= 1
+    assert consequences == len(CONSEQUENCES) and sum(p.startswith("consequences.json") for p in problems) >= 1
 
 
 def test_an_id_that_is_not_a_string_is_one_problem_not_a_crash(tmp_path):
@@ -603,7 +604,7 @@ def test_an_id_that_is_not_a_string_is_one_problem_not_a_crash(tmp_path):
     (tmp_path / "b.json").write_text((PROOFS / "layer-norm__dataset-rescaling.json").read_text())
     (tmp_path / "consequences.json").write_text(json.dumps(_consequence_doc("layer-norm", "dataset-rescaling")))
     cells, consequences, problems, *_ = verify_path(tmp_path)
-    assert cells == 2 and consequences == 7 and len(problems) == 1 and problems[0].startswith("a.json")
+    assert cells == 2 and consequences == len(CONSEQUENCES) and len(problems) == 1 and problems[0].startswith("a.json")
 
 
 def test_a_consequence_verdict_does_not_depend_on_the_files_beside_it(tmp_path):
@@ -882,7 +883,7 @@ def test_a_file_over_its_time_budget_is_one_problem_and_the_next_file_is_checked
     start = time.monotonic()
     cells, consequences, problems, *_ = files.verify_path(tmp_path, _slow_on(slow, swallow), budget=1)
     assert time.monotonic() - start < 5
-    assert cells == 2 and consequences == 7
+    assert cells == 2 and consequences == len(CONSEQUENCES)
     assert problems[0].startswith("layer-norm__weight-matrix-rescaling.json: not checked within 1 s")
     assert not any(p.startswith("rms-norm") for p in problems)            # the next file: checked, fine
     assert any(p.startswith("consequences.json: ") for p in problems)    # its cell was not proven

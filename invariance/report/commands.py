@@ -295,13 +295,11 @@ def check_command(normalizer: str, transformation: str, fmt: str = "text", numer
 def proofs_command(out: Path = Path("proofs")) -> int:
     """Write one certificate per cell of every registered normalizer, and the consequences, to ``out``."""
     from .certificates import write, write_consequences
-    from .training_report import collect
+    from .training_report import every_consequence
     out = _out_dir(out)
     cells = [cell for n in NORMALIZERS for cell in derive_row(n)]
     paths = write(cells, out, titles())
-    from ..derive.consequences import direction_cells
-    listed = [(c.normalizer, c.transformation) for c in cells]
-    consequences = collect(cells) + collect(direction_cells(list(NORMALIZERS), listed, linear_bias=True))
+    consequences = every_consequence(cells)   # the cells just derived, not derived again; then the directions
     paths.append(write_consequences(consequences, out))
     layers = write_symmetries(out)
     paths += [out / f"symmetries__{norm_id}.json" for norm_id, *_ in layers]

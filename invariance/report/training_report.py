@@ -21,7 +21,7 @@ from ..core.consequence import TITLES, Consequence, document
 from ..core.training import COEFFICIENTS, CONSEQUENCES, PREMISES
 from ..derive.consequences import derive_consequences
 
-__all__ = ["FORMATS", "collect", "render", "command", "chapter_tex", "figure", "write_figure",
+__all__ = ["FORMATS", "collect", "every_consequence", "render", "command", "chapter_tex", "figure", "write_figure",
            "PREAMBLE_PACKAGES"]
 
 FORMATS = ("text", "json", "markdown", "latex")
@@ -43,6 +43,16 @@ def collect(cells, numeric: bool = False, seed: int = 0) -> list[Consequence]:
             found = attach_numeric(found, seed)
         out += found
     return out
+
+
+def every_consequence(cells) -> list[Consequence]:
+    """What ``proofs/consequences.json`` holds: every consequence of ``cells`` (the table's, derived),
+    then those of each basis direction of every registered layer's parameter symmetries (the dense
+    ones with a linear bias too) that ``cells`` does not hold."""
+    from ..catalogue.registry import NORMALIZERS
+    from ..derive.consequences import direction_cells
+    listed = [(c.normalizer, c.transformation) for c in cells]
+    return collect(cells) + collect(direction_cells(list(NORMALIZERS), listed, linear_bias=True))
 
 
 def failed(consequences) -> list[Consequence]:
@@ -80,7 +90,7 @@ TITLES_TEX = {**{k: esc(v) for k, v in TITLES.items()},
 SHORT = {"gradient-orthogonality": r"Gradient $\perp$ generator", "gradient-scaling": "Gradient scaling",
          "hessian-scaling": "Hessian scaling", "effective-learning-rate": "Effective rate",
          "conserved-quantity": r"Conserved $Q$", "sgd-norm-growth": "One SGD step",
-         "weight-decay-law": "With weight decay"}
+         "weight-decay-law": "With weight decay", "hessian-identity": r"$H\xi + (D\xi)^T \partial L = 0$"}
 
 
 def _moved(e) -> str:
@@ -344,11 +354,14 @@ def chapter_tex(with_figure: bool = True, consequences=None, seed: int = 0,
            r"(\theta_0 + s v)|_{s=0}$, obtained by differentiating $W'$ and $X'$ of "
            r"Section~\ref{sec:transformations}, is orthogonal to the gradient. Differentiating in $W$ "
            r"(or $X$) instead gives how the gradient changes along the family: divided by $\delta$ for a "
-           r"re-scaling, so the effective learning rate on a scale-invariant weight is "
-           r"$\eta / \lVert w \rVert^2$, and unchanged for a re-centering. The quantity "
+           r"re-scaling, so the effective learning rate is "
+           r"$\eta / Q$ with $Q$ the squared norm the family re-scales ($\lVert w_i \rVert^2$ for a row, "
+           r"$\lVert W \rVert_F^2$ for layer norm's whole matrix), and unchanged for a re-centering. The quantity "
            r"$Q = \langle \xi(W), W \rangle$ (a squared norm, or a column sum for layer norm's "
            r"re-centering) is conserved under gradient flow, and one step of SGD changes it exactly as "
-           r"the table's last two columns state (Kunin et al.\ 2021~\cite{kunin2021}). "
+           r"the table's last columns state; differentiating the constraint once more gives the Hessian "
+           r"along the generator, $H\xi + (D\xi)^T \partial L = 0$ ($H W = -\partial_W L$ for a "
+           r"re-scaling, $H\xi = 0$ for a re-centering; Kunin et al.\ 2021~\cite{kunin2021}). "
            r"Below, $(\partial_W L)_{i,j}$ is the gradient of the loss at $(W, X)$ and "
            r"$(\partial_W L')_{i,j}$ the gradient at $(W', X')$.",
            f"Of the {len({(c.normalizer, c.transformation) for c in consequences})} cells {scope}, {len(cells)} "
