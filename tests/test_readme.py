@@ -164,3 +164,18 @@ def test_ci_leaves_apt_alone_where_python3_makes_a_venv(tmp_path):
     r = subprocess.run(["bash", str(repo / ".ci" / "run")], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert not log.exists(), log.read_text()
+
+
+def test_the_direction_counts_are_the_derived_consequences():
+    """The consequences of the layers' symmetries beyond the table: cells, layers, applying."""
+    import json
+    from invariance.catalogue.registry import NORMALIZERS
+    from invariance.derive.consequences import derive_consequences, direction_cells
+    table = [(n, t) for n in NORMALIZERS for t in TRANSFORMATIONS]
+    cells = direction_cells(list(NORMALIZERS), table, linear_bias=True)
+    applying = sum(c.applies for n, t in cells for c in derive_consequences(n, t))
+    found = tuple(map(int, figure(r"Of the (\d+) such cells of (\d+) layers \(those the table does not hold\), "
+                                  r"(\d+)\s+consequences apply")))
+    assert found == (len(cells), len({n for n, _ in cells}), applying), found
+    doc = json.loads((ROOT / "proofs" / "consequences.json").read_text())
+    assert {(e["normalizer"], e["transformation"]) for e in doc["consequences"]} >= set(cells)
