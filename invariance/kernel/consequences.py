@@ -87,7 +87,8 @@ MAX_SPOT_WORK = 1_000_000   # nodes the spot check of one step may evaluate (see
 # What all the steps of one document may cost together, per cell it cites (the registry bounds the
 # cells, not the entries: a file can repeat costly steps in as many entries as it likes).  The
 # genuine document: at most 2,800 terms and 190,000 nodes for one cell, 640 and 35,000 on average.
-TERMS_PER_CELL = 1_500      # terms its steps expand to (see _bounded: what holds expands)
+TERMS_PER_CELL = 10_000     # terms its steps expand to (see _bounded: what holds expands); the heaviest
+                            # genuine cell, group norm's group re-scaling, 8,550 (its Hessian by floors)
 WORK_PER_CELL = 80_000      # nodes its spot checks evaluate
 MAX_POINTS = 81       # entries of a step's free indices the spot check visits (3^4; sampled above)
 
@@ -141,7 +142,7 @@ class Budget:
     may cost alone."""
 
     def __init__(self, cells: int):
-        self.cells = cells   # at least one entry's worth, however few cells (the genuine: 2,600 and 180,000)
+        self.cells = cells   # at least one entry's worth, however few cells (the genuine: 8,550 and 184,000)
         self.terms, self.work = max(TERMS_PER_CELL * cells, 10_000), max(WORK_PER_CELL * cells, 1_000_000)
 
     def spend_terms(self, count: int, what: str) -> None:

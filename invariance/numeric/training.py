@@ -31,7 +31,7 @@ from fractions import Fraction
 
 import numpy as np
 import sympy as sp
-from sympy import Indexed, IndexedBase, Sum, Symbol
+from sympy import Indexed, IndexedBase, Sum
 
 from ..catalogue import layers
 from ..catalogue.normalizers import LINEAR_BIAS
@@ -116,7 +116,7 @@ class Problem:
             lead = {k: (np.asarray(v)[None] if not isinstance(v, int) else v) for k, v in self.params.items()}
             Wt, Xt = transform(self.t.id, self.W[None], self.X[None], lead)
             return self.point | {"W": Wt[0], "X": Xt[0]}
-        from ..core.training import _entry, _primed, tensors
+        from ..core.family import _entry, _primed, tensors
         m, out = self.norm.model, dict(self.point)
         arrays = {getattr(m, k): _fraction(v) for k, v in self.point.items()}
         scalars = {k: v for k, v in self.params.items() if not isinstance(k, IndexedBase)}
@@ -125,7 +125,7 @@ class Problem:
                for ax in (*m.axes, m.input)} | {sp.Symbol("S", integer=True, positive=True):
                                                  self.sizes["H"] // (self.norm.groups or 1)} | scalars
         for k in tensors(m):
-            expr, idx, _ = _entry(m, k)[0], _entry(m, k)[1], None
+            expr, idx, _ = _entry(m, k)
             moved = _primed(m, self.t, k)
             if moved == expr:
                 continue
