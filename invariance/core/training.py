@@ -1,24 +1,29 @@
 """What a consequence of invariance rests on: the family, its generator, the definitions.
 
-If a cell is invariant, :math:`h(W'(\\theta), X'(\\theta)) = h(W, X)` for every
-parameter :math:`\\theta` of the transformation, so any loss :math:`L(h)`
-downstream is constant along the family (Ba et al. 2016, section 5.2; Kunin
-et al. 2021).  This module reads, from the registry's objects it is handed
-(a normalizer and a transformation, never looked up or searched here):
+If a cell is invariant, :math:`h(P'(\\theta), X'(\\theta)) = h(P, X)` for every
+parameter :math:`\\theta` of the transformation (P = (W, g, b, c), the layer's
+parameters), so any loss :math:`L(h)` downstream is constant along the family
+(Ba et al. 2016, section 5.2; Kunin et al. 2021).  This module reads, from the
+registry's objects it is handed (a normalizer and a transformation: a column of
+the table or a family of directions, never looked up or searched here):
 
-- the *family*: the parameter of W' and X', and the value giving the identity;
-- the *generator* :math:`\\xi = \\partial_s (W', X')(\\theta_0 + s v)|_{s=0}`
-  along a free direction :math:`v` (``sympy.diff`` of the registry's own W'
-  and X'), and :math:`\\partial_s W'(W + s U)|_{s=0}` at a fixed parameter;
+- the *family* and its *generator* :math:`\\xi = \\partial_s (P', X')(\\theta_0 + s v)|_{s=0}`
+  along a free direction :math:`v` (:mod:`invariance.core.family`: ``sympy.diff``
+  of the registry's own W', X', g', b', c'), and :math:`\\partial_s W'(W + s U)|_{s=0}`
+  at a fixed parameter;
 - the *definitions* a consequence rests on (:class:`Definitions`): the chain
-  rule's sums (the gradient :math:`\\partial L/\\partial W` and the Hessian are
-  free arrays), the constraint c (the coefficient of v in the derivative), the
-  quantity Q, its derivative along gradient flow, one SGD step with and
-  without weight decay (:math:`\\eta`, :math:`\\lambda`), and the three
-  *premises* (``invariance``, ``invariance U``, ``invariance UU``), which say
-  what the cell's certificate gives: a derivative along the family is 0, and
-  the loss at (W', X') is the loss at (W, X) as a function of W or X;
-- the *statement* each consequence must end with (:meth:`Definitions.target`)
+  rule's sums (the gradients :math:`\\partial L/\\partial P` and the Hessian are
+  free arrays), the constraint c (the coefficient of v in the derivative), its
+  derivative along :math:`P + s U_P` for each parameter tensor (the Hessian
+  identity :math:`H\\xi + (D\\xi)^T \\partial L = 0`, row by row), the quantity
+  :math:`Q` (for :math:`\\xi = A P + c_0`: :math:`\\langle \\xi(P), P\\rangle`, or
+  :math:`\\tfrac12 P^T A P + c_0^T P` when both parts are there; defined only where A is
+  symmetric, checked as :math:`\\dot Q = -\\kappa c`), its derivative along gradient flow,
+  one SGD step with and without weight decay (:math:`\\eta`, :math:`\\lambda`), and the
+  *premises* (``invariance``, ``invariance U``, ``invariance UU``, ``invariance vU P``),
+  which say what the cell's certificate gives: a derivative along the family is 0 at every
+  point, and the loss at (W', X') is the loss at (W, X) as a function of W or X;
+- the *statements* each consequence must reach (:meth:`Definitions.targets`)
   and why a consequence does not apply (:meth:`Definitions.reason`).
 
 The search (:mod:`invariance.derive.consequences`) writes steps from these;
@@ -30,7 +35,7 @@ Nothing here searches.
 >>> d.defs[C].lhs, d.defs[C].rhs
 (c[i], Sum(W[i, j]*dL/dW[i, j], (j, 1, D)))
 >>> sorted(d.premises)
-['invariance', 'invariance U', 'invariance UU']
+['invariance', 'invariance U', 'invariance UU', 'invariance vU W', 'invariance vU b', 'invariance vU g']
 """
 from __future__ import annotations
 

@@ -22,14 +22,21 @@ downstream is constant along the family.  Differentiating that identity gives:
 - ``conserved-quantity``: :math:`Q_l = \\langle \\xi_l(W), W \\rangle` (the squared
   norm for a re-scaling, a column sum for a re-centering) does not change
   under gradient flow :math:`\\dot W = -\\partial L/\\partial W`;
+- ``hessian-identity``: differentiating the constraint, which holds at every
+  point, along :math:`P + s U_P` for each parameter tensor P:
+  :math:`H\\xi + (D\\xi)^T \\partial L/\\partial P = 0`, one coefficients step per row
+  (:math:`H W = -\\partial L/\\partial W` for a re-scaling, :math:`H\\xi = 0` for a shift);
 - ``sgd-norm-growth`` and ``weight-decay-law``: after one step of SGD
   :math:`W^+ = (1 - \\eta\\lambda) W - \\eta \\partial L/\\partial W` (with
   :math:`\\lambda = 0` for plain SGD), exactly
   :math:`Q^+ = (1-\\eta\\lambda)^2 Q + \\eta^2 \\lVert \\partial L/\\partial W \\rVert^2`
   for a re-scaling: the norm grows, the paper's implicit learning-rate decay.
 
-Everything is derived from the registry (the transformation's W' and X', the
-cell's verdict and conditions); nothing is typed per cell.  What a consequence
+Everything is derived from the registry (the transformation's W', X', g', b', c',
+the cell's verdict and conditions); nothing is typed per cell.  Besides the
+table's cells, :func:`direction_cells` gives the families of each layer's symmetry
+basis (:func:`invariance.derive.symmetries.basis`), whose consequences are derived
+the same way.  What a consequence
 rests on (the family, its generator, the definitions, the statement it must
 end with) is read off the registry by :mod:`invariance.core.training`; this
 module is the search: it writes each consequence as a chain of
@@ -42,7 +49,7 @@ for what it trusts); :func:`check_consequence` here calls it with the cited
 cell derived afresh.
 
 >>> [c.consequence for c in derive_consequences("layer-norm", "weight-matrix-recentering") if c.applies]
-['gradient-orthogonality', 'gradient-scaling', 'hessian-scaling', 'conserved-quantity', 'sgd-norm-growth', 'weight-decay-law']
+['gradient-orthogonality', 'gradient-scaling', 'hessian-scaling', 'conserved-quantity', 'sgd-norm-growth', 'weight-decay-law', 'hessian-identity']
 >>> c = derive_consequences("batch-norm", "weight-vector-rescaling")[0]
 >>> c.statement
 'Gradient orthogonal to the generator of the symmetry: Sum(W[i, j]*dL/dW[i, j], (j, 1, D)) = 0 for every i'

@@ -33,6 +33,11 @@ Re-derived, never taken from the file:
   (a Symbol by substitution, an indexed quantity as a rule with distinct
   symbolic indices) and :func:`invariance.core.algebra.holds`; it divides by
   nothing that may be zero;
+- the family (a column of the table or a family of directions, by its id
+  from the registry) and what its generator moves (W, X, g, b, c); a step
+  may divide only by what the cited cell's conditions state is not zero;
+- every statement a consequence must reach (the Hessian identity: one row per
+  parameter tensor, each a coefficients step of its own direction U_W, U_g ...);
 - each *coefficients* step, semantically: from earlier steps A and B (facts,
   for every direction) it states K = 0 with K = lhs - rhs.  With every
   definition unfolded (xi, D_v phi, c ... : never the text as written), the
@@ -45,7 +50,8 @@ Re-derived, never taken from the file:
   random instance (sizes of 3 along every axis; random rationals for W, X,
   the gradients, the Hessians, every other array, the directions, eta,
   lambda, the parameters, each within its symbol's assumptions; every entry
-  of the step's free indices), at points seeded from :mod:`secrets`, so
+  of the step's free indices; a group's number u from 1 to H/S = 1), at points
+  seeded from :mod:`secrets`, so
   that the file cannot predict them.  A step that differs there, that reads
   an entry outside the layer, or that costs more than its bounds (nodes evaluated, each
   term of a sum costing its body's; and, for the whole document, terms expanded and nodes
