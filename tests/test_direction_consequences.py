@@ -249,3 +249,10 @@ def test_a_broken_layer_fails_the_joint_law_numerically():
     broken = lambda a, W_, eps=0.0, **kw: norm.numeric(a, W_, eps, **kw) + 0.01 * a   # noqa: E731
     x = found("layer-norm-linear-bias", "weight-and-bias-rescaling")["gradient-orthogonality"]
     assert training.check_numeric(x, op=broken)["max_ratio"] > 1e6
+
+
+def test_a_family_that_cannot_be_written_for_the_layer_is_bad_input(capsys):
+    from invariance.__main__ import main
+    assert main(["consequences", "layer-norm", "group-rows-rescaling"]) == 2
+    assert "cannot be written for layer-norm" in capsys.readouterr().err
+    assert main(["consequences", "layer-norm-linear-bias", "weight-and-bias-rescaling", "--numeric"]) == 0

@@ -277,7 +277,12 @@ def command(normalizer: str | None, transformation: str | None, all_: bool, nume
     if normalizer is not None:
         if all_:
             raise UnknownId("--all takes no NORMALIZER TRANSFORMATION")
-        cells = [(norm_of(normalizer).id, trans_of(transformation).id)]
+        n, t = norm_of(normalizer), trans_of(transformation)
+        from ..catalogue.families import applies
+        if t.id not in TRANSFORMATIONS and not applies(t, n):   # a family of directions written for other layers
+            raise UnknownId(f"{t.id} ({t.words}) cannot be written for {n.id}: it needs groups, a linear bias, "
+                            "or statistics kept by unit that this layer does not have")
+        cells = [(n.id, t.id)]
     else:
         rows = list(NORMALIZERS if all_ else TABLE1)
         cells = [(n, t) for n in rows for t in TRANSFORMATIONS]
