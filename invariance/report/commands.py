@@ -413,7 +413,10 @@ def _symmetry_ids(normalizer: str | None, everything: bool, linear_bias: bool) -
     if linear_bias:
         dense = [i for i in ids if NORMALIZERS.get(i) is not None and NORMALIZERS[i].model.id == "dense"]
         if not everything and not dense:
-            with_linear_bias(find_normalizer(ids[0]))   # its one-line error: not a dense normalizer
+            try:
+                with_linear_bias(find_normalizer(ids[0]))
+            except ValueError as err:   # not a dense normalizer: its one line, as bad input
+                raise BadInput(str(err)) from None
         ids += [with_linear_bias(NORMALIZERS[i]).id for i in dense]
     return ids
 
