@@ -87,7 +87,7 @@ def test_table_1_is_a_corollary_every_cell_read_off_the_symmetry_space(analyses,
         cert = next(c for c in s.certificates if c.complete)
         axes = {k: v for k, v in cert.sizes.items() if k != "groups"}
         sizes = concrete(b, axes)
-        cols = columns_of(n.model, sizes, kind)
+        cols = columns_of(b, sizes, kind)
         span = [v for d in s.basis for v in tangents(b, d.family, sizes, cert.points[0], cols)]
         tv = tangents(b, t, sizes, cert.points[0], cols)
         base = rank_at_least(span, len(cols))[0]
@@ -173,7 +173,16 @@ def test_bad_input_is_one_line_and_exit_2(capsys, argv, says):
     assert says in err and err.count("\n") == 1
 
 
-def test_a_registered_normalizer_gets_the_same_analysis():
+@pytest.fixture
+def registered():
+    """Normalizers a test registers, removed afterwards (the registry is shared by every test)."""
+    before = set(NORMALIZERS)
+    yield
+    for k in set(NORMALIZERS) - before:
+        NORMALIZERS.pop(k)
+
+
+def test_a_registered_normalizer_gets_the_same_analysis(registered):
     from invariance.catalogue.normalizers import standardize
     from invariance.core.model import DENSE
     import numpy as np
@@ -182,7 +191,36 @@ def test_a_registered_normalizer_gets_the_same_analysis():
         d = a - a.mean(-1, keepdims=True)
         return d / np.sqrt((d * d).mean(-1, keepdims=True) + eps)
     mine = invariance.Normalizer("my-layer-norm-for-symmetries", "Mine", DENSE, standardize(("unit",)), op)
-    if mine.id not in NORMALIZERS:
-        invariance.register(mine)
+    invariance.register(mine)
     s = symmetries(mine.id, "parameter")
     assert str(s.dimension) == "D + 1" and s.complete
+
+
+def test_a_normalizers_own_trainable_scalar_is_a_parameter_dynamic_tanh(registered):
+    """h = g tanh(alpha a) + b: W's scale traded against alpha (by hand: tanh is strictly monotone,
+    so the only freedom is alpha a itself: one direction); its tanh values are enclosed, not rational."""
+    import runpy
+    from pathlib import Path
+    NORMALIZERS.pop("dynamic-tanh", None)
+    runpy.run_path(str(Path(__file__).parent.parent / "examples" / "dynamic_tanh.py"))
+    p, d = symmetries("dynamic-tanh", "parameter"), symmetries("dynamic-tanh", "data")
+    assert [x.family.id for x in p.basis] == ["weight-against-scalars"] and str(p.dimension) == "1"
+    assert p.complete and d.complete and str(d.dimension) == "0"
+    doc = json.loads(json.dumps(symmetries_json("dynamic-tanh", [p, d])))
+    assert check_symmetries(doc) == []
+    forged = copy.deepcopy(doc)   # alpha held fixed: W's scale alone is no symmetry
+    forged["kinds"][0]["basis"][0]["family"] = "weight-matrix-rescaling"
+    assert check_symmetries(forged)
+
+
+def test_every_layer_printed_at_once_verifies_as_one_file(tmp_path, capsys):
+    assert main(["symmetries", "--all", "--kind", "data", "--format", "json"]) == 0
+    path = tmp_path / "all.json"
+    path.write_text(capsys.readouterr().out)
+    assert main(["verify", str(path)]) == 0
+    assert f"the symmetries of {len(NORMALIZERS)} layers: 0 problems" in capsys.readouterr().out
+    docs = json.loads(path.read_text())
+    docs[1]["kinds"][0]["dimension"] = "N + 1"
+    path.write_text(json.dumps(docs))
+    assert main(["verify", str(path)]) == 1
+    assert f"{docs[1]['normalizer']}: the dimension is 0" in capsys.readouterr().err

@@ -122,6 +122,12 @@ FAMILIES = (
             r"c_i \to c_i + \kappa_i,\ b_i \to b_i - g_i \kappa_i / \sigma_i",
             "shift c_i, b_i compensating", (Generator(kappa_unit, ("unit",), 0),),
             c=lambda m, i: m.c[i] + kappa_unit[i], b=lambda m, i: m.b[i] - m.g[i] * kappa_unit[i] / SIGMA[i]),
+    # a normalizer's own trainable scalars (e.g. Dynamic Tanh's alpha, multiplying a): W's scale
+    # traded against them
+    _family("weight-against-scalars", "Weight matrix against the layer's scalars", "W vs alpha",
+            r"W \to \delta W,\ \theta \to \theta/\delta",
+            "re-scale W and divide the layer's trainable scalars by the same factor", (Generator(delta),),
+            w=lambda m, i, j: delta * m.W[i, j], scalars=lambda m, theta: theta / delta),
     _family("case-recentering", "Single case re-centering", "case re-center", r"x_n \to x_n + \gamma_n",
             "shift each case by its own vector", (Generator(gamma_case, ("case", "input"), 0),),
             x=lambda m, n, j, rest: m.X[(n, j, *rest)] + gamma_case[n, j]),
@@ -135,6 +141,8 @@ def applies(t: Transformation, norm) -> bool:
     if "group" in axes and not norm.groups:
         return False
     if "c" in t.moves and norm.model.c is None:
+        return False
+    if "scalars" in t.moves and not norm.trainable:
         return False
     named = set()
     for k in ("g", "b"):

@@ -130,6 +130,37 @@ def _sqrt_ball(v) -> Ball:
     return Ball((low + high) // 2, (high - low) // 2 + 1)
 
 
+def _exp_ball(y: Fraction) -> Ball:
+    """An enclosure of e^y for a rational y: e^y = (e^z)^(2^k) with |z| = |y| / 2^k <= 1/2, and
+    e^z by 24 terms of its series, whose remainder is below |z|^24 / 24! * e^(1/2) < 2 |z|^24 / 24!."""
+    k = 0
+    while abs(y) > Fraction(1, 2) * 2 ** k:
+        k += 1
+    z = y / 2 ** k
+    term, total = Fraction(1), Fraction(1)
+    for n in range(1, 24):
+        term = term * z / n
+        total += term
+    rest = 2 * abs(z) ** 24 / math.factorial(24)
+    out = Ball.of(total)
+    out = Ball(out.M, out.R + int(rest * (1 << Ball.K)) + 2)
+    for _ in range(k):
+        out = out * out
+    return out
+
+
+def _tanh_ball(v) -> Ball:
+    """An enclosure of tanh(v): tanh is increasing, so tanh over [lo, hi] lies between the
+    enclosures of tanh(lo) and tanh(hi), each (e^(2x) - 1) / (e^(2x) + 1)."""
+    v = Ball.of(v)
+    ends = []
+    for x in (Fraction(v.M - v.R, 1 << Ball.K), Fraction(v.M + v.R, 1 << Ball.K)):
+        e = _exp_ball(2 * x)
+        ends.append((e - 1) * (e + 1).inverse())
+    lo, hi = ends[0].M - ends[0].R, ends[1].M + ends[1].R
+    return Ball((lo + hi) // 2, (hi - lo) // 2 + 1)
+
+
 def _exact(v) -> bool:
     return not isinstance(v, Ball) or v.R == 0
 
@@ -251,6 +282,11 @@ def _ev(e, arrays, env):
         return out
     if isinstance(e, sp.Pow) and e.exp.is_Rational:
         return _pow(_ev(e.base, arrays, env), Fraction(int(e.exp.p), int(e.exp.q)))
+    if isinstance(e, sp.tanh):
+        x = _ev(e.args[0], arrays, env)
+        v = x.v if isinstance(x, Dual) else x
+        t = Fraction(0) if not isinstance(v, Ball) and v == 0 else _tanh_ball(v)
+        return Dual(t, _scale(x.d, 1 - t * t)) if isinstance(x, Dual) else t
     if isinstance(e, sp.KroneckerDelta):
         x, y = (_ev(a, arrays, env) for a in e.args[:2])
         return Fraction(int(x == y))
@@ -270,11 +306,13 @@ def _memo(lhs, rhs, arrays, env):
     return value
 
 
-def shapes_of(m, sizes: dict) -> dict[str, tuple[int, ...]]:
-    """The shape of each tensor of the layer at ``sizes`` (symbol -> int); c only with a linear bias."""
+def shapes_of(b, sizes: dict) -> dict[str, tuple[int, ...]]:
+    """The shape of each tensor of the layer ``b`` at ``sizes`` (symbol -> int): W, g, b, X, c with
+    a linear bias, and () for each of the normalizer's own trainable scalars, by name."""
+    m = b.m
     H, D, N = (sizes[m.axis(ax).size] for ax in ("unit", "input", "case"))
     out = {"W": (H, D), "g": (H,), "b": (H,), "X": (N, D, *[sizes[ax.size] for ax in m.axes[2:]])}
-    return out | ({"c": (H,)} if m.c is not None else {})
+    return out | ({"c": (H,)} if m.c is not None else {}) | {s.name: () for s in b.norm.trainable}
 
 
 def entries(shape) -> list[tuple[int, ...]]:
@@ -308,15 +346,20 @@ def bind(b, sizes: dict, point: dict, variables=()) -> tuple[dict, dict]:
     m = b.m
     bases = {"W": m.W, "g": m.g, "b": m.b, "c": m.c, "X": m.X}
     arrays = {}
-    for name, shape in shapes_of(m, sizes).items():
+    scalars = {s.name: s for s in b.norm.trainable}
+    env = {}
+    for name, shape in shapes_of(b, sizes).items():
         values = point[name]
-        if name in variables:
+        if name in scalars:   # a trainable scalar: a value (and a variable) of the environment
+            env[scalars[name]] = Dual(Fraction(values), {(name, ()): Fraction(1)}) if name in variables \
+                else Fraction(values)
+        elif name in variables:
             arrays[bases[name]] = _nest(shape, lambda idx, v=values, n=name: Dual(_at(v, idx), {(n, idx): Fraction(1)}))
         else:
             arrays[bases[name]] = values
     # the normalizer's registered constants (running statistics, a fixed alpha), from the registry
     env = {k: Fraction(int(sp.Rational(v).p), int(sp.Rational(v).q)) for k, v in b.norm.constants.items()
-           if isinstance(k, sp.Symbol) and not isinstance(v, (list, tuple))}
+           if isinstance(k, sp.Symbol) and not isinstance(v, (list, tuple)) and k not in scalars.values()} | env
     env |= {k: Fraction(v) for k, v in sizes.items()}
     env[b.eps] = Fraction(0) if not isinstance(b.eps, sp.Symbol) else env.get(b.eps, Fraction(0))
     for lhs, rhs in _rules(b):
@@ -341,17 +384,17 @@ def outputs(b, sizes: dict, point: dict, variables=()) -> dict:
 KINDS = ("parameter", "data")
 
 
-def columns_of(m, sizes: dict, kind: str) -> list:
+def columns_of(b, sizes: dict, kind: str) -> list:
     """The variables of one kind at ``sizes``, as (tensor name, index) pairs: the Jacobian's columns."""
-    shapes = shapes_of(m, sizes)
-    names = ("X",) if kind == "data" else tuple(k for k in ("W", "g", "b", "c") if k in shapes)
+    shapes = shapes_of(b, sizes)
+    names = ("X",) if kind == "data" else tuple(k for k in shapes if k != "X")
     return [(k, idx) for k in names for idx in entries(shapes[k])]
 
 
 def jacobian(b, sizes: dict, points: list, kind: str) -> list[list]:
     """dh/d(variables of ``kind``) at every output entry of every stacked point, exactly (balls
     where a square root is irrational)."""
-    cols = columns_of(b.m, sizes, kind)
+    cols = columns_of(b, sizes, kind)
     where = {c: k for k, c in enumerate(cols)}
     names = tuple(dict.fromkeys(k for k, _ in cols))
     rows = []
@@ -378,7 +421,7 @@ def concrete(b, axes: dict) -> dict:
 def stacked(b, sizes: dict, kind: str) -> int:
     """How many points a completeness certificate stacks: enough rows for the columns, and one more."""
     outputs = len(entries([sizes[ax.size] for ax in b.m.axes]))
-    return -(-len(columns_of(b.m, sizes, kind)) // outputs) + 1
+    return -(-len(columns_of(b, sizes, kind)) // outputs) + 1
 
 
 def rank(rows: list[list[Fraction]], columns: int) -> int:
@@ -415,7 +458,7 @@ def rank_at_least(rows: list, columns: int) -> tuple[int, str]:
         rs, cs = [p for p, _ in picks[:size]], [q for _, q in picks[:size]]
         if _nonsingular([[rows[i][j] for j in cs] for i in rs]):
             return size, (f"a {size} x {size} submatrix shown nonsingular for every value in the enclosure "
-                          f"of its square roots (Rump's test, integer arithmetic)")
+                          f"of its irrational entries (Rump's test, integer arithmetic)")
     return 0, "no submatrix certified"
 
 
@@ -487,6 +530,8 @@ def tangents(b, t, sizes: dict, point: dict, columns: list) -> list[list[Fractio
     for k in ("g", "b", "c"):
         if getattr(t, k) is not None:
             entry[k] = (getattr(t, k)(m, i), (i,))
+    for s in (b.norm.trainable if t.scalars is not None else ()):
+        entry[s.name] = (t.scalars(m, s), ())
     identity = {}
     for g in t.generators:
         if isinstance(g.symbol, IndexedBase):

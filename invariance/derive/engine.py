@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 import sympy as sp
 
 from ..core.algebra import Rule, exact_nonzero, holds
-from ..core.cells import (affine_law, bind_definitions, bind_instance, conditions, definitions,
+from ..core.cells import (acting, affine_law, bind_definitions, bind_instance, conditions, definitions,
                           outputs_at, random_instance, refutation_conditions, with_groups)
 from ..core.definition import Built, Normalizer
 from ..core.model import EPS
@@ -116,7 +116,8 @@ def try_proof(b: Built, t: Transformation, substitute: dict | None = None,
     h, bias = byname["h"].lhs, m.b[m.point["unit"]]
     for target in (targets(h, bias) if targets else (h,)):
         final = Equation("invariance" if target == h else "relation", byname["h'"].lhs, target, "",
-                         ("h'", *[k for k in ("g'", "b'") if k in byname], "a' law", *state.law_names, "h"))
+                         ("h'", *[k for k in acting(state.eqs) if k not in ("W'", "X'", "c'")], "a' law",
+                          *state.law_names, "h"))
         if state.check(final):
             return final, state.laws, state.alpha
     return None

@@ -128,15 +128,17 @@ def size_value(expr: sp.Expr, m, axes: dict, groups) -> int:
 
 
 def _draw(rng: random.Random, shape):
+    """Small non-zero rationals (|v| <= 3/2): a saturating output (tanh) keeps a Jacobian
+    far from zero, which a rank certificate needs."""
     if not shape:
-        return Fraction(rng.choice([-3, -2, -1, 1, 2, 3]), rng.choice([1, 1, 2]))
+        return Fraction(rng.choice([-3, -2, -1, 1, 2, 3]), rng.choice([2, 3, 4]))
     return [_draw(rng, shape[1:]) for _ in range(shape[0])]
 
 
 def random_points(b, sizes: dict, kind: str, count: int, rng: random.Random) -> list:
     """``count`` stacked points at random small rationals (none zero): the parameters shared
     (parameter kind: one W, g, b, c and ``count`` inputs) or the data (data kind)."""
-    shapes = shapes_of(b.m, sizes)
+    shapes = shapes_of(b, sizes)
     shared = {k: _draw(rng, s) for k, s in shapes.items()}
     return [{name: (shared[name] if (name == "X") == (kind == "data") else _draw(rng, s))
              for name, s in shapes.items()} for _ in range(count)]
@@ -201,7 +203,7 @@ def _basis(b, sizes, point, cols, proved, out: Symmetries) -> None:
 
 def _certify(b, norm, kind, axes, proved, out: Symmetries, rng) -> Certificate:
     sizes, label = concrete(b, axes), dict(axes) | ({"groups": norm.groups} if norm.groups else {})
-    cols = columns_of(b.m, sizes, kind)
+    cols = columns_of(b, sizes, kind)
     cert = Certificate(label, [], len(cols), None, "no point at which the layer is defined was found", 0, 0)
     for _ in range(POINTS):
         points = random_points(b, sizes, kind, stacked(b, sizes, kind), rng)
@@ -218,24 +220,28 @@ def _certify(b, norm, kind, axes, proved, out: Symmetries, rng) -> Certificate:
         if cert.complete:
             return cert
     if cert.unproved > 0:
-        out.witnesses.append((label, _witness(J, vecs, cols)))
+        witness = _witness(J, vecs, cols)
+        if witness:
+            out.witnesses.append((label, witness))
     return cert
 
 
 def _witness(J, vecs, cols) -> list:
-    """A direction of the Jacobian's numerical null space outside the proved span (float64: a
-    witness to look at, not a proof): its largest entries by name."""
+    """A direction of the Jacobian's numerical null space outside the proved span, or [] if there
+    is none: float64 SVD of the midpoints (each within 2^-150 of the exact entry), a singular value
+    counting as zero below max(rows, columns) * eps64 * sigma_max (the SVD's backward error).  A
+    witness to look at, never a proof; [] means only that the rank was not certified."""
     import numpy as np
     from ..core.jacobian import Ball
     f = lambda v: float(v.m) if isinstance(v, Ball) else float(v)   # noqa: E731
     A = np.array([[f(v) for v in r] for r in J])
     _, s, vt = np.linalg.svd(A)
-    null = vt[int((s > s[0] * 1e-9).sum()):]
-    if vecs:
-        P = np.array([[f(v) for v in r] for r in vecs])
-        q, _ = np.linalg.qr(P.T)
+    s = np.concatenate([s, np.zeros(A.shape[1] - len(s))])
+    null = vt[s <= max(A.shape) * np.finfo(float).eps * s[0]]
+    if vecs and len(null):
+        q, _ = np.linalg.qr(np.array([[f(v) for v in r] for r in vecs]).T)
         null = null - (null @ q) @ q.T
-    if not len(null):
+    if not len(null) or np.linalg.norm(null, axis=1).max() < 0.5:
         return []
     v = null[int(np.argmax(np.linalg.norm(null, axis=1)))]
     v = v / np.abs(v).max()
@@ -254,7 +260,7 @@ def _degenerate(b, norm, kind, out: Symmetries, rng) -> list[Degenerate]:
                 if n % norm.groups:
                     continue
             sizes = concrete(b, axes)
-            cols = columns_of(b.m, sizes, kind)
+            cols = columns_of(b, sizes, kind)
             formula = size_value(out.dimension, norm.model, axes, norm.groups)
             note, bound, exact = "", None, False
             for _ in range(POINTS):

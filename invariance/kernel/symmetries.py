@@ -129,12 +129,12 @@ def _check_sizes(norm, kind, families, dimension, c, labels: list) -> list[str]:
         raise CertificateError("a set of sizes is given twice")
     labels.append(axes)
     values = concrete(b, axes)
-    cols = columns_of(m, values, kind)
+    cols = columns_of(b, values, kind)
     count = stacked(b, values, kind)
     points = c["points"]
     if not (isinstance(points, list) and len(points) == count):
         raise CertificateError(f"points must stack {count} points at these sizes")
-    shapes = shapes_of(m, values)
+    shapes = shapes_of(b, values)
     parsed = [{k: _tensor(_fields(p, set(shapes), "a point")[k], s, k) for k, s in shapes.items()} for p in points]
     for p in parsed[1:]:
         for k in shapes:
