@@ -1,22 +1,25 @@
-"""The exact Jacobian of a layer at a rational point, its rank, and a family's tangent vectors.
+"""The exact Jacobian of a layer at a rational point, its certified rank, and a family's tangents.
 
-Shared by the search (which looks for a point) and the kernel (which re-checks one).
+Shared by the search (which draws the points) and the kernel (which re-checks them).
 
-- :func:`outputs` evaluates the registry's definitions at concrete sizes in exact forward-mode
-  differentiation: every value is a rational number with its exact gradient with respect to
-  the chosen variables (W, g, b, c, or X).  A square root is taken only of a rational square
-  (``math.isqrt``); any other value (an irrational root, tanh) raises :class:`NotRational`:
-  the point is then no certificate, never an approximation.
-- :func:`rank` is the rank over Q (``DomainMatrix`` over QQ: fraction arithmetic, no float).
-- :func:`tangents` is the derivative of a family's W', X', g', b', c' with respect to each
-  entry of its generators at the identity: the directions it spans at the point.
+- :func:`outputs` evaluates the registry's definitions at concrete sizes in forward-mode
+  differentiation: every value carries its gradient with respect to the chosen variables (W,
+  g, b, c and the normalizer's trainable scalars, or X).  Values are exact fractions; a square
+  root of a non-square, and tanh, become a :class:`Ball`: an enclosure on the integer grid
+  2^-160 that every later operation keeps an enclosure (ball arithmetic).  Only what the
+  evaluator cannot enclose (another function) raises :class:`NotRational`.
+- :func:`rank_at_least` bounds the rank from below, certified: exact over Q when every entry is
+  rational (``DomainMatrix`` over QQ), else a submatrix shown nonsingular for every matrix in
+  the enclosure (Rump's test, in integers; floating point only chooses the submatrix).
+- :func:`tangents` is the derivative of a family's W', X', g', b', c' (and theta') with respect
+  to each entry of its generators at the identity: the directions it spans at the point.
 
 Why the rank certifies completeness: each proved direction lies in the null space of the
 Jacobian at every point and for every input, so the null space is at least their span; the
 rank of the Jacobian stacked over finitely many inputs at one point is a lower bound on its
-rank at almost every point (a non-zero minor stays non-zero nearby and off a proper algebraic
-set).  Rank = columns - (number of independent proved directions) at one point therefore shows
-that, at almost every point, the proved directions are all there are.
+rank at almost every point (a non-zero minor stays non-zero off a proper algebraic set, and
+over all inputs the rank is no lower).  Rank >= columns - (independent proved directions) at
+one point therefore shows that, at almost every point, the proved directions are all there are.
 """
 from __future__ import annotations
 

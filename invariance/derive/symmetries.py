@@ -1,20 +1,23 @@
-"""Every symmetry of a layer: the families that are proved, a basis of them, and the exact rank
-that shows there are no others.
+"""Every symmetry of a layer: the families that are proved, a basis of them, and the certified
+rank that shows there are no others.
 
-For a normalizer and a kind (``parameter``: directions in W, g, b, c that leave h unchanged
-for every input; ``data``: directions in X that leave it unchanged for every parameter value):
+For a normalizer and a kind (``parameter``: directions in W, g, b, c and its trainable scalars
+that leave h unchanged for every input; ``data``: directions in X that leave it unchanged for
+every parameter value):
 
 1. each family of the catalogue (:data:`invariance.catalogue.registry.FAMILIES`) that moves
    only that kind is tried with the table's proof tactic, for symbolic sizes (epsilon
    symbolic, else 0);
 2. the proved ones are taken in turn (most directions first, then fewest tensors moved) and
-   kept when their tangents at a rational point add their full number of directions: a basis;
-   the dimension is the sum of the kept families' numbers of directions, a formula in the sizes;
-3. at three sets of concrete sizes (every axis at least 3, and the sizes different from each
-   other), a rational point is searched at which every square root is rational, and the rank
-   over Q of the Jacobian of h, stacked over several inputs (or parameter values), is computed
-   exactly: rank = columns - dimension shows that there is no other direction.  A gap is
-   reported as directions found, not proved.
+   kept when their tangents at a point add their full number of directions: a basis; the
+   dimension is the sum of the kept families' numbers of directions, a formula in the sizes;
+3. at three sets of concrete sizes (every axis at least 3, no two equal), random small
+   rationals are drawn and the rank of the Jacobian of h, stacked over several inputs (or
+   parameter values), is bounded below with a certificate (:mod:`invariance.core.jacobian`):
+   rank >= columns - dimension shows there is no other direction.  A gap is reported, with a
+   float64 witness where the numerical null space has a direction outside the proved span
+   (found, not proved);
+4. each axis at 1 and 2 is measured too (degenerate sizes: a statistic over one or two values).
 """
 from __future__ import annotations
 
