@@ -173,6 +173,16 @@ def test_an_op_that_is_not_analytic_falls_back_to_central_differences_and_still_
     check = sm.check_layer(dataclasses.replace(base, numeric=op), _analysis("rms-norm", "data"), "numpy")
     assert check.agrees, check.line()
     assert all(m.method == "central differences" and "not analytic" in m.note for m in check.measurements)
+    assert "central differences: the complex step differs from them" in check.line()
+
+
+def test_an_op_that_fails_at_the_certified_sizes_is_a_failure_not_a_silence():
+    def op(a, W, eps=0.0):
+        raise ValueError("no more than 3 units")
+    check = sm.check_layer(dataclasses.replace(normalizer("rms-norm"), numeric=op),
+                           _analysis("rms-norm", "data"), "numpy")
+    assert not check.agrees and "not measured: the numpy layer raised ValueError" in check.line()
+    assert check.line().startswith("DISAGREEMENT")
 
 
 # --- your own normalizer, with a symmetry the catalogue does not hold ---------------------------------

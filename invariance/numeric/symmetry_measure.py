@@ -114,19 +114,22 @@ class LayerCheck:
     backend: str
     measurements: list = field(default_factory=list)
     unavailable: str = ""            # no numeric counterpart: said, not failed
+    error: str = ""                  # the numeric layer failed at a certified set of sizes: a failure
 
     @property
     def agrees(self) -> bool:
-        return all(m.agrees for m in self.measurements)
+        return not self.error and all(m.agrees for m in self.measurements)
 
     def line(self, label=lambda sizes: ", ".join(f"{k}={v}" for k, v in sizes.items())) -> str:
         head = f"numeric ({self.backend}, float64) {self.normalizer} {self.kind}:"
         if self.unavailable:
             return f"{head} not measured: {self.unavailable}"
+        if self.error:
+            return f"DISAGREEMENT {head} not measured: {self.error}"
         if not self.measurements:
             return f"{head} not measured: no set of sizes was certified"
         at = "; ".join(f"{m.dimension} at {label(m.sizes)}" for m in self.measurements)
-        methods = ", ".join(dict.fromkeys(m.method for m in self.measurements))
+        methods = ", ".join(dict.fromkeys(m.note or m.method for m in self.measurements))
         s = min(self.measurements, key=lambda m: _ratio(m.spectrum)).spectrum   # the narrowest gap
         gap = (f"singular values / sigma_max: last kept {_g(s.last_kept)}, threshold {s.threshold:.1e}, "
                + ("none dropped" if s.first_dropped is None else f"first dropped {_g(s.first_dropped)}")
@@ -162,7 +165,11 @@ def check_layer(norm, analysis, backend: str = "numpy", seed: int = 0) -> LayerC
     for c in analysis.certificates:
         if c.rank is None:
             continue
-        m = measure(norm, analysis.kind, c.sizes, backend, seed)
+        try:
+            m = measure(norm, analysis.kind, c.sizes, backend, seed)
+        except (ValueError, ArithmeticError) as err:   # e.g. a user's op refusing these sizes
+            out.error = f"the {backend} layer raised {type(err).__name__} at {c.sizes}: {' '.join(str(err).split())}"
+            return out
         out.measurements.append(Measurement(m.sizes, m.spectrum, m.method, c.expected, c.columns - c.rank, m.note))
     return out
 
