@@ -180,6 +180,9 @@ def _available(norm, backend: str) -> None:
             raise NoCounterpart(f"{norm.id} has no PyTorch counterpart (Normalizer.torch)")
         if norm.model.c is not None and not norm.torch.vmap:
             raise NoCounterpart(f"{norm.id}'s PyTorch counterpart takes no linear bias")
+    if norm.trainable:
+        raise NoCounterpart(f"{norm.id}'s numeric op holds its trainable scalars "
+                            f"({', '.join(t.name for t in norm.trainable)}) fixed")
     if norm.model.c is not None and norm.model.c not in norm.constants:
         raise NoCounterpart(f"{norm.id} registers no value of the linear bias c that its numeric op adds")
 
@@ -189,7 +192,7 @@ def _point(norm, sizes: dict, kind: str, rng: np.random.Generator):
     """Float64 shapes and K stacked points: shared parameters and K inputs (parameter kind), or
     shared data and K parameter values (data kind).  Standard normal, gains in +-[0.5, 2]."""
     b = norm.build(0)
-    shapes = shapes_of(b.m, concrete(b, {k: v for k, v in sizes.items() if k != "groups"}))
+    shapes = shapes_of(b, concrete(b, {k: v for k, v in sizes.items() if k != "groups"}))
     names = ("X",) if kind == "data" else tuple(k for k in ("W", "g", "b", "c") if k in shapes)
     cols = sum(math.prod(shapes[k]) for k in names)
     outputs = math.prod(shapes["X"][:1]) * shapes["W"][0] * math.prod(shapes["X"][2:])
