@@ -323,7 +323,7 @@ def test_the_null_space_of_linear_then_layer_norm_is_d_plus_1():
     assert all(n.startswith("0.weight[") for d in s.directions for n, _ in d.entries)
     out = probe(layer, instances=2).table()
     assert "null space dimension 4 (rank 21 of 25)" in out and "margin: last kept" in out
-    assert "await the `symmetries` command (issue 17)" in out
+    assert "--against a registered row compares them with its proved symmetries" in out
 
 
 def test_the_null_space_with_a_linear_bias_and_with_eps_is_derived_by_hand():

@@ -253,8 +253,10 @@ def _witness(J, vecs, cols) -> list:
 
 
 def _degenerate(b, norm, kind, out: Symmetries, rng) -> list[Degenerate]:
-    """Each axis of the statistics at 1 and at 2, the other sizes as in the first set."""
-    first = SIZES[shape_of(norm.model)][0]
+    """Each axis of the statistics at 1 and at 2, the other sizes as in the first set that the
+    groups divide (the certificates' own choice: a dense layer's first H = 5 has no 2 groups)."""
+    first = next(a for a in SIZES[shape_of(norm.model)]
+                 if not norm.groups or (a["unit"] % norm.groups == 0 and a["unit"] // norm.groups >= 2))
     found = []
     for ax in norm.model.axes:
         for n in DEGENERATE:
