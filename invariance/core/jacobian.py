@@ -32,7 +32,7 @@ from sympy import Indexed, IndexedBase, Sum
 
 __all__ = ["NotRational", "Dual", "outputs", "rank", "tangents", "shapes_of", "entries", "VARIABLES",
            "Ball", "rank_at_least", "columns_of", "jacobian", "KINDS",
-           "concrete", "stacked"]
+           "concrete", "stacked", "grouped_ok"]
 
 #: The tensors a layer's output depends on: the parameters it trains, and the data.
 VARIABLES = ("W", "g", "b", "c", "X")
@@ -419,6 +419,18 @@ def concrete(b, axes: dict) -> dict:
         S = next(s for s in b.size_symbols if s not in sizes)
         sizes[S] = axes["unit"] // b.norm.groups
     return sizes
+
+
+def grouped_ok(norm, axes: dict) -> bool:
+    """For grouped statistics: the groups divide the units, and a group's statistic runs over at
+    least 3 values (S units times the positions): over 2 the normalized values are +-1."""
+    if not norm.groups:
+        return True
+    S, rest = axes["unit"] // norm.groups, 1
+    for name, v in axes.items():
+        if name not in ("case", "unit", "input", "groups"):
+            rest *= v
+    return axes["unit"] % norm.groups == 0 and S * rest >= 3
 
 
 def stacked(b, sizes: dict, kind: str) -> int:

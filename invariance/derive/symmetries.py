@@ -27,8 +27,8 @@ from fractions import Fraction
 
 import sympy as sp
 
-from ..core.jacobian import (KINDS, NotRational, columns_of, concrete, jacobian, rank_at_least, shapes_of,
-                             stacked, tangents)
+from ..core.jacobian import (KINDS, NotRational, columns_of, concrete, grouped_ok, jacobian, rank_at_least,
+                             shapes_of, stacked, tangents)
 from ..core.model import EPS
 from ..catalogue.families import GROUPS, applies, kind_of, multiplicity
 from ..catalogue.registry import FAMILIES, normalizer as _normalizer
@@ -42,7 +42,8 @@ __all__ = ["Direction", "Certificate", "Degenerate", "Symmetries", "symmetries",
 #: has more directions: see DEGENERATE), and within a set no two sizes are equal.
 SIZES = {
     "dense": ({"case": 4, "unit": 5, "input": 3}, {"case": 5, "unit": 4, "input": 6},
-              {"case": 6, "unit": 7, "input": 4}, {"case": 7, "unit": 6, "input": 5}),
+              {"case": 6, "unit": 7, "input": 4}, {"case": 7, "unit": 6, "input": 5},
+              {"case": 5, "unit": 8, "input": 3}, {"case": 3, "unit": 10, "input": 4}),
     "conv": ({"case": 3, "unit": 6, "position": 4, "input": 5}, {"case": 4, "unit": 8, "position": 3, "input": 5},
              {"case": 5, "unit": 4, "position": 6, "input": 3}, {"case": 3, "unit": 4, "position": 5, "input": 6}),
 }
@@ -184,7 +185,7 @@ def symmetries(norm, kind: str = "parameter", seed: int = 0) -> Symmetries:
     for axes in SIZES[shape_of(norm.model)]:
         if len([c for c in out.certificates if c.complete]) >= 3:
             break
-        if norm.groups and (axes["unit"] % norm.groups or axes["unit"] // norm.groups < 2):
+        if not grouped_ok(norm, axes):
             continue
         out.certificates.append(_certify(b, norm, kind, axes, proved, out, rng))
     out.dimension = sp.Add(*[d.count for d in out.basis])
@@ -255,8 +256,7 @@ def _witness(J, vecs, cols) -> list:
 def _degenerate(b, norm, kind, out: Symmetries, rng) -> list[Degenerate]:
     """Each axis of the statistics at 1 and at 2, the other sizes as in the first set that the
     groups divide (the certificates' own choice: a dense layer's first H = 5 has no 2 groups)."""
-    first = next(a for a in SIZES[shape_of(norm.model)]
-                 if not norm.groups or (a["unit"] % norm.groups == 0 and a["unit"] // norm.groups >= 2))
+    first = next(a for a in SIZES[shape_of(norm.model)] if grouped_ok(norm, a))
     found = []
     for ax in norm.model.axes:
         for n in DEGENERATE:

@@ -394,16 +394,17 @@ def compare(sym: Symmetries, layer, norm, eps: float | None, seed: int = 0) -> C
     for s in sizes:
         if str(s) == "S":                      # the group size: the module's own number of groups
             sizes[s] = w.H // groups
-    cols = columns_of(b.m, sizes, "parameter")
+    cols = columns_of(b, sizes, "parameter")
     params = [(n, p) for n, p in layer.pristine.named_parameters() if p.requires_grad]
     start, offset = {}, 0
     for n, p in params:
         start[n], offset = offset, offset + p.numel()
     value = {n: p.detach().numpy().astype(float) for n, p in params}
     fill = {"W": None, "g": np.ones(w.H), "b": np.zeros(w.H), "c": np.zeros(w.H)}
+    fill |= {t.name: np.array(float(norm.constants.get(t, 1))) for t in norm.trainable}   # a layer's own scalars
     rng = np.random.default_rng(seed)
     point = {}
-    for k, shape in shapes_of(b.m, sizes).items():
+    for k, shape in shapes_of(b, sizes).items():
         held = rt.names.get(k)
         a = value[held].reshape(shape) if held else fill[k] if k != "X" else rng.choice([-2, -1, 1, 2, 3], shape)
         point[k] = _fractions(np.asarray(a, dtype=float))
