@@ -23,6 +23,7 @@ one point therefore shows that, at almost every point, the proved directions are
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from fractions import Fraction
@@ -60,10 +61,7 @@ class Ball:
         """A rational (or a ball) as a ball: exact when the grid holds it, else one unit wide."""
         if isinstance(x, Ball):
             return x
-        x = Fraction(x)
-        n = x.numerator << cls.K
-        M, rem = divmod(n, x.denominator)
-        return cls(M, 0 if rem == 0 else 1)
+        return _on_grid(x if isinstance(x, Fraction) else Fraction(x))
 
     @property
     def m(self) -> Fraction:
@@ -117,6 +115,13 @@ class Ball:
         return self.R == 0 and o.R == 0 and self.M == o.M
 
     __hash__ = None
+
+
+@functools.lru_cache(maxsize=4096)
+def _on_grid(x: Fraction) -> Ball:
+    """A rational as a ball on the grid (the same few rationals recur in every product: cached)."""
+    M, rem = divmod(x.numerator << Ball.K, x.denominator)
+    return Ball(M, 0 if rem == 0 else 1)
 
 
 def _ball(x) -> Ball:
