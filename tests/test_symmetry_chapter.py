@@ -50,6 +50,8 @@ def test_its_dimensions_and_bases_are_the_derived_ones(text, norm_id):
         section = text.split(f"\\label{{{label_for('sym', norm_id)}}}")[1].split("\\subsection")[0]
         for d in s.basis:
             assert f"${tex(d.count)}$ & {chapter.words(d.family.words)} & ${d.family.paper}$ &" in section
+        for d in s.dependent:
+            assert f"-- & {chapter.words(d.family.words)}, in the span of the above & ${d.family.paper}$ &" in section
         for c in s.certificates:
             assert f"${c.rank}$ of ${c.columns}$" in section
 

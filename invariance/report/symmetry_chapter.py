@@ -18,7 +18,7 @@ import sympy as sp
 
 from ..catalogue.families import GROUPS, kind_of
 from ..catalogue.normalizers import NORMALIZERS as BUILTIN, with_linear_bias
-from ..catalogue.registry import TRANSFORMATIONS, normalizer as _normalizer
+from ..catalogue.registry import FAMILIES, TRANSFORMATIONS, normalizer as _normalizer
 from ..core.jacobian import KINDS, columns_of, concrete, rank_at_least, tangents
 from ..core.model import DENSE_BIAS, EPS
 from ..core.records import INVARIANT
@@ -45,7 +45,7 @@ class Layer:
     eps_zero: dict                  # kind -> whether a basis direction needs epsilon = 0
     complete: bool                  # both kinds certified at three sets of sizes
     how: dict                       # "exact" / "Rump" -> number of certificates so shown
-    columns: list                   # (transformation id, invariant, its directions lie in the space)
+    columns: list                   # (transformation id, invariant, its directions lie in the space or None)
     section: list = field(default_factory=list)   # LaTeX blocks
     worked: list = field(default_factory=list)    # LaTeX blocks of the worked proof (WORKED's layer)
 
@@ -100,8 +100,8 @@ def _columns(norm, s) -> list[tuple[str, bool, bool]]:
         if kind_of(t) != s.kind:
             continue
         invariant = derive(norm, t).verdict == INVARIANT
-        if invariant or cert is None:
-            out.append((t.id, invariant, t.id in proved))
+        if invariant or cert is None:   # not certified: whether it lies outside is not known (None)
+            out.append((t.id, invariant, t.id in proved if invariant else None))
             continue
         sizes = concrete(b, {k: v for k, v in cert.sizes.items() if k != "groups"})
         cols = columns_of(b.m, sizes, s.kind)
@@ -163,6 +163,9 @@ def _basis_table(norm, analyses) -> str:
                         f"{_conditions(d.cell)} \\\\")
         if not s.basis:
             rows.append(r"$0$ & none & & \\")
+        for d in s.dependent:   # proved too, but no new direction
+            rows.append(f"-- & {words(d.family.words)}, in the span of the above & ${d.family.paper}$ & "
+                        f"{_conditions(d.cell)} \\\\")
     return "\n".join([r"\begin{center}\small", r"\begin{tabular}{@{}lP{4.3cm}P{6.6cm}P{2.5cm}@{}}", r"\toprule",
                       r"Number & Directions & In the paper's notation & Conditions \\", r"\midrule", *rows,
                       r"\bottomrule", r"\end{tabular}", r"\end{center}"])
@@ -185,9 +188,6 @@ def _certificates(norm, s) -> str:
                     f"at most ${c.columns - c.rank}$ directions, ${c.proved}$ proved, the formula ${c.expected}$")
                  for c in s.certificates]
         text = "\\textbf{Not shown complete} at three sets of sizes: " + "; ".join(found) + "."
-    if s.dependent:
-        text += (" Also proved, and in the span of the above: "
-                 + "; ".join(f"{words(d.family.words)} (${d.family.paper}$)" for d in s.dependent) + ".")
     return text
 
 
@@ -253,8 +253,10 @@ def _worked(norm, analyses) -> list[str]:
 
 def _intro(found: list[Layer]) -> list[str]:
     cells = [c for layer in found for c in layer.columns]
-    agree = sum(inv == inside for _, inv, inside in cells)
-    invariant = sum(inv for _, inv, _ in cells)
+    inside = sum(inv and lies is True for _, inv, lies in cells)      # invariant, a proved family
+    outside = sum(not inv and lies is False for _, inv, lies in cells)   # refuted, shown outside
+    others = [f"{esc(layer.title)}, {esc(TRANSFORMATIONS[t].title.lower())}" for layer in found
+              for t, inv, lies in layer.columns if inv != lies]
     how = {k: sum(layer.how[k] for layer in found) for k in ("exact", "Rump")}
     said = {"exact": "exactly over $\\mathbb{Q}$", "Rump": "by Rump's test"}
     certified = [f"{'all ' if n == sum(how.values()) else ''}{n} {said[k]}" for k, n in how.items() if n]
@@ -270,10 +272,12 @@ def _intro(found: list[Layer]) -> list[str]:
         r"formula in the sizes $N$, $H$ (or $C$), $D$, $P$ and $G$.",
         r"Each column of Table~\ref{tab:table1} is such a family, so each cell is read off the symmetry space: "
         r"it is Invariant exactly when the column's directions lie in it. For the layers below that holds "
-        f"in {agree} of their {len(cells)} cells: {invariant} are invariant and their family is among the "
-        r"proved ones; for each refuted one, its directions at the first certified point raise the rank of "
-        r"the basis, so at least one of them lies outside the space.",
-        r"\paragraph{The proofs.} Every family of the catalogue (the table's six, and re-scalings and shifts "
+        f"in {inside + outside} of their {len(cells)} cells: {inside} invariant ones whose family is among the "
+        f"proved ones, and {outside} refuted ones whose directions at the first certified point raise the rank "
+        r"of the basis, so that at least one of them lies outside the space"
+        + (f". It is not shown for: {'; '.join(others)}." if others else "."),
+        f"\\paragraph{{The proofs.}} Every family of the catalogue (the table's {len(TRANSFORMATIONS)} and "
+        f"{len(FAMILIES) - len(TRANSFORMATIONS)} more: re-scalings and shifts "
         r"by group, of $W$ with $c$, and of a row against its gain) is tried with the proof tactic of the "
         r"cells, for symbolic sizes. The proved ones are taken in turn, most directions first, and kept when "
         r"their directions are independent of those kept before: a basis, whose numbers of directions add up "
@@ -321,9 +325,10 @@ def symmetry_section(found: list[Layer] | None = None) -> list[str]:
     found = layers() if found is None else found
     out = _intro(found) + _dimension_table(found)
     out.append(r"Each layer below gives its basis: the number of directions of each family, the family in "
-               r"the paper's notation, and the conditions of its proof beyond $\sigma \ne 0$; then the sizes "
-               r"at which completeness was shown, with the ranks, the families proved but dependent, and the "
-               r"degenerate sizes (one axis at $1$ or $2$, the others as in the first set).")
+               r"the paper's notation, and the conditions of its proof beyond $\sigma \ne 0$, with the families "
+               r"also proved but in the span of the basis marked --; then the sizes at which completeness was "
+               r"shown, with the ranks, and the degenerate sizes (one axis at $1$ or $2$, the others as in the "
+               r"first set).")
     for layer in found:
         out += layer.section
     out += [b for layer in found for b in layer.worked]
