@@ -259,7 +259,10 @@ def _intro(found: list[Layer]) -> list[str]:
               for t, inv, lies in layer.columns if inv != lies]
     how = {k: sum(layer.how[k] for layer in found) for k in ("exact", "Rump")}
     said = {"exact": "exactly over $\\mathbb{Q}$", "Rump": "by Rump's test"}
-    certified = [f"{'all ' if n == sum(how.values()) else ''}{n} {said[k]}" for k, n in how.items() if n]
+    total = sum(how.values())
+    certified = (f"All {total} certificates below were shown " + _and([said[k] for k, n in how.items() if n])
+                 if any(n == total for n in how.values()) else
+                 f"Of the {total} certificates below, " + _and([f"{n} were shown {said[k]}" for k, n in how.items()]))
     return [
         r"\section{The symmetries of each layer}\label{sec:symmetries}",
         r"The table asks about six transformations. This section asks the converse: which transformations "
@@ -276,7 +279,7 @@ def _intro(found: list[Layer]) -> list[str]:
         f"proved ones, and {outside} refuted ones whose directions at the first certified point raise the rank "
         r"of the basis, so that at least one of them lies outside the space"
         + (f". It is not shown for: {'; '.join(others)}." if others else "."),
-        f"\\paragraph{{The proofs.}} Every family of the catalogue (the table's {len(TRANSFORMATIONS)} and "
+        f"\\paragraph{{The proofs.}} Every family of the catalogue (the table's columns and "
         f"{len(FAMILIES) - len(TRANSFORMATIONS)} more: re-scalings and shifts "
         r"by group, of $W$ with $c$, and of a row against its gain) is tried with the proof tactic of the "
         r"cells, for symbolic sizes. The proved ones are taken in turn, most directions first, and kept when "
@@ -294,11 +297,11 @@ def _intro(found: list[Layer]) -> list[str]:
         r"\paragraph{How the rank is certified.} Where every square root at the point is rational, the rank "
         r"is computed exactly over $\mathbb{Q}$. Otherwise each square root is enclosed in a ball with "
         r"rational centre and radius, and an $r \times r$ submatrix is shown nonsingular for every matrix in "
-        r"the enclosure by Rump's test: with $M$ its centre and $R$ an approximate inverse, "
+        r"the enclosure by Rump's test: with $M$ its centres, $\Delta$ its radii and $R$ an approximate inverse, "
         r"$\lVert I - RM \rVert_\infty + \lVert \lvert R \rvert \Delta \rVert_\infty < 1$, evaluated in integer "
-        r"arithmetic. Floating point only chooses the submatrix and $R$; it proves nothing. Of the "
-        f"{sum(how.values())} certificates below, {_and(certified)}. Sizes with an axis at $1$ or $2$, "
-        r"where a normalized value over two entries is $\pm 1$, are reported apart, as degenerate.",
+        r"arithmetic. Floating point only chooses the submatrix and $R$; it proves nothing. "
+        f"{certified}. Sizes with an axis at $1$ or $2$, where a statistic over one entry vanishes and a "
+        r"normalized value over two is $\pm 1$, are reported apart, as degenerate.",
     ]
 
 
