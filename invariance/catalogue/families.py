@@ -39,6 +39,7 @@ def group_of(i) -> sp.Expr:
 
 
 _COUNT = {"unit": "H", "case": "N", "input": "D"}
+_i = Symbol("i", integer=True)
 
 
 def _count(axis: str, dims: dict) -> int:
@@ -62,8 +63,9 @@ def _family(id, title, short, paper, words, gens, w=_same_w, x=_same_x, **moves)
 
     def unsupported(*_):
         raise NotImplementedError(f"{id} is a family of directions, measured by the Jacobian, not sampled")
-    positive = tuple(sp.Gt(g.symbol[tuple(Symbol("i", integer=True) for _ in g.axes)] if g.axes else g.symbol,
-                           0, evaluate=False) for g in gens if g.identity == 1)
+    at = {"unit": _i, "case": Symbol("n", integer=True), "input": Symbol("j", integer=True), "group": group_of(_i)}
+    positive = tuple(sp.Gt(g.symbol[tuple(at[a] for a in g.axes)] if g.axes else g.symbol, 0, evaluate=False)
+                     for g in gens if g.identity == 1)
     return Transformation(
         id, title, short, paper, w=w, x=x,
         exact=lambda rng, dims: {n: _draw(rng, g, dims) for n, g in zip(names, gens)},
@@ -73,7 +75,6 @@ def _family(id, title, short, paper, words, gens, w=_same_w, x=_same_x, **moves)
         words=words, **moves)
 
 
-_i = Symbol("i", integer=True)
 FAMILIES = (
     _family("group-rows-rescaling", "Group rows re-scaling", "w_G re-scale", r"w_i \to \delta_{G(i)} w_i",
             "re-scale the rows of each group", (Generator(delta_group, ("group",)),),

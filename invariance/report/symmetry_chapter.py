@@ -104,7 +104,7 @@ def _columns(norm, s) -> list[tuple[str, bool, bool]]:
             out.append((t.id, invariant, t.id in proved if invariant else None))
             continue
         sizes = concrete(b, {k: v for k, v in cert.sizes.items() if k != "groups"})
-        cols = columns_of(b.m, sizes, s.kind)
+        cols = columns_of(b, sizes, s.kind)
         basis = [v for d in s.basis for v in tangents(b, d.family, sizes, cert.points[0], cols)]
         more = tangents(b, t, sizes, cert.points[0], cols)
         out.append((t.id, False, rank_at_least(basis + more, len(cols))[0] <= cert.proved))
