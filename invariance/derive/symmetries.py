@@ -32,7 +32,7 @@ from ..core.jacobian import (KINDS, NotRational, columns_of, concrete, grouped_o
 from ..core.model import EPS
 from ..catalogue.families import GROUPS, applies, kind_of, multiplicity
 from ..catalogue.registry import FAMILIES, normalizer as _normalizer
-from .engine import derive, try_proof
+from .engine import proved_cell
 
 __all__ = ["Direction", "Certificate", "Degenerate", "Symmetries", "symmetries", "KINDS", "SIZES",
            "DEGENERATE", "concrete", "random_points", "stacked", "size_value"]
@@ -156,10 +156,9 @@ def _proved(norm, kind: str) -> list[Direction]:
     for t in FAMILIES.values():
         if kind_of(t) != kind or not applies(t, norm):
             continue
-        if any(try_proof(norm.build(eps), t) for eps in (EPS, sp.S.Zero)):
-            cell = derive(norm, t)
-            if cell.verdict == "invariant":
-                out.append(Direction(t, cell, multiplicity(t, norm.model)))
+        cell = proved_cell(norm, t)
+        if cell is not None:
+            out.append(Direction(t, cell, multiplicity(t, norm.model)))
     return out
 
 
@@ -174,9 +173,9 @@ def _order(norm, proved: list[Direction]) -> list[Direction]:
     return sorted(proved, key=lambda d: (-size_value(d.count, m, first, norm.groups), moved(d)))
 
 
-def symmetries(norm, kind: str = "parameter", seed: int = 0) -> Symmetries:
+def symmetries(norm, kind: str = "parameter", seed: int = 0, degenerate: bool = True) -> Symmetries:
     """The symmetries of ``norm`` of one kind: a proved basis, its dimension formula, completeness
-    certificates at three sets of sizes, and the degenerate sizes."""
+    certificates at three sets of sizes, and (unless ``degenerate`` is False) the degenerate sizes."""
     norm = _normalizer(norm) if isinstance(norm, str) else norm
     proved = _order(norm, _proved(norm, kind))
     b = norm.build(sp.S.Zero)
@@ -189,7 +188,7 @@ def symmetries(norm, kind: str = "parameter", seed: int = 0) -> Symmetries:
             continue
         out.certificates.append(_certify(b, norm, kind, axes, proved, out, rng))
     out.dimension = sp.Add(*[d.count for d in out.basis])
-    out.degenerate = _degenerate(b, norm, kind, out, rng)
+    out.degenerate = _degenerate(b, norm, kind, out, rng) if degenerate else []
     return out
 
 

@@ -427,7 +427,8 @@ def _one_layer(args) -> tuple[str, object, bool]:
     from ..derive.symmetries import symmetries
     from .symmetries_text import render_latex, render_markdown, render_text
     norm_id, kinds, fmt, backend = args
-    analyses = [symmetries(norm_id, k) for k in kinds]
+    # the certificate holds no degenerate sizes: they are measured only where they are shown
+    analyses = [symmetries(norm_id, k, degenerate=fmt != "json") for k in kinds]
     render = {"json": symmetries_json, "text": render_text, "markdown": render_markdown,
               "latex": render_latex}[fmt]
     out = norm_id, render(norm_id, analyses), all(s.complete and not s.witnesses for s in analyses)
@@ -491,7 +492,8 @@ def symmetries_command(normalizer: str | None = None, everything: bool = False, 
                            for r, m in zip(results, measured)))
     if fmt in ("json", "latex"):
         for lines in measured:
-            print("\n".join(lines), file=sys.stderr)
+            if lines:
+                print("\n".join(lines), file=sys.stderr)
     incomplete = [r[0] for r in results if not r[2]]
     if incomplete:
         print(f"not shown complete: {', '.join(incomplete)}", file=sys.stderr)
