@@ -420,8 +420,8 @@ def _values(run, norm, eps64, shape_ok, seed, notes):
         notes += [f"values check: {n}" for n in set_notes]
     else:
         op = lambda W, X, g, b, eps: run(W, X, "float64").reshape(X.shape[0], *W.shape[:1], *X.shape[2:])  # noqa: E731
-    # the layer's gain and bias are taken to be 1 and 0 (a fresh module's), so a layer
-    # initialised otherwise shows as different; eps is the module's own, exactly (a float64 is a rational)
+    # the definition's instance has gain 1 and bias 0: a module's own g and b are set so (values_op,
+    # where the row finds them); eps is the module's own, exactly (a float64 is a rational)
     values = compare_values(norm, op=op, epsilons=(sp.Rational(eps64),), unit_gain=True, seed=seed,
                             fixed={"unit": H // groups, "input": run.weight.D})   # a grouped row's unit size is S
     if values.points == 0:

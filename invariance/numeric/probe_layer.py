@@ -333,14 +333,22 @@ class TorchLayer:
         return RowTensors(names, shown + note, running, groups)
 
     def values_op(self, constants: dict):
-        """A float64 copy run as ``op(W, X, g, b, eps)``, with the definition's constants set where the
-        module holds them: the linear bias c, the running mean m and variance v.  Returns (op, notes)."""
+        """A float64 copy run as ``op(W, X, g, b, eps)``, with the definition's instance set where the
+        module holds it: gain 1 and bias 0 (where the row finds them), the linear bias c, the running
+        mean m and variance v.  Returns (op, notes)."""
         import torch
         from torch.nn.modules.batchnorm import _BatchNorm
         m, notes = copy.deepcopy(self.runs["float64"]), []
         params = dict(m.named_parameters())
         owner = self.weight.owner_name
+        rt = self.row_tensors("c" in constants)
         with torch.no_grad():
+            for k, value in (("g", 1.0), ("b", 0.0)):   # the definition's instance: gain 1, bias 0
+                name = rt.names.get(k)
+                if name in params and not bool((params[name] == value).all()):
+                    params[name].fill_(value)
+                    notes.append(f"{name} ({'the gain' if k == 'g' else 'the bias'}) set to {value:g}, "
+                                 "as in the definition's instance")
             if "c" in constants and self.weight.bias:
                 c = params[(owner + "." if owner else "") + "bias"]
                 c.copy_(torch.as_tensor([float(v) for v in constants["c"][:c.numel()]], dtype=c.dtype))
