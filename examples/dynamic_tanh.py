@@ -27,7 +27,7 @@ def dyt_numeric(a, W, eps=0.0):
 DYNAMIC_TANH = invariance.register(invariance.Normalizer(
     id="dynamic-tanh", title="Dynamic Tanh", model=invariance.DENSE, stats=(),
     output=dyt_output, numeric=dyt_numeric, constants={ALPHA: ALPHA_VALUE},
-    source="Zhu et al. 2025"))
+    source="Zhu et al. 2025", trainable=(ALPHA,)))   # alpha is trained: `symmetries` treats it as a parameter
 
 if __name__ == "__main__":
     for cell in invariance.derive_row(DYNAMIC_TANH):

@@ -179,6 +179,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help=f"one of {', '.join(commands.SYMMETRY_FORMATS)} (default text); json is the "
                          "certificate that verify re-checks")
     sy.add_argument("--jobs", type=_whole(1), metavar="J", help="processes (default: one per core)")
+    sy.add_argument("--numeric", action="store_true", help="measure the dimension on the numeric layers "
+                    "(float64 Jacobian null space at each certified set of sizes); exit 1 if it disagrees")
+    from .numeric.symmetry_measure import BACKENDS as MEASURED_ON
+    sy.add_argument("--backend", metavar="NAME", type=_one_of(MEASURED_ON, "backend"),
+                    help="numpy or torch (default numpy; torch needs the [torch] extra; needs --numeric)")
     _load_option(sy)
     d = sub.add_parser("docs", help="write the LaTeX document (and with --pdf compile it)")
     d.add_argument("--out", default="docs", type=Path, metavar="DIR",

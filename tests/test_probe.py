@@ -96,15 +96,19 @@ def test_pytorch_layer_norm_with_its_default_eps_is_checked_against_the_eps_boun
 
 
 def test_weight_norm_module_is_probed_through_original1():
+    """A fresh weight_norm(nn.Linear) has g = ||W_init|| and a random bias: the values check sets its
+    gain to 1 and bias to 0 (the definition's instance) and says so, rather than blaming a correct layer."""
     torch = _torch()
     from torch.nn.utils.parametrizations import weight_norm
     layer = weight_norm(torch.nn.Linear(3, 4))
     r = probe(layer, against="weight-norm")
-    assert r.disagreements == [] and not r.values.agrees     # g = ||W_init||, a random bias: not g = 1, b = 0
+    assert r.disagreements == [] and r.values.agrees and r.agrees
+    assert any("original0 (the gain) set to 1" in n for n in r.notes)
     with torch.no_grad():
         layer.parametrizations.weight.original0.fill_(1.0)
         layer.bias.zero_()
-    assert probe(layer, against="weight-norm").agrees
+    r = probe(layer, against="weight-norm")
+    assert r.agrees and not any("set to 1" in n for n in r.notes)   # already the definition's: nothing set
 
 
 def test_cli_probe_exits_1_on_the_examples_bug_and_2_on_bad_input(capsys):
@@ -323,7 +327,7 @@ def test_the_null_space_of_linear_then_layer_norm_is_d_plus_1():
     assert all(n.startswith("0.weight[") for d in s.directions for n, _ in d.entries)
     out = probe(layer, instances=2).table()
     assert "null space dimension 4 (rank 21 of 25)" in out and "margin: last kept" in out
-    assert "await the `symmetries` command (issue 17)" in out
+    assert "--against a registered row compares them with its proved symmetries" in out
 
 
 def test_the_null_space_with_a_linear_bias_and_with_eps_is_derived_by_hand():
@@ -448,3 +452,17 @@ def test_a_dense_group_norm_agrees_with_a_dense_row_registered_with_load(tmp_pat
         assert "values: against dense-group-norm's definition (gain 1, bias 0, eps 1e-05)" in out
     finally:
         NORMALIZERS.pop("dense-group-norm", None)
+
+
+def test_a_trained_eval_mode_batch_norm_is_not_blamed_for_its_own_gain_bias_and_statistics():
+    torch = _torch()
+    torch.manual_seed(0)
+    m = torch.nn.Sequential(torch.nn.Linear(3, 5, bias=False), torch.nn.BatchNorm1d(5))
+    with torch.no_grad():
+        m[1].weight.uniform_(0.5, 2)
+        m[1].bias.normal_()
+        m[1].running_mean.normal_()
+        m[1].running_var.uniform_(0.5, 2)
+    r = probe(m.eval(), against="batch-norm-inference")
+    assert r.values.agrees and r.agrees, r.notes
+    assert any("(the gain) set to 1" in n for n in r.notes) and any("running statistics" in n for n in r.notes)

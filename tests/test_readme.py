@@ -166,6 +166,23 @@ def test_ci_leaves_apt_alone_where_python3_makes_a_venv(tmp_path):
     assert not log.exists(), log.read_text()
 
 
+def test_the_symmetry_table_is_the_committed_certificates():
+    """Each row of the README's symmetry table: the dimension and the basis' words of its layer's
+    certificate in proofs/ (which a fresh run regenerates byte for byte, tests/test_certificates.py)."""
+    import json
+    from invariance.catalogue.registry import FAMILIES
+    from invariance.report.commands import _symmetry_ids
+    text = (ROOT / "README.md").read_text()
+    for norm_id in _symmetry_ids(None, True, True):
+        doc = json.loads((ROOT / "proofs" / f"symmetries__{norm_id}.json").read_text())
+        cells = []
+        for kind in doc["kinds"]:
+            words = "; ".join(FAMILIES[b["family"]].words for b in kind["basis"])
+            cells.append(f"`{kind['dimension']}`" + (f": {words}" if words else ""))
+        row = f"| `{norm_id}` | {cells[0]} | {cells[1]} |"
+        assert row in text, f"the README's symmetry table lacks or misstates: {row}"
+
+
 def test_the_direction_counts_are_the_derived_consequences():
     """The consequences of the layers' symmetries beyond the table: cells, layers, applying."""
     import json

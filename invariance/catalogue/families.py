@@ -39,6 +39,7 @@ def group_of(i) -> sp.Expr:
 
 
 _COUNT = {"unit": "H", "case": "N", "input": "D"}
+_i = Symbol("i", integer=True)
 
 
 def _count(axis: str, dims: dict) -> int:
@@ -62,8 +63,9 @@ def _family(id, title, short, paper, words, gens, w=_same_w, x=_same_x, **moves)
 
     def unsupported(*_):
         raise NotImplementedError(f"{id} is a family of directions, measured by the Jacobian, not sampled")
-    positive = tuple(sp.Gt(g.symbol[tuple(Symbol("i", integer=True) for _ in g.axes)] if g.axes else g.symbol,
-                           0, evaluate=False) for g in gens if g.identity == 1)
+    at = {"unit": _i, "case": Symbol("n", integer=True), "input": Symbol("j", integer=True), "group": group_of(_i)}
+    positive = tuple(sp.Gt(g.symbol[tuple(at[a] for a in g.axes)] if g.axes else g.symbol, 0, evaluate=False)
+                     for g in gens if g.identity == 1)
     return Transformation(
         id, title, short, paper, w=w, x=x,
         exact=lambda rng, dims: {n: _draw(rng, g, dims) for n, g in zip(names, gens)},
@@ -73,7 +75,6 @@ def _family(id, title, short, paper, words, gens, w=_same_w, x=_same_x, **moves)
         words=words, **moves)
 
 
-_i = Symbol("i", integer=True)
 FAMILIES = (
     _family("group-rows-rescaling", "Group rows re-scaling", "w_G re-scale", r"w_i \to \delta_{G(i)} w_i",
             "re-scale the rows of each group", (Generator(delta_group, ("group",)),),
@@ -122,6 +123,12 @@ FAMILIES = (
             r"c_i \to c_i + \kappa_i,\ b_i \to b_i - g_i \kappa_i / \sigma_i",
             "shift c_i, b_i compensating", (Generator(kappa_unit, ("unit",), 0),),
             c=lambda m, i: m.c[i] + kappa_unit[i], b=lambda m, i: m.b[i] - m.g[i] * kappa_unit[i] / SIGMA[i]),
+    # a normalizer's own trainable scalars (e.g. Dynamic Tanh's alpha, multiplying a): W's scale
+    # traded against them
+    _family("weight-against-scalars", "Weight matrix against the layer's scalars", "W vs alpha",
+            r"W \to \delta W,\ \theta \to \theta/\delta",
+            "re-scale W and divide the layer's trainable scalars by the same factor", (Generator(delta),),
+            w=lambda m, i, j: delta * m.W[i, j], scalars=lambda m, theta: theta / delta),
     _family("case-recentering", "Single case re-centering", "case re-center", r"x_n \to x_n + \gamma_n",
             "shift each case by its own vector", (Generator(gamma_case, ("case", "input"), 0),),
             x=lambda m, n, j, rest: m.X[(n, j, *rest)] + gamma_case[n, j]),
@@ -135,6 +142,8 @@ def applies(t: Transformation, norm) -> bool:
     if "group" in axes and not norm.groups:
         return False
     if "c" in t.moves and norm.model.c is None:
+        return False
+    if "scalars" in t.moves and not norm.trainable:
         return False
     named = set()
     for k in ("g", "b"):

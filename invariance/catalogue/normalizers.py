@@ -214,8 +214,9 @@ def with_linear_bias(norm: Normalizer) -> Normalizer:
     follow the model) have this variant; the same object is returned each time.
     """
     if norm.model is not DENSE:
+        dense = ", ".join(n.id for n in NORMALIZERS if n.model is DENSE)
         raise ValueError(f"--linear-bias: {norm.id} is not a dense-layer normalizer; the variant "
-                         "exists for the dense rows (batch-norm, weight-norm, layer-norm, rms-norm)")
+                         f"exists for the dense rows ({dense}, and your own dense ones)")
     if norm.id not in _VARIANTS:
         # PyTorch's weight-normed nn.Linear adds its bias after the normalization, i.e. it is
         # our output bias b, not c: that variant has no PyTorch counterpart

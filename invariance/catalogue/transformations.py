@@ -81,11 +81,13 @@ class Transformation:
     b: Callable | None = None                                # b'_i, if it moves the bias
     c: Callable | None = None                                # c'_i, if it moves the linear bias
     words: str = ""                                          # the direction in words, e.g. "re-scale W"
+    scalars: Callable | None = None                          # theta' of each trainable scalar theta
 
     @property
     def moves(self) -> frozenset:
-        """Which of the gain, bias, linear bias it moves: a subset of {"g", "b", "c"}."""
-        return frozenset(k for k in ("g", "b", "c") if getattr(self, k) is not None)
+        """Which of the gain, bias, linear bias, the normalizer's trainable scalars it moves: a
+        subset of {"g", "b", "c", "scalars"}."""
+        return frozenset(k for k in ("g", "b", "c", "scalars") if getattr(self, k) is not None)
 
 
 def _same_w(m, i, j):

@@ -12,12 +12,12 @@ import random
 import sympy as sp
 
 from .algebra import Rule, evaluate, random_rational
-from .definition import Built, Normalizer
+from .definition import Built, Normalizer, is_primed_scalar, primed_scalar
 from .model import EPS, prime
 from .proof import abbreviations, affine_law  # noqa: F401 (affine_law: read with the definitions)
 from .records import Counterexample, Equation
 
-__all__ = ["definitions", "MOVED", "ACTING", "affine_law", "conditions", "refutation_conditions", "step_name",
+__all__ = ["definitions", "MOVED", "ACTING", "acting", "affine_law", "conditions", "refutation_conditions", "step_name",
            "evaluate_outputs", "bind_definitions", "bind_instance", "random_instance", "with_groups",
            "shapes", "dims_of", "counterexample_symbols", "outputs_at"]
 
@@ -40,6 +40,8 @@ def definitions(b: Built, t) -> tuple[Equation, ...]:
         Equation("X'", Xp[(pt["case"], j, *rest)], t.x(m, pt["case"], j, rest), f"{t.title}: ${t.paper}$"),
         *[Equation(k + "'", prime(getattr(m, k))[i], getattr(t, k)(m, i), f"{t.title}: ${t.paper}$")
           for k in MOVED if k in moves],
+        *[Equation(s.name + "'", primed_scalar(s)[i], t.scalars(m, s), f"{t.title}: ${t.paper}$")
+          for s in (b.norm.trainable if "scalars" in moves else ())],
         Equation("a", a_rule.lhs, a_rule.rhs, "summed inputs"),
         Equation("a'", a_rule_p.lhs, a_rule_p.rhs, "summed inputs of the transformed layer"),
     ]
@@ -48,7 +50,7 @@ def definitions(b: Built, t) -> tuple[Equation, ...]:
         name = orig.base.label.name
         eqs += [Equation(name, orig.lhs, orig.rhs, f"definition of {name}"),
                 Equation(name + "'", primed.lhs, primed.rhs, f"{name} of the transformed layer")]
-    out_p = b.output_moving(moves & {"g", "b"})
+    out_p = b.output_moving(moves & {"g", "b", "scalars"})
     eqs += [Equation("h", b.out_rule.lhs, b.out_rule.rhs, "normalized output"),
             Equation("h'", out_p.lhs, out_p.rhs, "normalized output of the transformed layer")]
     return tuple(eqs[:head]) + tuple(abbreviations(b, {e.name: e for e in eqs[:head]})) + tuple(eqs[head:])
@@ -58,6 +60,13 @@ def definitions(b: Built, t) -> tuple[Equation, ...]:
 MOVED = ("c", "g", "b")
 #: The definitions of a transformation itself (substituted, never unfolded as a statistic is).
 ACTING = ("W'", "X'", "c'", "g'", "b'")
+
+
+def acting(defs) -> list[str]:
+    """The names of a cell's definitions that the transformation makes: ACTING's, and theta' of
+    each trainable scalar it moves."""
+    names = {e.name for e in defs}
+    return [k for k in ACTING if k in names] + [e.name for e in defs if is_primed_scalar(e.lhs.base)]
 
 
 def _rule(e: Equation) -> Rule:

@@ -22,7 +22,8 @@ from sympy import IndexedBase
 from .algebra import Rule
 from .model import EPS, Model, prime
 
-__all__ = ["Statistic", "Normalizer", "TorchOp", "Context", "Built", "general_form", "InvalidNormalizer"]
+__all__ = ["Statistic", "Normalizer", "TorchOp", "Context", "Built", "general_form", "InvalidNormalizer",
+           "primed_scalar", "is_primed_scalar"]
 
 
 class InvalidNormalizer(ValueError):
@@ -78,9 +79,20 @@ class Normalizer:
     groups: int | None = None             # number of groups, for statistics over a Group
     constants: dict = field(default_factory=dict)  # symbol -> exact value used in counterexamples
     torch: TorchOp | None = None          # the PyTorch counterpart (the [torch] extra), if any
+    trainable: tuple = ()                 # the normalizer's own trainable scalars (e.g. DyT's alpha)
 
     def build(self, eps: sp.Expr = EPS) -> "Built":
         return Built(self, eps)
+
+
+def primed_scalar(s: sp.Symbol) -> IndexedBase:
+    """A trainable scalar of the transformed layer, theta'_i: one value, read at each unit (the
+    one kind of indexed base that is declared real, which is how :func:`is_primed_scalar` knows it)."""
+    return IndexedBase(s.name + "'", real=True)
+
+
+def is_primed_scalar(base) -> bool:
+    return isinstance(base, IndexedBase) and base.label.name.endswith("'") and bool(base.assumptions0.get("real"))
 
 
 class Context:
@@ -193,11 +205,15 @@ class Built:
         self.out_rule_p = Rule(m.at(self.out_p, pt), _call(norm, what, norm.output, self.primed, pt))
 
     def output_moving(self, moved: frozenset) -> Rule:
-        """h' when a transformation also moves the gain or the bias (``moved``): g', b' in it."""
+        """h' when a transformation also moves the gain or the bias (``moved``: g', b' in it) or
+        the normalizer's trainable scalars ("scalars": each theta read as theta'_i, per unit)."""
         if not moved:
             return self.out_rule_p
         c = Context(self.m, True, self.kept, self.eps, frozenset(moved))
-        return Rule(self.out_rule_p.lhs, _call(self.norm, "the output", self.norm.output, c, self.m.point))
+        rhs = _call(self.norm, "the output", self.norm.output, c, self.m.point)
+        if "scalars" in moved:
+            rhs = rhs.xreplace({s: primed_scalar(s)[self.m.point["unit"]] for s in self.norm.trainable})
+        return Rule(self.out_rule_p.lhs, rhs)
 
     def stat_rule(self, name: str) -> Rule | None:
         """The definition of the statistic called ``name`` (e.g. ``sigma``), if any."""

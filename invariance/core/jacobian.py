@@ -1,25 +1,29 @@
-"""The exact Jacobian of a layer at a rational point, its rank, and a family's tangent vectors.
+"""The exact Jacobian of a layer at a rational point, its certified rank, and a family's tangents.
 
-Shared by the search (which looks for a point) and the kernel (which re-checks one).
+Shared by the search (which draws the points) and the kernel (which re-checks them).
 
-- :func:`outputs` evaluates the registry's definitions at concrete sizes in exact forward-mode
-  differentiation: every value is a rational number with its exact gradient with respect to
-  the chosen variables (W, g, b, c, or X).  A square root is taken only of a rational square
-  (``math.isqrt``); any other value (an irrational root, tanh) raises :class:`NotRational`:
-  the point is then no certificate, never an approximation.
-- :func:`rank` is the rank over Q (``DomainMatrix`` over QQ: fraction arithmetic, no float).
-- :func:`tangents` is the derivative of a family's W', X', g', b', c' with respect to each
-  entry of its generators at the identity: the directions it spans at the point.
+- :func:`outputs` evaluates the registry's definitions at concrete sizes in forward-mode
+  differentiation: every value carries its gradient with respect to the chosen variables (W,
+  g, b, c and the normalizer's trainable scalars, or X).  Values are exact fractions; a square
+  root of a non-square, and tanh, become a :class:`Ball`: an enclosure on the integer grid
+  2^-160 that every later operation keeps an enclosure (ball arithmetic).  Only what the
+  evaluator cannot enclose (another function) raises :class:`NotRational`.
+- :func:`rank_at_least` bounds the rank from below, certified: exact over Q when every entry is
+  rational (``DomainMatrix`` over QQ), else a submatrix shown nonsingular for every matrix in
+  the enclosure (Rump's test, in integers; floating point only chooses the submatrix).
+- :func:`tangents` is the derivative of a family's W', X', g', b', c' (and theta') with respect
+  to each entry of its generators at the identity: the directions it spans at the point.
 
 Why the rank certifies completeness: each proved direction lies in the null space of the
 Jacobian at every point and for every input, so the null space is at least their span; the
 rank of the Jacobian stacked over finitely many inputs at one point is a lower bound on its
-rank at almost every point (a non-zero minor stays non-zero nearby and off a proper algebraic
-set).  Rank = columns - (number of independent proved directions) at one point therefore shows
-that, at almost every point, the proved directions are all there are.
+rank at almost every point (a non-zero minor stays non-zero off a proper algebraic set, and
+over all inputs the rank is no lower).  Rank >= columns - (independent proved directions) at
+one point therefore shows that, at almost every point, the proved directions are all there are.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from fractions import Fraction
@@ -29,7 +33,7 @@ from sympy import Indexed, IndexedBase, Sum
 
 __all__ = ["NotRational", "Dual", "outputs", "rank", "tangents", "shapes_of", "entries", "VARIABLES",
            "Ball", "rank_at_least", "columns_of", "jacobian", "KINDS",
-           "concrete", "stacked"]
+           "concrete", "stacked", "grouped_ok"]
 
 #: The tensors a layer's output depends on: the parameters it trains, and the data.
 VARIABLES = ("W", "g", "b", "c", "X")
@@ -57,10 +61,7 @@ class Ball:
         """A rational (or a ball) as a ball: exact when the grid holds it, else one unit wide."""
         if isinstance(x, Ball):
             return x
-        x = Fraction(x)
-        n = x.numerator << cls.K
-        M, rem = divmod(n, x.denominator)
-        return cls(M, 0 if rem == 0 else 1)
+        return _on_grid(x if isinstance(x, Fraction) else Fraction(x))
 
     @property
     def m(self) -> Fraction:
@@ -116,6 +117,13 @@ class Ball:
     __hash__ = None
 
 
+@functools.lru_cache(maxsize=4096)
+def _on_grid(x: Fraction) -> Ball:
+    """A rational as a ball on the grid (the same few rationals recur in every product: cached)."""
+    M, rem = divmod(x.numerator << Ball.K, x.denominator)
+    return Ball(M, 0 if rem == 0 else 1)
+
+
 def _ball(x) -> Ball:
     return Ball.of(x)
 
@@ -128,6 +136,37 @@ def _sqrt_ball(v) -> Ball:
         raise ZeroDivisionError("a square root's radicand is not certainly positive")
     low, high = math.isqrt(lo << K), math.isqrt(hi << K) + 1   # sqrt(x / 2^K) * 2^K = sqrt(x 2^K)
     return Ball((low + high) // 2, (high - low) // 2 + 1)
+
+
+def _exp_ball(y: Fraction) -> Ball:
+    """An enclosure of e^y for a rational y: e^y = (e^z)^(2^k) with |z| = |y| / 2^k <= 1/2, and
+    e^z by 24 terms of its series, whose remainder is below |z|^24 / 24! * e^(1/2) < 2 |z|^24 / 24!."""
+    k = 0
+    while abs(y) > Fraction(1, 2) * 2 ** k:
+        k += 1
+    z = y / 2 ** k
+    term, total = Fraction(1), Fraction(1)
+    for n in range(1, 24):
+        term = term * z / n
+        total += term
+    rest = 2 * abs(z) ** 24 / math.factorial(24)
+    out = Ball.of(total)
+    out = Ball(out.M, out.R + int(rest * (1 << Ball.K)) + 2)
+    for _ in range(k):
+        out = out * out
+    return out
+
+
+def _tanh_ball(v) -> Ball:
+    """An enclosure of tanh(v): tanh is increasing, so tanh over [lo, hi] lies between the
+    enclosures of tanh(lo) and tanh(hi), each (e^(2x) - 1) / (e^(2x) + 1)."""
+    v = Ball.of(v)
+    ends = []
+    for x in (Fraction(v.M - v.R, 1 << Ball.K), Fraction(v.M + v.R, 1 << Ball.K)):
+        e = _exp_ball(2 * x)
+        ends.append((e - 1) * (e + 1).inverse())
+    lo, hi = ends[0].M - ends[0].R, ends[1].M + ends[1].R
+    return Ball((lo + hi) // 2, (hi - lo) // 2 + 1)
 
 
 def _exact(v) -> bool:
@@ -251,6 +290,11 @@ def _ev(e, arrays, env):
         return out
     if isinstance(e, sp.Pow) and e.exp.is_Rational:
         return _pow(_ev(e.base, arrays, env), Fraction(int(e.exp.p), int(e.exp.q)))
+    if isinstance(e, sp.tanh):
+        x = _ev(e.args[0], arrays, env)
+        v = x.v if isinstance(x, Dual) else x
+        t = Fraction(0) if not isinstance(v, Ball) and v == 0 else _tanh_ball(v)
+        return Dual(t, _scale(x.d, 1 - t * t)) if isinstance(x, Dual) else t
     if isinstance(e, sp.KroneckerDelta):
         x, y = (_ev(a, arrays, env) for a in e.args[:2])
         return Fraction(int(x == y))
@@ -270,11 +314,13 @@ def _memo(lhs, rhs, arrays, env):
     return value
 
 
-def shapes_of(m, sizes: dict) -> dict[str, tuple[int, ...]]:
-    """The shape of each tensor of the layer at ``sizes`` (symbol -> int); c only with a linear bias."""
+def shapes_of(b, sizes: dict) -> dict[str, tuple[int, ...]]:
+    """The shape of each tensor of the layer ``b`` at ``sizes`` (symbol -> int): W, g, b, X, c with
+    a linear bias, and () for each of the normalizer's own trainable scalars, by name."""
+    m = b.m
     H, D, N = (sizes[m.axis(ax).size] for ax in ("unit", "input", "case"))
     out = {"W": (H, D), "g": (H,), "b": (H,), "X": (N, D, *[sizes[ax.size] for ax in m.axes[2:]])}
-    return out | ({"c": (H,)} if m.c is not None else {})
+    return out | ({"c": (H,)} if m.c is not None else {}) | {s.name: () for s in b.norm.trainable}
 
 
 def entries(shape) -> list[tuple[int, ...]]:
@@ -308,15 +354,20 @@ def bind(b, sizes: dict, point: dict, variables=()) -> tuple[dict, dict]:
     m = b.m
     bases = {"W": m.W, "g": m.g, "b": m.b, "c": m.c, "X": m.X}
     arrays = {}
-    for name, shape in shapes_of(m, sizes).items():
+    scalars = {s.name: s for s in b.norm.trainable}
+    env = {}
+    for name, shape in shapes_of(b, sizes).items():
         values = point[name]
-        if name in variables:
+        if name in scalars:   # a trainable scalar: a value (and a variable) of the environment
+            env[scalars[name]] = Dual(Fraction(values), {(name, ()): Fraction(1)}) if name in variables \
+                else Fraction(values)
+        elif name in variables:
             arrays[bases[name]] = _nest(shape, lambda idx, v=values, n=name: Dual(_at(v, idx), {(n, idx): Fraction(1)}))
         else:
             arrays[bases[name]] = values
     # the normalizer's registered constants (running statistics, a fixed alpha), from the registry
     env = {k: Fraction(int(sp.Rational(v).p), int(sp.Rational(v).q)) for k, v in b.norm.constants.items()
-           if isinstance(k, sp.Symbol) and not isinstance(v, (list, tuple))}
+           if isinstance(k, sp.Symbol) and not isinstance(v, (list, tuple)) and k not in scalars.values()} | env
     env |= {k: Fraction(v) for k, v in sizes.items()}
     env[b.eps] = Fraction(0) if not isinstance(b.eps, sp.Symbol) else env.get(b.eps, Fraction(0))
     for lhs, rhs in _rules(b):
@@ -341,17 +392,17 @@ def outputs(b, sizes: dict, point: dict, variables=()) -> dict:
 KINDS = ("parameter", "data")
 
 
-def columns_of(m, sizes: dict, kind: str) -> list:
+def columns_of(b, sizes: dict, kind: str) -> list:
     """The variables of one kind at ``sizes``, as (tensor name, index) pairs: the Jacobian's columns."""
-    shapes = shapes_of(m, sizes)
-    names = ("X",) if kind == "data" else tuple(k for k in ("W", "g", "b", "c") if k in shapes)
+    shapes = shapes_of(b, sizes)
+    names = ("X",) if kind == "data" else tuple(k for k in shapes if k != "X")
     return [(k, idx) for k in names for idx in entries(shapes[k])]
 
 
 def jacobian(b, sizes: dict, points: list, kind: str) -> list[list]:
     """dh/d(variables of ``kind``) at every output entry of every stacked point, exactly (balls
     where a square root is irrational)."""
-    cols = columns_of(b.m, sizes, kind)
+    cols = columns_of(b, sizes, kind)
     where = {c: k for k, c in enumerate(cols)}
     names = tuple(dict.fromkeys(k for k, _ in cols))
     rows = []
@@ -375,10 +426,22 @@ def concrete(b, axes: dict) -> dict:
     return sizes
 
 
+def grouped_ok(norm, axes: dict) -> bool:
+    """For grouped statistics: the groups divide the units, and a group's statistic runs over at
+    least 3 values (S units times the positions): over 2 the normalized values are +-1."""
+    if not norm.groups:
+        return True
+    S, rest = axes["unit"] // norm.groups, 1
+    for name, v in axes.items():
+        if name not in ("case", "unit", "input", "groups"):
+            rest *= v
+    return axes["unit"] % norm.groups == 0 and S * rest >= 3
+
+
 def stacked(b, sizes: dict, kind: str) -> int:
     """How many points a completeness certificate stacks: enough rows for the columns, and one more."""
     outputs = len(entries([sizes[ax.size] for ax in b.m.axes]))
-    return -(-len(columns_of(b.m, sizes, kind)) // outputs) + 1
+    return -(-len(columns_of(b, sizes, kind)) // outputs) + 1
 
 
 def rank(rows: list[list[Fraction]], columns: int) -> int:
@@ -415,7 +478,7 @@ def rank_at_least(rows: list, columns: int) -> tuple[int, str]:
         rs, cs = [p for p, _ in picks[:size]], [q for _, q in picks[:size]]
         if _nonsingular([[rows[i][j] for j in cs] for i in rs]):
             return size, (f"a {size} x {size} submatrix shown nonsingular for every value in the enclosure "
-                          f"of its square roots (Rump's test, integer arithmetic)")
+                          f"of its irrational entries (Rump's test, integer arithmetic)")
     return 0, "no submatrix certified"
 
 
@@ -487,6 +550,8 @@ def tangents(b, t, sizes: dict, point: dict, columns: list) -> list[list[Fractio
     for k in ("g", "b", "c"):
         if getattr(t, k) is not None:
             entry[k] = (getattr(t, k)(m, i), (i,))
+    for s in (b.norm.trainable if t.scalars is not None else ()):
+        entry[s.name] = (t.scalars(m, s), ())
     identity = {}
     for g in t.generators:
         if isinstance(g.symbol, IndexedBase):

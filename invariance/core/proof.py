@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from .algebra import Rule, sum_normal_form, unfold
-from .definition import Built
+from .definition import Built, is_primed_scalar
 from .model import Axis, prime
 from .records import Equation
 
@@ -151,7 +151,8 @@ def link_words(prev: sp.Expr, expr: sp.Expr, uses: list[Equation], act: Action |
     unfolds or folds ("definition of mu[n]"), the laws and transformation it substitutes
     ("substitute a' = delta a"), or, using nothing, the algebra that remains."""
     prev, expr = canonical(uneval(prev)), canonical(uneval(expr))
-    defined = [e for e in uses if e.is_definition and e.name not in ("W'", "X'", "c'", "g'", "b'")]
+    defined = [e for e in uses if e.is_definition and e.name not in ("W'", "X'", "c'", "g'", "b'")
+               and not is_primed_scalar(e.lhs.base)]
     substituted = [e for e in uses if e not in defined]
     parts: list = []
     if uses and any(_linear(s) for s in prev.atoms(sp.Sum)):

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 import sympy as sp
 
 from ..core.algebra import Rule, exact_nonzero, holds
-from ..core.cells import (affine_law, bind_definitions, bind_instance, conditions, definitions,
+from ..core.cells import (acting, affine_law, bind_definitions, bind_instance, conditions, definitions,
                           outputs_at, random_instance, refutation_conditions, with_groups)
 from ..core.definition import Built, Normalizer
 from ..core.model import EPS
@@ -31,7 +31,7 @@ from ..catalogue.registry import TRANSFORMATIONS, normalizer as _normalizer, tra
 from ..catalogue.transformations import Transformation
 from .proofs import breaks, prove
 
-__all__ = ["derive", "derive_row", "derive_laws", "try_proof", "find_counterexample", "Laws"]
+__all__ = ["derive", "derive_row", "derive_laws", "try_proof", "find_counterexample", "Laws", "proved_cell"]
 
 
 
@@ -116,7 +116,8 @@ def try_proof(b: Built, t: Transformation, substitute: dict | None = None,
     h, bias = byname["h"].lhs, m.b[m.point["unit"]]
     for target in (targets(h, bias) if targets else (h,)):
         final = Equation("invariance" if target == h else "relation", byname["h'"].lhs, target, "",
-                         ("h'", *[k for k in ("g'", "b'") if k in byname], "a' law", *state.law_names, "h"))
+                         ("h'", *[k for k in acting(state.eqs) if k not in ("W'", "X'", "c'")], "a' law",
+                          *state.law_names, "h"))
         if state.check(final):
             return final, state.laws, state.alpha
     return None
@@ -245,6 +246,19 @@ def derive(norm: Normalizer | str, trans: Transformation | str) -> Cell:
         return Cell(norm.id, trans.id, NOT_INVARIANT, refutation_conditions(norm),
                     counterexample=replace(ce, breaks=stops), definitions=defs)
     return Cell(norm.id, trans.id, UNKNOWN)
+
+
+def proved_cell(norm: Normalizer, trans: Transformation) -> Cell | None:
+    """The invariant cell if the tactic proves it (epsilon symbolic, else 0), else None: no
+    counterexample search (a family that is no symmetry needs none to be left out)."""
+    for eps in (EPS, sp.S.Zero):
+        b = norm.build(eps)
+        found = try_proof(b, trans)
+        if found:
+            defs = definitions(b, trans)
+            return Cell(norm.id, trans.id, INVARIANT, conditions(b, trans, b.eps == 0),
+                        proof=prove(b, defs, found[1]), laws=found[1], definitions=defs)
+    return None
 
 
 def derive_row(norm: Normalizer | str, transformations=None) -> list[Cell]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import sympy as sp
 
 from ..core.algebra import Rule, sum_normal_form, unfold
-from ..core.cells import step_name
+from ..core.cells import acting, step_name
 from ..core.definition import Built
 from ..core.model import prime
 from ..core.proof import MEAN, SCALE, Action, action, link_words, uneval, wanted
@@ -75,7 +75,7 @@ class _Writer:
     def _known(self, expr) -> list[str]:
         """The laws so far (and W', X') that ``expr`` mentions, to substitute."""
         out = [c.name for c in self.chains if expr.has(c.lhs.base)]
-        out += [k for k in ("W'", "X'", "c'", "g'", "b'") if k in self.eqs and expr.has(self.eqs[k].lhs.base)]
+        out += [k for k in acting(self.eqs.values()) if expr.has(self.eqs[k].lhs.base)]
         return out
 
     # -- the output ------------------------------------------------------------------

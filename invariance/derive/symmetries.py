@@ -1,20 +1,23 @@
-"""Every symmetry of a layer: the families that are proved, a basis of them, and the exact rank
-that shows there are no others.
+"""Every symmetry of a layer: the families that are proved, a basis of them, and the certified
+rank that shows there are no others.
 
-For a normalizer and a kind (``parameter``: directions in W, g, b, c that leave h unchanged
-for every input; ``data``: directions in X that leave it unchanged for every parameter value):
+For a normalizer and a kind (``parameter``: directions in W, g, b, c and its trainable scalars
+that leave h unchanged for every input; ``data``: directions in X that leave it unchanged for
+every parameter value):
 
 1. each family of the catalogue (:data:`invariance.catalogue.registry.FAMILIES`) that moves
    only that kind is tried with the table's proof tactic, for symbolic sizes (epsilon
    symbolic, else 0);
 2. the proved ones are taken in turn (most directions first, then fewest tensors moved) and
-   kept when their tangents at a rational point add their full number of directions: a basis;
-   the dimension is the sum of the kept families' numbers of directions, a formula in the sizes;
-3. at three sets of concrete sizes (every axis at least 3, and the sizes different from each
-   other), a rational point is searched at which every square root is rational, and the rank
-   over Q of the Jacobian of h, stacked over several inputs (or parameter values), is computed
-   exactly: rank = columns - dimension shows that there is no other direction.  A gap is
-   reported as directions found, not proved.
+   kept when their tangents at a point add their full number of directions: a basis; the
+   dimension is the sum of the kept families' numbers of directions, a formula in the sizes;
+3. at three sets of concrete sizes (every axis at least 3, no two equal), random small
+   rationals are drawn and the rank of the Jacobian of h, stacked over several inputs (or
+   parameter values), is bounded below with a certificate (:mod:`invariance.core.jacobian`):
+   rank >= columns - dimension shows there is no other direction.  A gap is reported, with a
+   float64 witness where the numerical null space has a direction outside the proved span
+   (found, not proved);
+4. each axis at 1 and 2 is measured too (degenerate sizes: a statistic over one or two values).
 """
 from __future__ import annotations
 
@@ -25,12 +28,12 @@ from fractions import Fraction
 
 import sympy as sp
 
-from ..core.jacobian import (KINDS, NotRational, columns_of, concrete, jacobian, rank_at_least, shapes_of,
-                             stacked, tangents)
+from ..core.jacobian import (KINDS, NotRational, columns_of, concrete, grouped_ok, jacobian, rank_at_least,
+                             shapes_of, stacked, tangents)
 from ..core.model import EPS
 from ..catalogue.families import GROUPS, applies, kind_of, multiplicity
 from ..catalogue.registry import FAMILIES, normalizer as _normalizer
-from .engine import derive, try_proof
+from .engine import proved_cell
 
 __all__ = ["Direction", "Certificate", "Degenerate", "Symmetries", "symmetries", "KINDS", "SIZES",
            "DEGENERATE", "concrete", "random_points", "stacked", "size_value"]
@@ -40,7 +43,8 @@ __all__ = ["Direction", "Certificate", "Degenerate", "Symmetries", "symmetries",
 #: has more directions: see DEGENERATE), and within a set no two sizes are equal.
 SIZES = {
     "dense": ({"case": 4, "unit": 5, "input": 3}, {"case": 5, "unit": 4, "input": 6},
-              {"case": 6, "unit": 7, "input": 4}, {"case": 7, "unit": 6, "input": 5}),
+              {"case": 6, "unit": 7, "input": 4}, {"case": 7, "unit": 6, "input": 5},
+              {"case": 5, "unit": 8, "input": 3}, {"case": 3, "unit": 10, "input": 4}),
     "conv": ({"case": 3, "unit": 6, "position": 4, "input": 5}, {"case": 4, "unit": 8, "position": 3, "input": 5},
              {"case": 5, "unit": 4, "position": 6, "input": 3}, {"case": 3, "unit": 4, "position": 5, "input": 6}),
 }
@@ -129,15 +133,17 @@ def size_value(expr: sp.Expr, m, axes: dict, groups) -> int:
 
 
 def _draw(rng: random.Random, shape):
+    """Small non-zero rationals (|v| <= 3/2): a saturating output (tanh) keeps a Jacobian
+    far from zero, which a rank certificate needs."""
     if not shape:
-        return Fraction(rng.choice([-3, -2, -1, 1, 2, 3]), rng.choice([1, 1, 2]))
+        return Fraction(rng.choice([-3, -2, -1, 1, 2, 3]), rng.choice([2, 3, 4]))
     return [_draw(rng, shape[1:]) for _ in range(shape[0])]
 
 
 def random_points(b, sizes: dict, kind: str, count: int, rng: random.Random) -> list:
     """``count`` stacked points at random small rationals (none zero): the parameters shared
     (parameter kind: one W, g, b, c and ``count`` inputs) or the data (data kind)."""
-    shapes = shapes_of(b.m, sizes)
+    shapes = shapes_of(b, sizes)
     shared = {k: _draw(rng, s) for k, s in shapes.items()}
     return [{name: (shared[name] if (name == "X") == (kind == "data") else _draw(rng, s))
              for name, s in shapes.items()} for _ in range(count)]
@@ -151,10 +157,9 @@ def _proved(norm, kind: str) -> list[Direction]:
     for t in FAMILIES.values():
         if kind_of(t) != kind or not applies(t, norm):
             continue
-        if any(try_proof(norm.build(eps), t) for eps in (EPS, sp.S.Zero)):
-            cell = derive(norm, t)
-            if cell.verdict == "invariant":
-                out.append(Direction(t, cell, multiplicity(t, norm.model)))
+        cell = proved_cell(norm, t)
+        if cell is not None:
+            out.append(Direction(t, cell, multiplicity(t, norm.model)))
     return out
 
 
@@ -169,9 +174,9 @@ def _order(norm, proved: list[Direction]) -> list[Direction]:
     return sorted(proved, key=lambda d: (-size_value(d.count, m, first, norm.groups), moved(d)))
 
 
-def symmetries(norm, kind: str = "parameter", seed: int = 0) -> Symmetries:
+def symmetries(norm, kind: str = "parameter", seed: int = 0, degenerate: bool = True) -> Symmetries:
     """The symmetries of ``norm`` of one kind: a proved basis, its dimension formula, completeness
-    certificates at three sets of sizes, and the degenerate sizes."""
+    certificates at three sets of sizes, and (unless ``degenerate`` is False) the degenerate sizes."""
     norm = _normalizer(norm) if isinstance(norm, str) else norm
     proved = _order(norm, _proved(norm, kind))
     b = norm.build(sp.S.Zero)
@@ -180,11 +185,11 @@ def symmetries(norm, kind: str = "parameter", seed: int = 0) -> Symmetries:
     for axes in SIZES[shape_of(norm.model)]:
         if len([c for c in out.certificates if c.complete]) >= 3:
             break
-        if norm.groups and (axes["unit"] % norm.groups or axes["unit"] // norm.groups < 2):
+        if not grouped_ok(norm, axes):
             continue
         out.certificates.append(_certify(b, norm, kind, axes, proved, out, rng))
     out.dimension = sp.Add(*[d.count for d in out.basis])
-    out.degenerate = _degenerate(b, norm, kind, out, rng)
+    out.degenerate = _degenerate(b, norm, kind, out, rng) if degenerate else []
     return out
 
 
@@ -202,7 +207,7 @@ def _basis(b, sizes, point, cols, proved, out: Symmetries) -> None:
 
 def _certify(b, norm, kind, axes, proved, out: Symmetries, rng) -> Certificate:
     sizes, label = concrete(b, axes), dict(axes) | ({"groups": norm.groups} if norm.groups else {})
-    cols = columns_of(b.m, sizes, kind)
+    cols = columns_of(b, sizes, kind)
     cert = Certificate(label, [], len(cols), None, "no point at which the layer is defined was found", 0, 0)
     for _ in range(POINTS):
         points = random_points(b, sizes, kind, stacked(b, sizes, kind), rng)
@@ -219,24 +224,28 @@ def _certify(b, norm, kind, axes, proved, out: Symmetries, rng) -> Certificate:
         if cert.complete:
             return cert
     if cert.unproved > 0:
-        out.witnesses.append((label, _witness(J, vecs, cols)))
+        witness = _witness(J, vecs, cols)
+        if witness:
+            out.witnesses.append((label, witness))
     return cert
 
 
 def _witness(J, vecs, cols) -> list:
-    """A direction of the Jacobian's numerical null space outside the proved span (float64: a
-    witness to look at, not a proof): its largest entries by name."""
+    """A direction of the Jacobian's numerical null space outside the proved span, or [] if there
+    is none: float64 SVD of the midpoints (each within 2^-150 of the exact entry), a singular value
+    counting as zero below max(rows, columns) * eps64 * sigma_max (the SVD's backward error).  A
+    witness to look at, never a proof; [] means only that the rank was not certified."""
     import numpy as np
     from ..core.jacobian import Ball
     f = lambda v: float(v.m) if isinstance(v, Ball) else float(v)   # noqa: E731
     A = np.array([[f(v) for v in r] for r in J])
     _, s, vt = np.linalg.svd(A)
-    null = vt[int((s > s[0] * 1e-9).sum()):]
-    if vecs:
-        P = np.array([[f(v) for v in r] for r in vecs])
-        q, _ = np.linalg.qr(P.T)
+    s = np.concatenate([s, np.zeros(A.shape[1] - len(s))])
+    null = vt[s <= max(A.shape) * np.finfo(float).eps * s[0]]
+    if vecs and len(null):
+        q, _ = np.linalg.qr(np.array([[f(v) for v in r] for r in vecs]).T)
         null = null - (null @ q) @ q.T
-    if not len(null):
+    if not len(null) or np.linalg.norm(null, axis=1).max() < 0.5:
         return []
     v = null[int(np.argmax(np.linalg.norm(null, axis=1)))]
     v = v / np.abs(v).max()
@@ -245,8 +254,9 @@ def _witness(J, vecs, cols) -> list:
 
 
 def _degenerate(b, norm, kind, out: Symmetries, rng) -> list[Degenerate]:
-    """Each axis of the statistics at 1 and at 2, the other sizes as in the first set."""
-    first = SIZES[shape_of(norm.model)][0]
+    """Each axis of the statistics at 1 and at 2, the other sizes as in the first set that the
+    groups divide (the certificates' own choice: a dense layer's first H = 5 has no 2 groups)."""
+    first = next(a for a in SIZES[shape_of(norm.model)] if grouped_ok(norm, a))
     found = []
     for ax in norm.model.axes:
         for n in DEGENERATE:
@@ -255,18 +265,15 @@ def _degenerate(b, norm, kind, out: Symmetries, rng) -> list[Degenerate]:
                 if n % norm.groups:
                     continue
             sizes = concrete(b, axes)
-            cols = columns_of(b.m, sizes, kind)
+            cols = columns_of(b, sizes, kind)
             formula = size_value(out.dimension, norm.model, axes, norm.groups)
             note, bound, exact = "", None, False
-            for _ in range(POINTS):
-                try:
-                    J = jacobian(b, sizes, random_points(b, sizes, kind, stacked(b, sizes, kind), rng), kind)
-                except ZeroDivisionError:
-                    note = "h is not defined: a statistic is zero at every point tried"
-                    continue
+            try:   # one point: a degenerate size is described, not certified
+                J = jacobian(b, sizes, random_points(b, sizes, kind, stacked(b, sizes, kind), rng), kind)
                 r, how = rank_at_least(J, len(cols))
-                bound, exact, note = len(cols) - r, how.startswith("exact"), ""
-                break
+                bound, exact = len(cols) - r, how.startswith("exact")
+            except ZeroDivisionError:
+                note = "h is not defined: a statistic is zero at the point drawn"
             if bound != formula or note:
                 found.append(Degenerate(ax.name, n, axes, bound, exact, formula, note))
     return found
@@ -282,7 +289,7 @@ def basis(norm_id: str, kind: str = "parameter", seed: int = 0) -> tuple:
     b, rng = norm.build(sp.S.Zero), random.Random(seed)
     out = Symmetries(norm.id, kind, [], [], sp.S.Zero)
     for axes in SIZES[shape_of(norm.model)]:
-        if norm.groups and (axes["unit"] % norm.groups or axes["unit"] // norm.groups < 2):
+        if not grouped_ok(norm, axes):   # as symmetries skips them
             continue
         sizes, cols = concrete(b, axes), columns_of(b.m, concrete(b, axes), kind)
         for _ in range(POINTS):

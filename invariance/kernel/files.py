@@ -131,7 +131,7 @@ def _verify(doc, hooks: Hooks, markdown: str | None) -> list[str]:
     if _consequences_document(doc):
         return [one_line(p) for p in _measurements(doc) + verify_document(doc, hooks.derived)]
     if _symmetries_document(doc):
-        return [one_line(p) for p in check_symmetries(doc)]
+        return [one_line(p) for p in _check_symmetries(doc)]
     return [one_line(p) for _, found in _checked_cells(doc, hooks, markdown) for p in found]
 
 
@@ -159,7 +159,21 @@ class Report(NamedTuple):
 
 
 def _symmetries_document(doc) -> bool:
+    """A layer's symmetries, or a list of them (``symmetries --all --format json``)."""
+    if isinstance(doc, list):
+        return 0 < len(doc) <= MAX_LAYERS and all(_symmetries_document(d) for d in doc if not isinstance(d, list))\
+            and not any(isinstance(d, list) for d in doc)
     return isinstance(doc, dict) and doc.get("schema") == SYMMETRIES
+
+
+MAX_LAYERS = 64   # symmetry documents in one file
+
+
+def _check_symmetries(doc) -> list[str]:
+    """Problems of one symmetries document, or of each of a list (prefixed with its normalizer)."""
+    if isinstance(doc, dict):
+        return check_symmetries(doc)
+    return [f"{d.get('normalizer')}: {p}" for d in doc for p in check_symmetries(d)]
 
 
 def _consequences_document(doc) -> bool:
@@ -240,14 +254,15 @@ def _cell_file(f: Path, hooks: Hooks, seen: dict) -> tuple[list, list[str]]:
         seen["later"] = doc
         return [], []
     if _symmetries_document(doc):
-        seen["symmetries"] = 1
+        seen["symmetries"] = 1 if isinstance(doc, dict) else len(doc)
         try:
-            found = check_symmetries(doc)
+            found = _check_symmetries(doc)
         except Exception as err:   # anything unforeseen rejects the file, never the whole run
             return [], [f"could not be checked ({type(err).__name__}: {str(err)[:200]})"]
         if not found:   # every basis cell verified: a consequence of that direction rests on it
             seen["proven"] = [(entry["cell"]["normalizer"], entry["cell"]["transformation"],
-                               tuple(entry["cell"]["conditions"])) for kind in doc["kinds"] for entry in kind["basis"]]
+                               tuple(entry["cell"]["conditions"])) for d in (doc if isinstance(doc, list) else [doc])
+                              for kind in d["kinds"] for entry in kind["basis"]]
         return [], found
     problems, md, markdown = [], f.with_suffix(".md"), None
     if md.exists() or md.is_symlink():

@@ -26,8 +26,8 @@ from fractions import Fraction
 
 import sympy as sp
 
-from ..core.jacobian import (KINDS, NotRational, columns_of, concrete, jacobian, rank_at_least, shapes_of,
-                             stacked, tangents)
+from ..core.jacobian import (KINDS, NotRational, columns_of, concrete, grouped_ok, jacobian, rank_at_least,
+                             shapes_of, stacked, tangents)
 from ..catalogue.families import applies, kind_of, multiplicity
 from ..catalogue.registry import UnknownId, acting, normalizer
 from .cells import check_cell
@@ -123,18 +123,19 @@ def _check_sizes(norm, kind, families, dimension, c, labels: list) -> list[str]:
     if not all(type(v) is int and v in SIZE_RANGE for v in axes.values()) or len(set(axes.values())) != len(axes):
         raise CertificateError(f"sizes must be whole numbers from {SIZE_RANGE.start} to {SIZE_RANGE.stop - 1}, "
                                "no two equal")
-    if norm.groups and (axes["unit"] % norm.groups or axes["unit"] // norm.groups < 2):
-        raise CertificateError(f"the units must split into {norm.groups} groups of at least 2")
+    if not grouped_ok(norm, axes):
+        raise CertificateError(f"the units must split into {norm.groups} groups whose statistic runs over "
+                               "at least 3 values")
     if axes in labels:
         raise CertificateError("a set of sizes is given twice")
     labels.append(axes)
     values = concrete(b, axes)
-    cols = columns_of(m, values, kind)
+    cols = columns_of(b, values, kind)
     count = stacked(b, values, kind)
     points = c["points"]
     if not (isinstance(points, list) and len(points) == count):
         raise CertificateError(f"points must stack {count} points at these sizes")
-    shapes = shapes_of(m, values)
+    shapes = shapes_of(b, values)
     parsed = [{k: _tensor(_fields(p, set(shapes), "a point")[k], s, k) for k, s in shapes.items()} for p in points]
     for p in parsed[1:]:
         for k in shapes:

@@ -19,19 +19,30 @@ space (pivoted so that one entry is 1 and other pivots 0), its largest entries
 by parameter name, |J v| relative to sigma_max, and how far the output moves
 for a finite step along it (rounding for a line of symmetries, second order for
 a curved one).
+
+:func:`compare` sets the measured null space against a registered row's proved
+basis (:func:`invariance.derive.symmetries.symmetries`, parameter kind): each
+family's tangents are evaluated exactly (:func:`invariance.core.jacobian.tangents`)
+at the module's own W, g, b, c and running statistics, placed among all its
+parameters (0 on those outside the row's tensors), and each is contained when
+|J v| <= max(M, P) eps64 sigma_max |v|, the rank's own threshold.  The expected
+dimension is the row's formula at the module's sizes, less the families proved
+at eps = 0 only that the module's eps breaks, and those that move a tensor the
+module does not have; measured directions outside the contained ones' span are
+extra, each with a witness.
 """
 from __future__ import annotations
 
 import copy
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .probe_layer import POSITIONS, select_output
 
-__all__ = ["Symmetries", "measure", "MAX_PARAMETERS", "CASES"]
+__all__ = ["Symmetries", "measure", "compare", "Comparison", "MAX_PARAMETERS", "CASES"]
 
 MAX_PARAMETERS = 3000   # beyond this the SVD of J (about 2P x P) is left out, and the report says so
 CASES = 8               # cases a batch: the N over which a train-mode batch norm takes its statistics
@@ -132,12 +143,20 @@ class Symmetries:
     directions: tuple[Direction, ...]
     touched: tuple[str, ...]      # the parameters the directions not shown involve
     inputs: dict | None = None    # with input_directions: per batch, joint, and witnesses
+    # for the comparison with a registered row (probe.py drops them after): J, its orthonormal
+    # null basis, sigma_max, and each column's name
+    jacobian: np.ndarray | None = field(default=None, repr=False, compare=False)
+    null: np.ndarray | None = field(default=None, repr=False, compare=False)
+    top: float = 0.0
+    names: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def dimension(self) -> int:
         return self.spectrum.dimension
 
-    def lines(self) -> list[str]:
+    def lines(self, directions: bool = True) -> list[str]:
+        """What the probe prints; without ``directions`` the pivoted basis is left out (a comparison
+        with a row names the directions instead)."""
         s = self.spectrum
         out = [f"symmetries, measured on the module as it is: the Jacobian of its {self.outputs} output values "
                f"a batch with respect to its {self.parameters} trainable parameters, stacked over "
@@ -145,8 +164,8 @@ class Symmetries:
                f"  null space dimension {self.dimension} (rank {s.rank} of {s.columns}); {s.margin()}; with "
                f"half the batches: {self.half}" + (" (settled)" if self.half == self.dimension else
                                                    " (not settled: more batches may lower it)")]
-        out += ["  " + d.text(k + 1) for k, d in enumerate(self.directions)]
-        if self.dimension > len(self.directions):
+        out += ["  " + d.text(k + 1) for k, d in enumerate(self.directions) if directions]
+        if self.dimension > len(self.directions) and directions:
             out.append(f"  ... and {self.dimension - len(self.directions)} more directions, in: "
                        + ", ".join(self.touched))
         if self.inputs:
@@ -227,7 +246,7 @@ def _measure(layer, input_directions, seed, cases):
     rest = basis[:, len(shown):]
     touched = tuple(dict.fromkeys(n.split("[")[0] for n, used in zip(names, (np.abs(rest) > 1e-8).any(1)) if used))
     inputs = _inputs(J, Jx, B, r, spec, names, shape) if input_directions else None
-    return Symmetries(P, r, B, cases, spec, half.dimension, shown, touched, inputs)
+    return Symmetries(P, r, B, cases, spec, half.dimension, shown, touched, inputs, J, null, top, tuple(names))
 
 
 def _jacobian(X, output, params, with_input: bool):
@@ -284,3 +303,221 @@ def _inputs(Jp, Jx, B, r, spec_p, names, shape) -> dict:
         jw = [_direction(v, allnames, full, top) for v in _readable(U).T[:3]]
     return {"per_batch": min(per) if min(per) == max(per) else f"{min(per)} to {max(per)}", "joint": joint,
             "spectrum": spec, "input_size": c, "witnesses": wit, "joint_witnesses": jw}
+
+
+# -- the comparison with a registered row -------------------------------------------------------
+@dataclass(frozen=True)
+class Named:
+    """One family of the row's proved basis, measured on the module: its directions' worst witness."""
+
+    family: str
+    words: str
+    count: str           # its number of directions, as the row's formula writes it
+    value: int           # ... at the module's sizes
+    residual: float      # the largest |J v| / (sigma_max |v|) over its directions here
+    status: str          # contained, missing, eps (broken by the module's eps, as proved), absent
+    why: str = ""
+
+    def text(self) -> str:
+        count = self.count if self.count == str(self.value) else f"{self.count} = {self.value}"
+        word = {"contained": "contained", "missing": "MISSING", "eps": "eps = 0 only", "absent": "not here"}
+        return (f"{word[self.status]:<13} {count:<7} {self.words}: |J v| "
+                f"{'<=' if self.value > 1 else '='} {self.residual:.2g} sigma_max |v|"
+                + (f" ({self.why})" if self.why else ""))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The measured null space against the named directions of a registered row."""
+
+    row: str
+    formula: str
+    sizes: str
+    expected: int
+    measured: int
+    threshold: float
+    named: tuple[Named, ...]
+    extra: tuple[Direction, ...]
+    extra_count: int
+    where: str
+    others: int          # trainable parameters outside the row's tensors: the named directions are 0 there
+    degenerate: str = "" # why the formula does not hold at the module's sizes (then nothing is asserted)
+    full: int = 0        # the formula at the module's sizes (expected: less what the module's eps breaks)
+
+    @property
+    def missing(self) -> list[Named]:
+        return [n for n in self.named if n.status == "missing"]
+
+    @property
+    def agrees(self) -> bool:
+        return bool(self.degenerate) or (self.expected == self.measured and not self.missing and not self.extra_count)
+
+    def lines(self, name: str) -> list[str]:
+        less = ("" if self.full == self.expected else
+                f" ({self.full} less {self.full - self.expected} not expected, below)")
+        out = [f"  expected, from `symmetries {self.row}` (dimension {self.formula}) at {self.sizes}: {self.expected}"
+               f"{less}; measured {self.measured}" + (f" (not asserted: {self.degenerate})" if self.degenerate else
+                                                ": agrees" if self.agrees else ""),
+               f"  the row's tensors: {self.where}; {self.others} other parameters (the named directions are 0 there)"]
+        out += ["    " + n.text() for n in self.named]
+        out += ["    EXTRA " + d.text(k + 1) for k, d in enumerate(self.extra)]
+        if self.extra_count > len(self.extra):
+            out.append(f"    ... and {self.extra_count - len(self.extra)} more extra directions")
+        out.append(f"  a direction is in the null space when |J v| <= {self.threshold:.2g} sigma_max |v| (the rank's "
+                   "threshold)")
+        if not self.agrees:
+            out.append(f"DISAGREEMENT {name} symmetries: measured null space dimension {self.measured}, expected "
+                       f"{self.expected} from {self.row}'s proved basis ({len(self.missing)} named missing, "
+                       f"{self.extra_count} extra)")
+        return out
+
+
+def compare(sym: Symmetries, layer, norm, eps: float | None, seed: int = 0) -> Comparison:
+    """The measured null space of ``sym`` against the proved basis of ``norm`` (parameter kind),
+    each family's tangents evaluated exactly at the module's own W, g, b, c (and running
+    statistics), placed among all the module's parameters (0 outside the row's tensors).
+
+    ``eps``: the module's epsilon (None: several).  A family proved at eps = 0 only is expected
+    when the module's eps is 0, or when its directions measure within rounding (eps below
+    float64's resolution); otherwise it is shown as broken by eps, as proved, and not expected.
+    """
+    import sympy as sp
+    from ..core.jacobian import Ball, columns_of, concrete, shapes_of, tangents
+    from ..core.model import EPS
+    from ..derive.symmetries import size_value, symmetries
+    proved = symmetries(norm, "parameter", seed=seed)
+    rt, w = layer.row_tensors(norm.model.c is not None), layer.weight
+    axes = {"case": sym.cases, "unit": w.H, "input": w.D} | ({"position": POSITIONS} if w.conv else {})
+    groups = (rt.groups or norm.groups) if norm.groups else None
+    b = norm.build(sp.S.Zero)
+    sizes = concrete(b, axes)
+    for s in sizes:
+        if str(s) == "S":                      # the group size: the module's own number of groups
+            sizes[s] = w.H // groups
+    cols = columns_of(b, sizes, "parameter")
+    params = [(n, p) for n, p in layer.pristine.named_parameters() if p.requires_grad]
+    start, offset = {}, 0
+    for n, p in params:
+        start[n], offset = offset, offset + p.numel()
+    value = {n: p.detach().numpy().astype(float) for n, p in params}
+    fill = {"W": None, "g": np.ones(w.H), "b": np.zeros(w.H), "c": np.zeros(w.H)}
+    fill |= {t.name: np.array(float(norm.constants.get(t, 1))) for t in norm.trainable}   # a layer's own scalars
+    rng = np.random.default_rng(seed)
+    point = {}
+    for k, shape in shapes_of(b, sizes).items():
+        held = rt.names.get(k)
+        a = value[held].reshape(shape) if held else fill[k] if k != "X" else rng.choice([-2, -1, 1, 2, 3], shape)
+        point[k] = _fractions(np.asarray(a, dtype=float))
+    vectors = _tangents_here(norm, b, rt, sizes, point, cols, tangents)
+
+    def place(vec):
+        out, absent = np.zeros(offset), set()
+        for (k, idx), x in zip(cols, vec):
+            x = float(x.m) if isinstance(x, Ball) else float(x)
+            if x == 0:
+                continue
+            if rt.names.get(k) is None:
+                absent.add(k)
+                continue
+            shape = value[rt.names[k]].shape
+            flat = int(np.ravel_multi_index(tuple(i - 1 for i in idx), shape[:len(idx)]))
+            out[start[rt.names[k]] + flat * int(np.prod(shape[len(idx):]))] = x
+        return out, absent
+
+    J, top, thr = sym.jacobian, sym.top, sym.spectrum.threshold
+    named, kept = [], []
+    for d in proved.basis:
+        placed = [place(v) for v in vectors(d.family)]
+        absent = sorted(set().union(*[a for _, a in placed]))
+        res = max((float(np.linalg.norm(J @ v) / (top * np.linalg.norm(v))) if top and v.any() else 0.0)
+                  for v, _ in placed)
+        # thr is the rank's: |J v| of an exact null direction is |E v| <= ||E||_2 |v|, E the float64
+        # rounding of J, whose norm that threshold bounds (see _spectrum)
+        eps0 = sp.Eq(EPS, 0) in d.cell.conditions and eps != 0
+        status, why = ("contained", "") if res <= thr else ("missing", "")
+        if absent:
+            status, why = "absent", f"it moves {', '.join(absent)}, which the module does not have"
+        elif eps0 and res <= thr:
+            why = f"proved at eps = 0; the module's eps = {_eps(eps)} is below float64's resolution here"
+        elif eps0:
+            status, why = "eps", f"proved at eps = 0 only; broken by the module's eps = {_eps(eps)}, not expected"
+        named.append(Named(d.family.id, d.family.words, str(d.count), size_value(d.count, norm.model, axes, groups),
+                           res, status, why))
+        if status == "contained":
+            kept += [v for v, _ in placed]
+    expected = sum(n.value for n in named if n.status in ("contained", "missing"))
+    extra, count = _extra(sym, kept)
+    sizes_text = ", ".join(f"{k} = {v}" for k, v in (("H", w.H), ("D", w.D), ("G", groups)) if v) + (
+        f", P = {POSITIONS}" if w.conv else "")
+    held = sum(int(np.prod(value[n].shape)) for n in set(rt.names.values()) if n)
+    return Comparison(norm.id, str(proved.dimension), sizes_text, expected, sym.dimension, thr, tuple(named),
+                      extra, count, rt.where, offset - held, _degenerate(proved, norm, axes, groups),
+                      size_value(proved.dimension, norm.model, axes, groups))
+
+
+def _degenerate(proved, norm, axes: dict, groups) -> str:
+    """Why the row's formula need not hold at the module's sizes: a statistic over fewer than 3
+    values (over 2 it is +-1 and has more directions; `symmetries` certifies every axis >= 3 and
+    lists the degenerate sizes it found)."""
+    found = [f"{d.axis} = {d.size}" for d in proved.degenerate if axes.get(d.axis) == d.size]
+    if groups and axes["unit"] // groups < 3:
+        found.append(f"groups of {axes['unit'] // groups} units")
+    return (", ".join(found) + f": a degenerate size of {norm.id}, where its formula need not hold") if found else ""
+
+
+def _eps(eps) -> str:
+    return "several" if eps is None else f"{eps:.3g}"
+
+
+def _fractions(a: np.ndarray):
+    """A float64 array as nested lists of exact Fractions (every float64 is a rational)."""
+    from fractions import Fraction
+    return [_fractions(x) for x in a] if a.ndim else Fraction(float(a))
+
+
+def _tangents_here(norm, b, rt, sizes, point, cols, tangents):
+    """family -> its tangent vectors at ``point``; where the row's constants are running statistics
+    (m, v) and the module's batch norm holds its own per unit, unit i's entries are evaluated with
+    unit i's (m_i, v_i + eps): the registry's constants are one value for every unit."""
+    import dataclasses
+
+    import sympy as sp
+    from ..catalogue.normalizers import RUNNING_MEAN, RUNNING_VAR
+    if rt.running is None or RUNNING_MEAN not in norm.constants:
+        return lambda family: tangents(b, family, sizes, point, cols)
+    mean, var = rt.running
+    built = [dataclasses.replace(norm, constants={**norm.constants, RUNNING_MEAN: sp.Rational(float(m)),
+                                                  RUNNING_VAR: sp.Rational(float(v))}).build(sp.S.Zero)
+             for m, v in zip(mean, var)]
+
+    def per_unit(family):
+        out = None
+        for i, bi in enumerate(built):
+            vi = tangents(bi, family, sizes, point, cols)
+            out = out or [list(v) for v in vi]
+            for v, vv in zip(out, vi):
+                for k, (_, idx) in enumerate(cols):
+                    if idx[0] == i + 1:
+                        v[k] = vv[k]
+        return out
+    return per_unit
+
+
+def _extra(sym: Symmetries, kept: list) -> tuple[tuple[Direction, ...], int]:
+    """The measured null directions outside the span of the contained named ones, with witnesses."""
+    null, P = sym.null, len(sym.names)
+    r, Q = 0, np.zeros((P, 0))
+    if kept:
+        E = np.array(kept).T
+        U, s, _ = np.linalg.svd(E, full_matrices=False)
+        # the named vectors are float64 roundings of exact values: rank by the same dtype threshold
+        r = int((s > max(E.shape) * EPS64 * s[0]).sum())
+        Q = U[:, :r]
+    count = max(0, sym.dimension - r)
+    if not count or null is None or not null.size:
+        return (), count
+    rest = null - Q @ (Q.T @ null)
+    U = np.linalg.svd(rest, full_matrices=False)[0][:, :count]   # the part of the null space left over
+    basis = _readable(U)
+    return tuple(_direction(basis[:, k], list(sym.names), sym.jacobian, sym.top)
+                 for k in range(min(3, count))), count

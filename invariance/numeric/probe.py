@@ -26,7 +26,9 @@ The values are compared too, at the module's own epsilon.
 
 For a module, the symmetries of the module itself are measured as well: the
 null space of the Jacobian of its output with respect to all its trainable
-parameters (:mod:`invariance.numeric.nullspace`).
+parameters (:mod:`invariance.numeric.nullspace`); with ``against=``, against the
+row's proved symmetries, named directions, missing and extra ones, and the
+dimension: a different dimension is a disagreement.
 """
 from __future__ import annotations
 
@@ -60,10 +62,12 @@ class ProbeResult:
     header: tuple[str, ...] = ()      # what was probed: mode, weight, input, eps, the row compared with
     notes: tuple[str, ...] = ()       # after the table: the eps bound, the values check, hints
     symmetries: object = None         # invariance.numeric.nullspace.Symmetries, or why not measured (str)
+    compared: object = None           # nullspace.Comparison with the row's proved basis, or why not (str)
 
     @property
     def agrees(self) -> bool:
-        return not self.disagreements and (self.values is None or self.values.agrees)
+        return (not self.disagreements and (self.values is None or self.values.agrees)
+                and (not hasattr(self.compared, "agrees") or self.compared.agrees))
 
     @property
     def disagreements(self) -> list[str]:
@@ -102,9 +106,13 @@ class ProbeResult:
         if isinstance(self.symmetries, str):
             out.append(f"symmetries: not measured: {self.symmetries}")
         elif self.symmetries is not None:
-            out += self.symmetries.lines()
-            out.append("  expected: the named directions of the built-in layer it contains, and any extra or "
-                       "missing direction, await the `symmetries` command (issue 17); not compared here")
+            out += self.symmetries.lines(directions=not hasattr(self.compared, "lines"))
+            if hasattr(self.compared, "lines"):
+                out += self.compared.lines(self.name)
+            elif isinstance(self.compared, str):
+                out.append(f"  not compared with {self.against}'s symmetries: {self.compared}")
+            elif self.against is None:
+                out.append("  --against a registered row compares them with its proved symmetries")
         return "\n".join(out)
 
 
@@ -306,8 +314,18 @@ def _probe(layer, weight, against, instances, seed, name, mode, output, symmetri
             sym = measure(run, input_directions=input_directions, seed=seed)
         except Exception as err:   # the user's module under autograd: one line, not a traceback
             sym = f"its Jacobian could not be computed: {type(err).__name__}: {' '.join(str(err).split())[:200]}"
+    compared = None
+    if norm is not None and hasattr(sym, "jacobian"):
+        from dataclasses import replace
+        from .nullspace import compare
+        with _registered(norm):
+            try:
+                compared = compare(sym, run, norm, eps64, seed=seed)
+            except Exception as err:   # e.g. a user-registered row whose symmetries fail: one line
+                compared = f"{type(err).__name__}: {' '.join(str(err).split())[:200]}"
+        sym = replace(sym, jacobian=None, null=None)   # up to 2P x P floats: not kept in the result
     return ProbeResult(name, verdicts, ratios, instances, norm.id if norm else None, derived, values,
-                       tuple(header), tuple(notes), sym)
+                       tuple(header), tuple(notes), sym, compared)
 
 
 @contextmanager
@@ -402,8 +420,8 @@ def _values(run, norm, eps64, shape_ok, seed, notes):
         notes += [f"values check: {n}" for n in set_notes]
     else:
         op = lambda W, X, g, b, eps: run(W, X, "float64").reshape(X.shape[0], *W.shape[:1], *X.shape[2:])  # noqa: E731
-    # the layer's gain and bias are taken to be 1 and 0 (a fresh module's), so a layer
-    # initialised otherwise shows as different; eps is the module's own, exactly (a float64 is a rational)
+    # the definition's instance has gain 1 and bias 0: a module's own g and b are set so (values_op,
+    # where the row finds them); eps is the module's own, exactly (a float64 is a rational)
     values = compare_values(norm, op=op, epsilons=(sp.Rational(eps64),), unit_gain=True, seed=seed,
                             fixed={"unit": H // groups, "input": run.weight.D})   # a grouped row's unit size is S
     if values.points == 0:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["TorchLayer", "FunctionLayer", "wrap", "select_output", "TORCH_HINT", "Unusable"]
+__all__ = ["TorchLayer", "FunctionLayer", "wrap", "select_output", "TORCH_HINT", "Unusable", "RowTensors"]
 
 TORCH_HINT = "pip install '.[torch]' (from the invariance checkout)"
 TRIAL_CASES = 3        # cases of the trial batch that finds the input size and checks determinism
@@ -75,6 +75,18 @@ class Weight:
     owner_name: str      # the dotted name of the sub-module that holds it
     bias: bool           # the linear map has a bias c of its own (a = W x + c)
     normalized: bool     # the weight is parametrized (e.g. weight_norm): its bias comes after
+
+
+@dataclass(frozen=True)
+class RowTensors:
+    """Where a registered row's tensors are among the module's trainable parameters: W, g, b, c
+    by dotted name (None: the module has none, and the row's value is taken: g = 1, b = 0)."""
+
+    names: dict               # "W", "g", "b", "c" -> a parameter's dotted name, or None
+    where: str                # one line saying what was found
+    running: tuple | None     # (running mean, running var + eps), per unit, of the batch norm that
+                              # follows W in eval mode: the row's constants m, v are these here
+    groups: int | None        # the number of groups of the GroupNorm that follows W
 
 
 class TorchLayer:
@@ -259,15 +271,84 @@ class TorchLayer:
     def group_counts(self) -> set[int]:
         return {s.num_groups for s in self.runs["float64"].modules() if isinstance(s, self.torch.nn.GroupNorm)}
 
+    def _called_after(self) -> list:
+        """The sub-modules in the order their forward passes end, on a copy (a train-mode batch
+        norm's running statistics are not touched)."""
+        m, order = copy.deepcopy(self.pristine), []
+        hooks = [s.register_forward_hook(lambda mod, i, o: order.append(mod)) for s in m.modules()]
+        try:
+            self.forward(m, _trial((TRIAL_CASES, self.D_in) + (POSITIONS,) * bool(self.weight.conv)))
+        finally:
+            for h in hooks:
+                h.remove()
+        names = {id(s): n for n, s in m.named_modules()}
+        return [(names[id(s)], s) for s in order]
+
+    def row_tensors(self, with_c: bool) -> RowTensors:
+        """W, g, b (and c) of a registered row among the module's parameters: W is the probed weight;
+        with weight_norm, g is its original0 and b the owner's bias (added after the normalization);
+        else c is the owner's bias and g, b the affine of the first normalization layer that runs
+        after W with one gain per unit (LayerNorm(H), RMSNorm(H), GroupNorm(G, H), BatchNorm,
+        InstanceNorm)."""
+        from torch.nn.modules.batchnorm import _BatchNorm
+        from torch.nn.modules.instancenorm import _InstanceNorm
+        nn, w = self.torch.nn, self.weight
+        trainable = {n for n, p in self.pristine.named_parameters() if p.requires_grad}
+        have = lambda n: n if n in trainable else None   # noqa: E731
+        prefix = w.owner_name + "." if w.owner_name else ""
+        names = {"W": w.name, "g": None, "b": None, "c": have(prefix + "bias") if with_c else None}
+        if w.normalized:
+            names["g"], names["b"] = have(w.name.rpartition(".")[0] + ".original0"), have(prefix + "bias")
+            return RowTensors(names, f"W = {w.name}, g = {names['g']}, b = {names['b']} (weight_norm)", None, None)
+        after, seen, norm, note = self._called_after(), False, None, ""
+        for name, s in after:
+            seen = seen or name == w.owner_name
+            if not seen or name == w.owner_name:
+                continue
+            if isinstance(s, (nn.LayerNorm, nn.RMSNorm)):
+                if tuple(s.normalized_shape) == (w.H,):
+                    norm = (name, s)
+                else:
+                    note = (f"; {name} ({type(s).__name__}) normalizes a shape {tuple(s.normalized_shape)}, "
+                            f"not W's {w.H} units")
+            elif isinstance(s, nn.GroupNorm) and s.num_channels == w.H or \
+                    isinstance(s, (_BatchNorm, _InstanceNorm)) and s.num_features == w.H:
+                norm = (name, s)
+            if norm:
+                break
+        running = groups = None
+        if norm:
+            name, s = norm
+            for k in ("g", "b"):
+                p = getattr(s, "weight" if k == "g" else "bias", None)
+                names[k] = have(f"{name}.{'weight' if k == 'g' else 'bias'}") if p is not None else None
+            groups = s.num_groups if isinstance(s, nn.GroupNorm) else None
+            if isinstance(s, _BatchNorm) and not s.training and s.running_mean is not None:
+                running = (s.running_mean.detach().numpy().astype(float),
+                           s.running_var.detach().numpy().astype(float) + float(s.eps))
+            note = f" ({name}, {type(s).__name__})" + note
+        else:
+            note = " (no normalization layer with one gain a unit runs after W)" + note
+        shown = ", ".join(f"{k} = {v or '-'}" for k, v in names.items() if k != "c" or with_c)
+        return RowTensors(names, shown + note, running, groups)
+
     def values_op(self, constants: dict):
-        """A float64 copy run as ``op(W, X, g, b, eps)``, with the definition's constants set where the
-        module holds them: the linear bias c, the running mean m and variance v.  Returns (op, notes)."""
+        """A float64 copy run as ``op(W, X, g, b, eps)``, with the definition's instance set where the
+        module holds it: gain 1 and bias 0 (where the row finds them), the linear bias c, the running
+        mean m and variance v.  Returns (op, notes)."""
         import torch
         from torch.nn.modules.batchnorm import _BatchNorm
         m, notes = copy.deepcopy(self.runs["float64"]), []
         params = dict(m.named_parameters())
         owner = self.weight.owner_name
+        rt = self.row_tensors("c" in constants)
         with torch.no_grad():
+            for k, value in (("g", 1.0), ("b", 0.0)):   # the definition's instance: gain 1, bias 0
+                name = rt.names.get(k)
+                if name in params and not bool((params[name] == value).all()):
+                    params[name].fill_(value)
+                    notes.append(f"{name} ({'the gain' if k == 'g' else 'the bias'}) set to {value:g}, "
+                                 "as in the definition's instance")
             if "c" in constants and self.weight.bias:
                 c = params[(owner + "." if owner else "") + "bias"]
                 c.copy_(torch.as_tensor([float(v) for v in constants["c"][:c.numel()]], dtype=c.dtype))

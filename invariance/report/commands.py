@@ -414,7 +414,10 @@ def _symmetry_ids(normalizer: str | None, everything: bool, linear_bias: bool) -
     if linear_bias:
         dense = [i for i in ids if NORMALIZERS.get(i) is not None and NORMALIZERS[i].model.id == "dense"]
         if not everything and not dense:
-            with_linear_bias(find_normalizer(ids[0]))   # its one-line error: not a dense normalizer
+            try:
+                with_linear_bias(find_normalizer(ids[0]))
+            except ValueError as err:   # not a dense normalizer: its one line, as bad input
+                raise BadInput(str(err)) from None
         ids += [with_linear_bias(NORMALIZERS[i]).id for i in dense]
     return ids
 
@@ -424,17 +427,28 @@ def _one_layer(args) -> tuple[str, object, bool]:
     from ..core.certificate import symmetries_json
     from ..derive.symmetries import symmetries
     from .symmetries_text import render_latex, render_markdown, render_text
-    norm_id, kinds, fmt = args
-    analyses = [symmetries(norm_id, k) for k in kinds]
+    norm_id, kinds, fmt, backend = args
+    # the certificate holds no degenerate sizes: they are measured only where they are shown
+    analyses = [symmetries(norm_id, k, degenerate=fmt != "json") for k in kinds]
     render = {"json": symmetries_json, "text": render_text, "markdown": render_markdown,
               "latex": render_latex}[fmt]
-    return norm_id, render(norm_id, analyses), all(s.complete and not s.witnesses for s in analyses)
+    out = norm_id, render(norm_id, analyses), all(s.complete and not s.witnesses for s in analyses)
+    if backend is None:
+        return out
+    from ..numeric.symmetry_measure import check_layer   # measured, beside what was proved
+    from .symmetries_text import sizes_label
+    norm = find_normalizer(norm_id)
+    checks = [check_layer(norm, s, backend) for s in analyses]
+    label = lambda sizes: sizes_label(norm, sizes).replace(" = ", "=")   # noqa: E731
+    return out + ([c.line(label) for c in checks], all(c.agrees for c in checks))
 
 
-def symmetry_documents(ids, kinds=("parameter", "data"), fmt: str = "json", jobs: int | None = None) -> list:
-    """(id, rendering, complete) for each layer, in parallel (one process per core by default)."""
+def symmetry_documents(ids, kinds=("parameter", "data"), fmt: str = "json", jobs: int | None = None,
+                       backend: str | None = None) -> list:
+    """(id, rendering, complete) for each layer, in parallel (one process per core by default); with
+    a ``backend``, also (numeric lines, they agree) from :mod:`invariance.numeric.symmetry_measure`."""
     import os
-    work = [(i, kinds, fmt) for i in ids]
+    work = [(i, kinds, fmt, backend) for i in ids]
     jobs = jobs or min(len(work), os.cpu_count() or 1)
     if jobs > 1:
         import multiprocessing
@@ -453,18 +467,38 @@ def write_symmetries(out: Path) -> list:
 
 
 def symmetries_command(normalizer: str | None = None, everything: bool = False, linear_bias: bool = False,
-                       fmt: str = "text", kind: str = "both", jobs: int | None = None) -> int:
+                       fmt: str = "text", kind: str = "both", jobs: int | None = None, numeric: bool = False,
+                       backend: str | None = None) -> int:
     """Every symmetry of a layer: a proved basis, its dimension formula, completeness shown by the
-    Jacobian's rank at three sets of sizes; exit 1 if any layer is not shown complete."""
+    Jacobian's rank at three sets of sizes; with ``numeric``, the dimension measured on the NumPy
+    (or PyTorch) layers.  Exit 1 if any layer is not shown complete or a measurement disagrees."""
+    if backend is not None and not numeric:
+        raise BadInput("--backend is for the numeric cross-check only; add --numeric")
+    if numeric and backend == "torch":
+        from ..numeric.torch_backend import available
+        if not available():
+            raise BadInput(f"--backend torch needs PyTorch, which is not installed: {INSTALL['torch']}")
     ids = _symmetry_ids(normalizer, everything, linear_bias)
     kinds = ("parameter", "data") if kind == "both" else (kind,)
-    results = symmetry_documents(ids, kinds, fmt, jobs)
-    if fmt == "json":
-        docs = [doc for _, doc, _ in results]
+    results = symmetry_documents(ids, kinds, fmt, jobs, (backend or "numpy") if numeric else None)
+    measured = [r[3] for r in results] if numeric else [[] for _ in results]
+    if fmt == "json":   # the certificate alone: measurements are no part of it (verify refuses them)
+        docs = [r[1] for r in results]
         print(json.dumps(docs[0] if len(docs) == 1 else docs, indent=1))
-    else:
-        print(("\n\n" if fmt != "latex" else "\n\n").join(text for _, text, _ in results))
-    incomplete = [i for i, _, ok in results if not ok]
+    elif fmt == "latex":
+        print("\n\n".join(r[1] for r in results))
+    else:               # each layer's measurements under it
+        bullet = "- " if fmt == "markdown" else ""
+        print("\n\n".join("\n\n".join([r[1]] + (["\n".join(bullet + line for line in m)] if m else []))
+                           for r, m in zip(results, measured)))
+    if fmt in ("json", "latex"):
+        for lines in measured:
+            if lines:
+                print("\n".join(lines), file=sys.stderr)
+    incomplete = [r[0] for r in results if not r[2]]
     if incomplete:
         print(f"not shown complete: {', '.join(incomplete)}", file=sys.stderr)
-    return EXIT_FAIL if incomplete else EXIT_OK
+    disagree = [r[0] for r in results if numeric and not r[4]]
+    if disagree:
+        print(f"numeric disagreement: {', '.join(disagree)}", file=sys.stderr)
+    return EXIT_FAIL if incomplete or disagree else EXIT_OK

@@ -36,6 +36,7 @@ from .cell_pages import cells_section
 from .derivations import derivations_section
 from .errata import sources_section
 from .pdf import compile_pdf
+from .symmetry_chapter import symmetry_section
 from .sections import (Definitions, bibliography_section, caveats_section, intro_section, notation_section,
                        tables_section, transformation_section)
 
@@ -101,6 +102,8 @@ def chapters(cells: list[Cell]) -> list[Chapter]:
                 lambda at, defs, reg: sources_section(at)),
         Chapter("sec:caveats", "lists the caveats of the invariant cells",
                 lambda at, defs, reg: caveats_section([c for c in cells if c.verdict == INVARIANT])),
+        Chapter("sec:symmetries", "gives every symmetry of each layer, with the table of their dimensions",
+                lambda at, defs, reg: symmetry_section()),
         Chapter("sec:training", "derives what invariance implies for training",
                 lambda at, defs, reg: [_training_chapter([at[n, t] for n in TABLE1 for t in TRANSFORMATIONS])]),
         Chapter(None, "", lambda at, defs, reg: bibliography_section()),

@@ -17,7 +17,8 @@ _AXIS = {"case": "N", "unit": "H", "position": "P", "input": "D"}
 
 
 def _variables(kind: str, norm) -> str:
-    return VARIABLES_OF[kind].format(c=", c" if norm.model.c is not None else "")
+    extra = (", c" if norm.model.c is not None else "") + "".join(f", {t.name}" for t in norm.trainable)
+    return VARIABLES_OF[kind].format(c=extra)
 
 
 def _axis_name(norm, axis: str) -> str:
@@ -37,7 +38,7 @@ def _conditions(cell) -> str:
     return ", ".join(plain(c) for c in cell.conditions if not isinstance(c, sp.Ne))
 
 
-_HOW = {"exact": "exact rank over Q", "Rump": "Rump's test on the enclosure of the square roots"}
+_HOW = {"exact": "exact rank over Q", "Rump": "Rump's test on the enclosures of the irrational entries"}
 
 
 def _completeness(norm, s) -> list[str]:
@@ -48,7 +49,8 @@ def _completeness(norm, s) -> list[str]:
     ranks = ", ".join(f"{c.rank} of {c.columns}" for c in done)
     out = []
     if s.complete:
-        wrt = ("(W, g, b, c)" if norm.model.c is not None else "(W, g, b)") if s.kind == "parameter" else "X"
+        wrt = "(" + ", ".join(["W", "g", "b"] + (["c"] if norm.model.c is not None else [])
+                              + [t.name for t in norm.trainable]) + ")" if s.kind == "parameter" else "X"
         out.append(f"  complete: at {names} = {sets}, rank of dh/d{wrt} = columns - dimension")
         out.append(f"    ({ranks}; {' and '.join(how)})")
     else:
@@ -57,12 +59,13 @@ def _completeness(norm, s) -> list[str]:
             if c.rank is None:
                 out.append(f"    {_sizes(norm, c.sizes)}: {c.how}")
             else:
-                out.append(f"    {_sizes(norm, c.sizes)}: at most {c.columns - c.rank} directions, "
-                           f"{c.proved} proved, formula {c.expected}")
+                out.append(f"    {_sizes(norm, c.sizes)}: the certified rank leaves at most {c.columns - c.rank} "
+                           f"directions; {c.proved} proved, formula {c.expected}")
     for sizes, witness in s.witnesses:
         shown = ", ".join(f"{k} {v:+g}" for k, v in witness)
-        out.append(f"  found, not proved, at {_sizes(norm, sizes)}: a direction outside the proved span")
-        out.append(f"    (float64 witness, its largest entries: {shown})")
+        out.append(f"  found, not proved, at {_sizes(norm, sizes)}: a numerically null direction outside the "
+                   "proved span")
+        out.append(f"    (float64 SVD witness, its largest entries: {shown})")
     return out
 
 
