@@ -291,7 +291,7 @@ def basis(norm_id: str, kind: str = "parameter", seed: int = 0) -> tuple:
     for axes in SIZES[shape_of(norm.model)]:
         if not grouped_ok(norm, axes):   # as symmetries skips them
             continue
-        sizes, cols = concrete(b, axes), columns_of(b.m, concrete(b, axes), kind)
+        sizes, cols = concrete(b, axes), columns_of(b, concrete(b, axes), kind)
         for _ in range(POINTS):
             points = random_points(b, sizes, kind, stacked(b, sizes, kind), rng)
             try:
