@@ -29,7 +29,7 @@ from sympy import Indexed, IndexedBase, Sum
 
 __all__ = ["NotRational", "Dual", "outputs", "rank", "tangents", "shapes_of", "entries", "VARIABLES",
            "Ball", "rank_at_least", "columns_of", "jacobian", "KINDS",
-           "concrete", "stacked"]
+           "concrete", "stacked", "outside_null_space"]
 
 #: The tensors a layer's output depends on: the parameters it trains, and the data.
 VARIABLES = ("W", "g", "b", "c", "X")
@@ -393,9 +393,11 @@ def rank(rows: list[list[Fraction]], columns: int) -> int:
 SCALE_BITS = 64   # the grid of R and of the re-centred midpoints in the nonsingularity test
 
 
-def rank_at_least(rows: list, columns: int) -> tuple[int, str]:
+def rank_at_least(rows: list, columns: int, need: int | None = None) -> tuple[int, str]:
     """A certified lower bound on the rank of a matrix whose entries are rationals or balls, and
-    how it was certified.
+    how it was certified.  With ``need`` (the rank a certificate needs), one submatrix only is
+    tested, of that size (or of every pivot found, if fewer): a failed test is not retried at
+    each smaller size, which costs a cube of the size each time.
 
     Exact rows: the rank over Q.  Otherwise: square submatrices are chosen in floating point
     (complete pivoting), then one of size r is shown nonsingular for every matrix in the
@@ -411,12 +413,38 @@ def rank_at_least(rows: list, columns: int) -> tuple[int, str]:
     import numpy as np
     mid = np.array([[float(_ball(v).m) for v in r] for r in rows], dtype=float)
     picks = _pivots(mid)
-    for size in range(len(picks), 0, -1):
+    sizes = range(len(picks), 0, -1) if need is None else [min(need, len(picks))] if picks and need > 0 else []
+    for size in sizes:
         rs, cs = [p for p, _ in picks[:size]], [q for _, q in picks[:size]]
         if _nonsingular([[rows[i][j] for j in cs] for i in rs]):
             return size, (f"a {size} x {size} submatrix shown nonsingular for every value in the enclosure "
                           f"of its square roots (Rump's test, integer arithmetic)")
     return 0, "no submatrix certified"
+
+
+def outside_null_space(rows: list, vectors: list, seed: int) -> int | None:
+    """The index of a vector ``v`` of ``vectors`` shown not to satisfy ``rows v = 0`` (None if
+    none is): a random integer combination ``w`` of the rows (``seed``, not the file's), and
+    ``(w rows) v`` certainly non-zero (a rational, or a ball that excludes zero).  Cost: one pass
+    over the matrix, then one over each vector."""
+    import random
+    rng = random.Random(seed)
+    if not rows:
+        return None
+    u = [Fraction(0)] * len(rows[0])
+    for r in rows:
+        w = rng.randint(1, 1 << 32)
+        for j, x in enumerate(r):
+            if not (_exact(x) and x == 0):
+                u[j] = u[j] + w * x
+    for k, v in enumerate(vectors):
+        total = Fraction(0)
+        for a, x in zip(u, v):
+            if not (_exact(a) and a == 0) and not (_exact(x) and x == 0):
+                total = total + a * x
+        if (abs(total.M) > total.R) if isinstance(total, Ball) else total != 0:
+            return k
+    return None
 
 
 def _pivots(a) -> list[tuple[int, int]]:
