@@ -262,3 +262,23 @@ def test_the_schema_is_checked_by_the_symmetries_checker_itself():
     doc = one_kind("layer-norm", "data")
     doc["schema"] = "invariance-symmetries/0"
     assert check_symmetries(doc) == ["schema must be invariance-symmetries/1"]
+
+
+@pytest.mark.parametrize("where", ["family", "normalizer", "kind", "count", "dimension"])
+def test_a_huge_id_or_count_is_refused_at_once_and_not_echoed(where):
+    """An id of 4 MB went through the registry's did-you-mean (difflib: seconds) and came back
+    whole in the problem line."""
+    doc = one_kind("layer-norm", "parameter")
+    huge = "weight-matrix-rescaling" * 200_000
+    if where == "normalizer":
+        doc["normalizer"] = huge
+    elif where == "kind":
+        doc["kinds"][0]["kind"] = huge
+    elif where == "dimension":
+        doc["kinds"][0]["dimension"] = huge
+    else:
+        doc["kinds"][0]["basis"][0][where] = huge
+    start = time.perf_counter()
+    problems = check_symmetries(doc)
+    assert time.perf_counter() - start < 0.5
+    assert problems and all(len(p) < 400 for p in problems), [p[:100] for p in problems]

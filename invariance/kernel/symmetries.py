@@ -50,6 +50,7 @@ SIZE_RANGE = range(3, 9)   # each axis of a completeness certificate (bounds the
 MIN_SIZES = 3              # sets of sizes a complete certificate needs
 MAX_SETS = 4
 MAX_BASIS = 16
+MAX_ID = 64
 MAX_COLUMNS = 96           # of one set (the genuine: at most 90); the work grows as their cube
 _NUMBER = re.compile(r"-?\d{1,6}(/[1-9]\d{0,5})?")
 
@@ -72,6 +73,18 @@ def _fields(obj, keys: set, what: str) -> dict:
     return obj
 
 
+def _shown(value) -> str:
+    """A value of the file in a problem: its first characters."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _id(value):
+    """An id of the file, if it may be one (short: a long one would go through the registry's
+    did-you-mean, which costs a second a megabyte)."""
+    return value if isinstance(value, str) and len(value) <= MAX_ID else None
+
+
 def _whole(value) -> bool:
     return type(value) is int   # not bool, not float
 
@@ -80,8 +93,8 @@ def _check(doc) -> list[str]:
     _fields(doc, {"schema", "normalizer", "kinds"}, "a symmetries document")
     if doc["schema"] != SYMMETRIES:
         raise CertificateError(f"schema must be {SYMMETRIES}")
-    if not isinstance(doc["normalizer"], str):
-        raise CertificateError("normalizer must be an id")
+    if _id(doc["normalizer"]) is None:
+        raise CertificateError(f"normalizer must be an id of at most {MAX_ID} characters")
     norm = normalizer(doc["normalizer"])
     kinds = doc["kinds"]
     if not (isinstance(kinds, list) and 1 <= len(kinds) <= len(KINDS)):
@@ -91,7 +104,7 @@ def _check(doc) -> list[str]:
         _fields(entry, {"kind", "dimension", "basis", "completeness"}, "a kind")
         kind = entry["kind"]
         if kind not in KINDS or kind in seen:
-            raise CertificateError(f"kind {kind!r}: one of {', '.join(KINDS)}, each once")
+            raise CertificateError(f"kind {_shown(kind)}: one of {', '.join(KINDS)}, each once")
         seen.add(kind)
         try:
             read.append((kind, _read_kind(norm, kind, entry)))
@@ -119,9 +132,9 @@ def _read_kind(norm, kind: str, entry: dict):
     families, cells = [], []
     for k, item in enumerate(basis, 1):
         _fields(item, {"family", "count", "cell"}, f"basis entry {k}")
-        t = acting(item["family"]) if isinstance(item["family"], str) else None
+        t = acting(item["family"]) if _id(item["family"]) else None
         if t is None or kind_of(t) != kind or not applies(t, norm):
-            raise CertificateError(f"basis entry {k}: {item['family']!r} is not a family of {kind} directions "
+            raise CertificateError(f"basis entry {k}: {_shown(item['family'])} is not a family of {kind} directions "
                                    f"that can be written for {norm.id}")
         if t in families:
             raise CertificateError(f"basis entry {k}: {t.id} is listed twice")
@@ -131,12 +144,12 @@ def _read_kind(norm, kind: str, entry: dict):
             raise CertificateError(f"basis entry {k}: its cell must prove {norm.id} invariant under {t.id}")
         count = str(multiplicity(t, norm.model))
         if item["count"] != count:
-            raise CertificateError(f"basis entry {k}: {t.id} has {count} directions, not {item['count']!r}")
+            raise CertificateError(f"basis entry {k}: {t.id} has {count} directions, not {_shown(item['count'])}")
         families.append(t)
         cells.append(cell)
     dimension = sp.Add(*[multiplicity(t, norm.model) for t in families])
     if entry["dimension"] != str(dimension):
-        raise CertificateError(f"the dimension is {dimension}, the sum of the basis' counts, not {entry['dimension']!r}")
+        raise CertificateError(f"the dimension is {dimension}, the sum of the basis' counts, not {_shown(entry['dimension'])}")
     sets = entry["completeness"]
     if not (isinstance(sets, list) and MIN_SIZES <= len(sets) <= MAX_SETS):
         raise CertificateError(f"completeness must give {MIN_SIZES} to {MAX_SETS} sets of sizes")
