@@ -282,3 +282,12 @@ def test_a_huge_id_or_count_is_refused_at_once_and_not_echoed(where):
     problems = check_symmetries(doc)
     assert time.perf_counter() - start < 0.5
     assert problems and all(len(p) < 400 for p in problems), [p[:100] for p in problems]
+
+
+def test_a_point_where_the_layer_is_not_defined_is_refused_saying_where():
+    """A second input of zeros: layer norm's sigma is zero there (a statistic in a denominator)."""
+    doc = one_kind("layer-norm", "parameter")
+    c = doc["kinds"][0]["completeness"][1]
+    c["points"][1]["X"] = [[0 for _ in row] for row in c["points"][1]["X"]]
+    problems = rejected(doc, "not defined")
+    assert problems[0].startswith("parameter directions: completeness 2: "), problems

@@ -117,7 +117,10 @@ def _check(doc) -> list[str]:
                 return [f"{kind} directions: {t.id}: {p}" for p in problems]
     for kind, (families, _, dimension, sets) in read:   # then the ranks, set by set
         for k, c in enumerate(sets, 1):
-            problems = _check_sizes(norm, kind, families, c)
+            try:
+                problems = _check_sizes(norm, kind, families, c)
+            except CertificateError as err:
+                problems = [str(err)]
             if problems:
                 return [f"{kind} directions: completeness {k}: {p}" for p in problems]
     return []
