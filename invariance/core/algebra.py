@@ -107,7 +107,8 @@ def _split(term: sp.Expr, k: sp.Symbol) -> tuple[sp.Expr, sp.Expr]:
 
 def _same_group(body: sp.Expr, k: sp.Symbol, lo, hi) -> sp.Expr:
     """Within one whole group, :math:`k = Sq+1, \\dots, Sq+S` with q an integer and S a size,
-    every k is in group q + 1: :math:`\\lfloor (k-1)/S \\rfloor = q`.
+    every k is in group q + 1: :math:`\\lfloor (k-1)/S \\rfloor = q`.  Not where a sum inside
+    ``body`` binds k again (that k runs over its own range).
 
     >>> k, i = sp.symbols('k i', integer=True); S = sp.Symbol('S', integer=True, positive=True)
     >>> q = sp.floor((i - 1) / S)
@@ -117,6 +118,8 @@ def _same_group(body: sp.Expr, k: sp.Symbol, lo, hi) -> sp.Expr:
     S = sp.expand(hi - lo + 1)
     if not (isinstance(S, sp.Symbol) and S.is_integer and S.is_positive):
         return body
+    if any(k in s.variables for s in body.atoms(Sum)):
+        return body   # an inner sum binds k again: its k is another variable (the lemma is not used)
     q = (lo - 1) / S
     if not q.is_integer or q.has(k):
         return body
