@@ -75,3 +75,19 @@ def test_cli_refuses_conv_rows_and_torch_without_a_counterpart(capsys):
     finally:
         for n in DENSE_ROWS:
             NORMALIZERS.pop(f"{n}-linear-bias", None)
+
+
+def test_every_linear_bias_cell_verifies_and_check_reads_the_rows_unregistered(tmp_path, capsys):
+    """The rows' certificates verify (a refutation's breaks stop where the derivation stops at eps = 0,
+    weight norm's included), and `check` names a row by id without `table --linear-bias` first."""
+    import json
+    from invariance.__main__ import main
+    from invariance.core.certificate import document
+    from invariance.kernel.files import verify
+    for n in DENSE_ROWS:
+        v = with_linear_bias(NORMALIZERS[n])
+        cells = [derive(v, t) for t in TRANSFORMATIONS]
+        assert verify(json.loads(json.dumps(document(cells)))) == [], v.id
+    assert "layer-norm-linear-bias" not in NORMALIZERS
+    assert main(["check", "layer-norm-linear-bias", "weight-matrix-recentering"]) == 0
+    assert "Layer norm, linear bias under weight matrix re-centering: INVARIANT" in capsys.readouterr().out

@@ -108,5 +108,7 @@ def acting(id: str) -> Transformation:
 @reads("titles")
 def titles() -> dict[str, str]:
     """id -> title, for every registered normalizer and transformation."""
-    return {**{k: v.title for k, v in NORMALIZERS.items()},
+    from .normalizers import with_linear_bias
+    variants = {v.id: v.title for v in (with_linear_bias(n) for n in NORMALIZERS.values() if n.model.id == "dense")}
+    return {**{k: v.title for k, v in NORMALIZERS.items()}, **variants,
             **{k: v.title for k, v in FAMILIES.items()}}

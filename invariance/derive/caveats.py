@@ -25,7 +25,7 @@ from .engine import Laws, derive_laws, try_proof
 from ..core.model import EPS
 from ..core.notation import linear, tex
 from ..core.records import INVARIANT, Cell
-from ..catalogue.registry import NORMALIZERS, TRANSFORMATIONS
+from ..catalogue.registry import TRANSFORMATIONS, normalizer as _registered
 from ..catalogue.transformations import delta, delta_unit
 
 __all__ = ["Caveat", "caveats", "negative_scale", "eps_bound", "degenerate"]
@@ -74,7 +74,7 @@ def negative_scale(cell: Cell) -> Caveat | None:
     t = TRANSFORMATIONS[cell.transformation]
     if not t.conditions:
         return None  # no scale factor
-    b = NORMALIZERS[cell.normalizer].build(0 if sp.Eq(EPS, 0) in cell.conditions else EPS)
+    b = _registered(cell.normalizer).build(0 if sp.Eq(EPS, 0) in cell.conditions else EPS)
     found = try_proof(b, t, substitute=_NEGATIVE, targets=lambda h, bias: (h, 2 * bias - h))
     if found is None:
         text = "with a negative factor no relation between h' and h was found"
@@ -109,7 +109,7 @@ def eps_bound(cell: Cell) -> Caveat | None:
     if sp.Eq(EPS, 0) not in cell.conditions:
         return Caveat("eps", ("exact for every ", sp.Ge(EPS, 0, evaluate=False)), r"exact for every $\epsilon \ge 0$",
                       "the proof holds with a symbolic epsilon", sp.S.Zero)
-    norm, t = NORMALIZERS[cell.normalizer], TRANSFORMATIONS[cell.transformation]
+    norm, t = _registered(cell.normalizer), TRANSFORMATIONS[cell.transformation]
     b = norm.build(EPS)
     state = derive_laws(b, t)
     if state is None or state.missing != "sigma":
@@ -142,7 +142,7 @@ def eps_bound(cell: Cell) -> Caveat | None:
 
 def degenerate(cell: Cell) -> Caveat | None:
     """Sizes at which the scale statistic is identically zero."""
-    b = NORMALIZERS[cell.normalizer].build(sp.S.Zero)
+    b = _registered(cell.normalizer).build(sp.S.Zero)
     sig = b.stat_rule("sigma")
     if sig is None:
         return None

@@ -171,8 +171,8 @@ def argument_holds(claim: Claim) -> bool | None:
     if claim.argument != SUMMED_INPUTS_UNCHANGED:
         return None
     from ..core.cells import affine_law, definitions
-    from ..catalogue.registry import NORMALIZERS, TRANSFORMATIONS
-    b = NORMALIZERS[claim.normalizer].build()
+    from ..catalogue.registry import TRANSFORMATIONS, normalizer as _registered
+    b = _registered(claim.normalizer).build()
     alpha, beta = affine_law(b, {e.name: e for e in definitions(b, TRANSFORMATIONS[claim.transformation])})
     return (alpha, beta) == (1, 0)
 

@@ -230,7 +230,8 @@ def derive(norm: Normalizer | str, trans: Transformation | str) -> Cell:
     blocked_by_eps = stopped_at is not None and stopped_at.rhs.has(EPS)
     if found is None and blocked_by_eps:
         b = norm.build(sp.S.Zero)
-        found = try_proof(b, trans)
+        state = derive_laws(b, trans)   # where the derivation stops at eps = 0 is what a refutation shows
+        found = try_proof(b, trans, state=state)
     if found:
         _, laws, _ = found
         defs = definitions(b, trans)

@@ -27,7 +27,7 @@ from ..core.cells import bind_definitions, counterexample_symbols, definitions
 from ..core.model import Axis
 from ..core.proof import MEAN, SCALE, Action, Eq, action as core_action
 from ..core.records import INVARIANT, NOT_INVARIANT, Cell
-from ..catalogue.registry import NORMALIZERS, TRANSFORMATIONS
+from ..catalogue.registry import TRANSFORMATIONS, normalizer as _registered
 from ..catalogue.transformations import COMBINED
 
 __all__ = ["RULE", "Action", "action", "averaged_axes", "reason", "built", "intermediates",
@@ -50,7 +50,7 @@ def transformation_of(cell: Cell):
 @lru_cache(maxsize=None)
 def built(norm_id: str, eps_zero: bool) -> Built:
     from ..core.model import EPS
-    return NORMALIZERS[norm_id].build(sp.S.Zero if eps_zero else EPS)
+    return _registered(norm_id).build(sp.S.Zero if eps_zero else EPS)
 
 
 def _cell_built(cell: Cell) -> Built:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..catalogue.registry import NORMALIZERS, TRANSFORMATIONS
+from ..catalogue.registry import TRANSFORMATIONS, normalizer as _registered
 from ..core.model import EPS
 from ..core.records import INVARIANT, NOT_INVARIANT, Cell
 from ..derive.reasons import reason
@@ -27,7 +27,7 @@ def _definitions_of(cell: Cell, defs: Definitions):
     the cell.  A primed definition refers to its unprimed twin; the names of the
     factor and shift of ``a'`` refer to the derivation of the transformation.
     """
-    norm = NORMALIZERS[cell.normalizer]
+    norm = _registered(cell.normalizer)
     labels, local, differing = {}, [], []
     for e in cell.definitions:
         if e.name in ("W'", "X'"):
@@ -54,7 +54,7 @@ def cell_tex(cell: Cell, defs: Definitions, cells: dict) -> list[str]:
     """One cell: its verdict, the reason in one sentence (derived), then only what differs from
     its transformation's derivation: the laws (checked), or the exact counterexample.  A cell
     whose laws are those of an earlier cell of its row says so instead of repeating them."""
-    norm, t = NORMALIZERS[cell.normalizer], TRANSFORMATIONS[cell.transformation]
+    norm, t = _registered(cell.normalizer), TRANSFORMATIONS[cell.transformation]
     out = [f"\\subsection{{{esc(norm.title)} under {esc(t.title.lower())}}}\\label{{{cell_label(cell)}}}"]
     if cell.verdict == INVARIANT:
         conditions = conditions_tex(cell)
