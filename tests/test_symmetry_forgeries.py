@@ -291,3 +291,10 @@ def test_a_point_where_the_layer_is_not_defined_is_refused_saying_where():
     c["points"][1]["X"] = [[0 for _ in row] for row in c["points"][1]["X"]]
     problems = rejected(doc, "not defined")
     assert problems[0].startswith("parameter directions: completeness 2: "), problems
+
+
+def test_a_cell_with_a_megabyte_id_is_refused_at_once():
+    """An id is at most 64 characters in a cell too: the did-you-mean over a long id cost seconds."""
+    from invariance.kernel.cells import check_cell
+    problems = check_cell({"normalizer": "layer-norm" * 100_000, "transformation": "weight-matrix-rescaling"})
+    assert problems and "at most 64 characters" in problems[0] and len(problems[0]) < 200

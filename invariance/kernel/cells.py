@@ -168,10 +168,13 @@ def _checked_cell(data: dict) -> Cell:
     raise CertificateError(f"verdict {verdict!r} carries no evidence (valid: {INVARIANT}, {NOT_INVARIANT})")
 
 
+MAX_ID = 64   # characters of an id (the registry's did-you-mean costs time in its length)
+
+
 def _id(data: dict, key: str) -> str:
     value = data.get(key)
-    if not isinstance(value, str):
-        raise CertificateError(f"{key} must be an id string")
+    if not isinstance(value, str) or len(value) > MAX_ID:
+        raise CertificateError(f"{key} must be an id string of at most {MAX_ID} characters")
     return value
 
 
