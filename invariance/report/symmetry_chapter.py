@@ -20,7 +20,7 @@ from ..catalogue.families import GROUPS, kind_of
 from ..catalogue.normalizers import NORMALIZERS as BUILTIN, with_linear_bias
 from ..catalogue.registry import FAMILIES, TRANSFORMATIONS, normalizer as _normalizer
 from ..core.jacobian import KINDS, columns_of, concrete, rank_at_least, tangents
-from ..core.model import DENSE_BIAS, EPS
+from ..core.model import DENSE_BIAS
 from ..core.records import INVARIANT
 from ..derive.engine import derive
 from ..derive.symmetries import symmetries
