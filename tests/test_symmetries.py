@@ -224,3 +224,28 @@ def test_every_layer_printed_at_once_verifies_as_one_file(tmp_path, capsys):
     path.write_text(json.dumps(docs))
     assert main(["verify", str(path)]) == 1
     assert f"{docs[1]['normalizer']}: data directions: the dimension is 0" in capsys.readouterr().err
+
+
+def test_a_dimension_that_is_no_single_formula_is_never_called_complete(registered):
+    """Centring without scaling, h_i = g_i (a_i - mu) + b_i: by hand, h depends on (W, g, b) through
+    M = diag(g) P W (P centres over the units) and b.  Given g, M ranges over the matrices with
+    sum_i M_i / g_i = 0; with g free too, over all H x D matrices once H - 1 > D.  So the dimension
+    is D + 1 (shift the rows; W against every gain) while H - 1 <= D, and H beyond: no one formula.
+    The proved basis gives D + 1, and the sizes where H - 1 > D must show the gap, never complete."""
+    from invariance.core.model import DENSE
+
+    def op(a, W, eps=0.0):
+        return a - a.mean(-1, keepdims=True)
+    invariance.register(invariance.Normalizer(
+        "mean-only-for-symmetries", "Mean only", DENSE,
+        (invariance.Statistic("mu", lambda c, at: c.mean(c.a, at, ("unit",))),
+         invariance.Statistic("sigma", lambda c, at: 1)), op))
+    s = symmetries("mean-only-for-symmetries", "parameter")
+    assert sorted(d.family.id for d in s.basis) == ["weight-against-gain", "weight-matrix-recentering"]
+    assert str(s.dimension) == "D + 1" and not s.complete
+    for c in s.certificates:
+        H, D = c.sizes["unit"], c.sizes["input"]
+        assert c.complete == (H - 1 <= D), c.sizes
+        if H - 1 > D:   # the certified rank leaves room for H directions, and the witness shows one
+            assert c.columns - c.rank == H
+    assert s.witnesses

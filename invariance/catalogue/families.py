@@ -106,6 +106,11 @@ FAMILIES = (
             c=lambda m, i: m.c[i] + kappa_unit[group_of(i)]),
     # where mu and sigma do not depend on the summed inputs (running statistics), h is affine in a:
     # a row's scale can be traded against its gain, the bias compensating for the mean
+    # where sigma does not move with a (no scaling, or a fixed one), W's scale can be traded
+    # against every gain at once
+    _family("weight-against-gain", "Weight matrix against the gains", "W vs g",
+            r"W \to \delta W,\ g \to g/\delta", "re-scale W and divide every gain g_i by the same factor",
+            (Generator(delta),), w=lambda m, i, j: delta * m.W[i, j], g=lambda m, i: m.g[i] / delta),
     _family("row-against-gain", "Weight vector against gain", "w_i vs g_i",
             r"w_i \to \delta_i w_i,\ g_i \to g_i/\delta_i,\ b_i \to b_i + g_i \mu_i (1/\delta_i - 1)/\sigma_i",
             "re-scale w_i and divide g_i by the same factor, b_i compensating",
