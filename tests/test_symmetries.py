@@ -141,12 +141,18 @@ def test_a_family_that_is_not_a_symmetry_cannot_enter_the_basis():
     assert check_symmetries(forged)
 
 
-def test_the_command_prints_a_verifiable_certificate(tmp_path, capsys):
-    assert main(["symmetries", "rms-norm", "--format", "json", "--jobs", "1"]) == 0
-    path = tmp_path / "rms.json"
+def _printed_then_verified(argv, tmp_path, capsys) -> tuple:
+    """Run ``symmetries ARGV --format json``, verify what it printed: (the file, verify's output)."""
+    assert main(["symmetries", *argv, "--format", "json"]) == 0
+    path = tmp_path / "printed.json"
     path.write_text(capsys.readouterr().out)
     assert main(["verify", str(path)]) == 0
-    assert "the symmetries of 1 layer: 0 problems" in capsys.readouterr().out
+    return path, capsys.readouterr().out
+
+
+def test_the_command_prints_a_verifiable_certificate(tmp_path, capsys):
+    _, out = _printed_then_verified(["rms-norm", "--jobs", "1"], tmp_path, capsys)
+    assert "the symmetries of 1 layer: 0 problems" in out
 
 
 def test_the_command_text_names_the_directions_and_the_sizes(capsys):
@@ -214,11 +220,8 @@ def test_a_normalizers_own_trainable_scalar_is_a_parameter_dynamic_tanh(register
 
 
 def test_every_layer_printed_at_once_verifies_as_one_file(tmp_path, capsys):
-    assert main(["symmetries", "--all", "--kind", "data", "--format", "json"]) == 0
-    path = tmp_path / "all.json"
-    path.write_text(capsys.readouterr().out)
-    assert main(["verify", str(path)]) == 0
-    assert f"the symmetries of {len(NORMALIZERS)} layers: 0 problems" in capsys.readouterr().out
+    path, out = _printed_then_verified(["--all", "--kind", "data"], tmp_path, capsys)
+    assert f"the symmetries of {len(NORMALIZERS)} layers: 0 problems" in out
     docs = json.loads(path.read_text())
     docs[1]["kinds"][0]["dimension"] = "N + 1"
     path.write_text(json.dumps(docs))

@@ -298,3 +298,23 @@ def test_a_cell_with_a_megabyte_id_is_refused_at_once():
     from invariance.kernel.cells import check_cell
     problems = check_cell({"normalizer": "layer-norm" * 100_000, "transformation": "weight-matrix-rescaling"})
     assert problems and "at most 64 characters" in problems[0] and len(problems[0]) < 200
+
+
+def test_a_layers_certificate_passed_off_as_its_linear_bias_row_is_refused():
+    """The registry resolves <id>-linear-bias: the no-bias layer's basis and points, relabelled (and
+    its counts made to fit), must not prove the row with c, whose columns and points include c."""
+    import copy
+    import json
+    from invariance.kernel.symmetries import check_symmetries
+    doc = json.loads((PROOFS / "symmetries__layer-norm.json").read_text())
+    forged = copy.deepcopy(doc)
+    forged["normalizer"] = "layer-norm-linear-bias"
+    for kind in forged["kinds"]:
+        for entry in kind["basis"]:
+            entry["cell"]["normalizer"] = "layer-norm-linear-bias"
+        for c in kind["completeness"]:
+            H = c["sizes"]["unit"]
+            c["columns"] += H if kind["kind"] == "parameter" else 0
+            c["rank"] = c["columns"] - c["proved"]
+    problems = check_symmetries(forged)
+    assert problems and all("\n" not in p for p in problems)

@@ -22,7 +22,7 @@ from ..core.algebra import random_rational
 from ..core.model import Group
 from .transformations import Generator, Parameter, Transformation, _same_w, _same_x, _scale, delta, delta_unit
 
-__all__ = ["FAMILIES", "applies", "group_of", "kind_of", "multiplicity", "GROUPS"]
+__all__ = ["FAMILIES", "applies", "group_of", "kind_of", "multiplicity", "size_value", "GROUPS"]
 
 S = Group().size                                   # units per group, as the statistics write it
 delta_group = IndexedBase("delta", positive=True)  # delta_G, one per group
@@ -178,3 +178,9 @@ def multiplicity(t: Transformation, m) -> sp.Expr:
     """The number of directions of a family, in the sizes: one per entry of each generator."""
     count = {"unit": m.axis("unit").size, "case": m.axis("case").size, "input": m.input.size, "group": GROUPS}
     return sp.Add(*[sp.Mul(*[count[a] for a in g.axes]) for g in t.generators])
+
+
+def size_value(expr: sp.Expr, m, axes: dict, groups) -> int:
+    """A dimension formula (a sum of :func:`multiplicity`) at sizes given by axis name."""
+    subs = {ax.size: axes[ax.name] for ax in (*m.axes, m.input)} | {GROUPS: groups or 1}
+    return int(sp.sympify(expr).xreplace(subs))

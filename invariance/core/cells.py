@@ -14,7 +14,7 @@ import sympy as sp
 from .algebra import Rule, evaluate, random_rational
 from .definition import Built, Normalizer, is_primed_scalar, primed_scalar
 from .model import EPS, prime
-from .proof import abbreviations, affine_law  # noqa: F401 (affine_law: read with the definitions)
+from .proof import ACTING, abbreviations, affine_law  # noqa: F401 (affine_law: read with the definitions)
 from .records import Counterexample, Equation
 
 __all__ = ["definitions", "MOVED", "ACTING", "acting", "affine_law", "conditions", "refutation_conditions", "step_name",
@@ -58,10 +58,6 @@ def definitions(b: Built, t) -> tuple[Equation, ...]:
 
 #: What a transformation may move besides W and X, in the order its definitions are listed.
 MOVED = ("c", "g", "b")
-#: The definitions of a transformation itself (substituted, never unfolded as a statistic is).
-ACTING = ("W'", "X'", "c'", "g'", "b'")
-
-
 def acting(defs) -> list[str]:
     """The names of a cell's definitions that the transformation makes: ACTING's, and theta' of
     each trainable scalar it moves."""

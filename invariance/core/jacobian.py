@@ -32,13 +32,9 @@ from sympy import Indexed, IndexedBase, Sum
 
 from .balls import Ball, ball as _ball, exact as _exact, sqrt_ball as _sqrt_ball, tanh_ball as _tanh_ball
 
-__all__ = ["NotRational", "Dual", "outputs", "rank", "tangents", "shapes_of", "entries", "VARIABLES",
+__all__ = ["NotRational", "Dual", "outputs", "rank", "tangents", "shapes_of", "entries",
            "Ball", "rank_at_least", "columns_of", "jacobian", "KINDS",
            "concrete", "stacked", "grouped_ok", "outside_null_space"]
-
-#: The tensors a layer's output depends on: the parameters it trains, and the data.
-VARIABLES = ("W", "g", "b", "c", "X")
-
 
 class NotRational(ValueError):
     """A value at this point is not rational (e.g. the square root of a non-square)."""

@@ -21,9 +21,13 @@ from .definition import Built, is_primed_scalar
 from .model import Axis, prime
 from .records import Equation
 
-__all__ = ["MEAN", "SCALE", "ALPHA", "BETA", "Action", "affine_law", "action", "abbreviations",
+__all__ = ["SUMMED", "ACTING", "MEAN", "SCALE", "ALPHA", "BETA", "Action", "affine_law", "action", "abbreviations",
            "link_words", "wanted", "uneval", "canonical", "Eq"]
 
+#: The transformation's definitions that a' is written with, and all it makes (g', b' too; theta' of a
+#: trainable scalar is read by :func:`~invariance.core.definition.is_primed_scalar`).
+SUMMED = ("W'", "X'", "c'")
+ACTING = SUMMED + ("g'", "b'")
 MEAN, SCALE = "mu", "sigma"   # the general form's statistics (Eq. 5): mu absorbs beta, sigma alpha
 ALPHA, BETA = sp.IndexedBase("alpha"), sp.IndexedBase("beta")
 
@@ -54,7 +58,7 @@ def affine_law(b: Built, defs: dict[str, Equation]) -> tuple[sp.Expr, sp.Expr] |
     """(alpha, beta) with a' = alpha a + beta, read off the sum normal form of a'."""
     m = b.m
     a_pt = m.at(m.a, m.point)
-    wx = [Rule(defs[k].lhs, defs[k].rhs) for k in ("W'", "X'", "c'") if k in defs]
+    wx = [Rule(defs[k].lhs, defs[k].rhs) for k in SUMMED if k in defs]
     expr = sum_normal_form(unfold(defs["a'"].rhs, wx))
     # a = (the sum over inputs) + (a linear bias, if the model has one): the sum is a - bias
     bias, summed = sum_normal_form(defs["a"].rhs).as_independent(sp.Sum, as_Add=True)
@@ -151,7 +155,7 @@ def link_words(prev: sp.Expr, expr: sp.Expr, uses: list[Equation], act: Action |
     unfolds or folds ("definition of mu[n]"), the laws and transformation it substitutes
     ("substitute a' = delta a"), or, using nothing, the algebra that remains."""
     prev, expr = canonical(uneval(prev)), canonical(uneval(expr))
-    defined = [e for e in uses if e.is_definition and e.name not in ("W'", "X'", "c'", "g'", "b'")
+    defined = [e for e in uses if e.is_definition and e.name not in ACTING
                and not is_primed_scalar(e.lhs.base)]
     substituted = [e for e in uses if e not in defined]
     parts: list = []

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 import sympy as sp
 
 from ..core.algebra import Rule, exact_nonzero, holds
+from ..core.proof import SUMMED
 from ..core.cells import (acting, affine_law, bind_definitions, bind_instance, conditions, definitions,
                           outputs_at, random_instance, refutation_conditions, with_groups)
 from ..core.definition import Built, Normalizer
@@ -81,14 +82,14 @@ def derive_laws(b: Built, t: Transformation, substitute: dict | None = None) -> 
         return None
     state = Laws(eqs, *law)
     step = Equation("a' law", byname["a'"].lhs, state.alpha * m.at(m.a, m.point) + state.beta,
-                    "", ("a'", *[k for k in ("W'", "X'", "c'") if k in byname], "a"))
+                    "", ("a'", *[k for k in SUMMED if k in byname], "a"))
     if not state.check(step):
         return None
     eqs.append(step)
     for orig in b.stat_rules:
         name = orig.base.label.name
         at = dict(zip((m.point[ax] for ax in b.kept[name]), orig.lhs.indices))
-        uses = (name + "'", "a' law", *state.law_names, "W'", "X'", *[k for k in ("c'",) if k in byname], name)
+        uses = (name + "'", "a' law", *state.law_names, *[k for k in SUMMED if k in byname], name)
         for cand in _candidates(orig.lhs, state.alpha.xreplace(at), state.beta.xreplace(at),
                                 negative=bool(substitute)):
             eq = Equation(name + "' law", byname[name + "'"].lhs, cand, "", uses)
@@ -116,7 +117,7 @@ def try_proof(b: Built, t: Transformation, substitute: dict | None = None,
     h, bias = byname["h"].lhs, m.b[m.point["unit"]]
     for target in (targets(h, bias) if targets else (h,)):
         final = Equation("invariance" if target == h else "relation", byname["h'"].lhs, target, "",
-                         ("h'", *[k for k in acting(state.eqs) if k not in ("W'", "X'", "c'")], "a' law",
+                         ("h'", *[k for k in acting(state.eqs) if k not in SUMMED], "a' law",
                           *state.law_names, "h"))
         if state.check(final):
             return final, state.laws, state.alpha

@@ -17,7 +17,7 @@ from ..core.algebra import Rule, sum_normal_form, unfold
 from ..core.cells import acting, step_name
 from ..core.definition import Built
 from ..core.model import prime
-from ..core.proof import MEAN, SCALE, Action, action, link_words, uneval, wanted
+from ..core.proof import MEAN, SCALE, SUMMED, Action, action, link_words, uneval, wanted
 from ..core.records import Breaks, Chain, Equation, Link, Proof
 
 __all__ = ["prove", "breaks", "law_by_name"]
@@ -52,7 +52,7 @@ class _Writer:
     def a_law(self) -> Chain:
         m, eqs, act = self.m, self.eqs, self.act
         a_t = eqs["a'"]
-        wx = [k for k in ("W'", "X'", "c'") if k in eqs]
+        wx = [k for k in SUMMED if k in eqs]
         substituted = unfold(a_t.rhs, [Rule(eqs[k].lhs, eqs[k].rhs) for k in wx])
         named = act.alpha_name * m.at(m.a, m.point) + act.beta_name
         names = [k for k in ("alpha", "beta") if k in eqs]

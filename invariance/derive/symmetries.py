@@ -31,7 +31,7 @@ import sympy as sp
 from ..core.jacobian import (KINDS, NotRational, columns_of, concrete, grouped_ok, jacobian, rank_at_least,
                              shapes_of, stacked, tangents)
 from ..core.model import EPS
-from ..catalogue.families import GROUPS, applies, kind_of, multiplicity
+from ..catalogue.families import applies, kind_of, multiplicity, size_value
 from ..catalogue.registry import FAMILIES, normalizer as _normalizer
 from .engine import proved_cell
 
@@ -126,12 +126,6 @@ def shape_of(m) -> str:
     return "conv" if any(ax.name == "position" for ax in m.axes) else "dense"
 
 
-def size_value(expr: sp.Expr, m, axes: dict, groups) -> int:
-    """A dimension formula at sizes given by axis name."""
-    subs = {ax.size: axes[ax.name] for ax in (*m.axes, m.input)} | {GROUPS: groups or 1}
-    return int(sp.sympify(expr).xreplace(subs))
-
-
 def _draw(rng: random.Random, shape):
     """Small non-zero rationals (|v| <= 3/2): a saturating output (tanh) keeps a Jacobian
     far from zero, which a rank certificate needs."""
@@ -198,7 +192,7 @@ def _basis(b, sizes, point, cols, proved, out: Symmetries) -> None:
     vecs: list = []
     for d in proved:
         tv = tangents(b, d.family, sizes, point, cols)
-        if rank_at_least(vecs + tv, len(cols))[0] == rank_at_least(vecs, len(cols))[0] + len(tv):
+        if rank_at_least(vecs + tv, len(cols))[0] == len(vecs) + len(tv):   # vecs are independent
             vecs += tv
             out.basis.append(d)
         else:

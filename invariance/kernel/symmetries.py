@@ -39,7 +39,7 @@ import sympy as sp
 from ..core.certificate import SYMMETRIES
 from ..core.jacobian import (KINDS, NotRational, columns_of, concrete, grouped_ok, jacobian,
                              outside_null_space, rank_at_least, shapes_of, stacked, tangents)
-from ..catalogue.families import GROUPS, applies, kind_of, multiplicity
+from ..catalogue.families import applies, kind_of, multiplicity, size_value
 from ..catalogue.registry import UnknownId, acting, normalizer
 from .cells import check_cell
 from .parse import CertificateError
@@ -189,8 +189,7 @@ def _read_sizes(norm, kind, dimension, c, labels: list) -> dict:
     if len(cols) > MAX_COLUMNS:
         raise CertificateError(f"{len(cols)} columns at these sizes, more than {MAX_COLUMNS} "
                                "(the work grows as their cube): choose smaller sizes")
-    expected = int(dimension.xreplace({ax.size: axes[ax.name] for ax in (*m.axes, m.input)} |
-                                      ({GROUPS: norm.groups} if norm.groups else {})))
+    expected = size_value(dimension, m, axes, norm.groups)
     stated = (c["columns"], c["rank"], c["proved"])
     if not (all(_whole(v) for v in stated) and stated == (len(cols), len(cols) - expected, expected)):
         raise CertificateError(f"columns, rank and proved must be the whole numbers {len(cols)}, "

@@ -42,7 +42,8 @@ import numpy as np
 
 from .probe_layer import POSITIONS, select_output
 
-__all__ = ["Symmetries", "measure", "compare", "Comparison", "MAX_PARAMETERS", "CASES"]
+__all__ = ["Symmetries", "measure", "compare", "Comparison", "MAX_PARAMETERS", "CASES", "Spectrum",
+           "from_singular_values"]
 
 MAX_PARAMETERS = 3000   # beyond this the SVD of J (about 2P x P) is left out, and the report says so
 CASES = 8               # cases a batch: the N over which a train-mode batch norm takes its statistics
@@ -94,13 +95,18 @@ def _spectrum(J: np.ndarray):
     """
     M, P = J.shape
     _, s, Vt = np.linalg.svd(J, full_matrices=M < P)
+    spec = from_singular_values(s, J.shape, max(M, P) * EPS64)
+    return spec, Vt[spec.rank:].T
+
+
+def from_singular_values(s: np.ndarray, shape: tuple, threshold: float) -> Spectrum:
+    """The rank of a matrix of ``shape`` with singular values ``s`` (largest first): those above
+    ``threshold`` sigma_max; and the last kept and first dropped, relative to sigma_max."""
     top = float(s[0]) if s.size and s[0] > 0 else 0.0
-    threshold = max(M, P) * EPS64
-    rank = int((s > threshold * top).sum()) if top else 0
-    rel = s / top if top else s
-    spec = Spectrum(M, P, rank, threshold, float(rel[rank - 1]) if rank else None,
-                    float(rel[rank]) if rank < s.size else (0.0 if rank < P else None))
-    return spec, Vt[rank:].T
+    rel = s / top if top else np.zeros_like(s)
+    rank = int((rel > threshold).sum()) if top else 0
+    return Spectrum(shape[0], shape[1], rank, float(threshold), float(rel[rank - 1]) if rank else None,
+                    float(rel[rank]) if rank < s.size else (0.0 if rank < shape[1] else None))
 
 
 def _readable(N: np.ndarray):
@@ -384,7 +390,8 @@ def compare(sym: Symmetries, layer, norm, eps: float | None, seed: int = 0) -> C
     import sympy as sp
     from ..core.jacobian import Ball, columns_of, concrete, shapes_of, tangents
     from ..core.model import EPS
-    from ..derive.symmetries import size_value, symmetries
+    from ..catalogue.families import size_value
+    from ..derive.symmetries import symmetries
     proved = symmetries(norm, "parameter", seed=seed)
     rt, w = layer.row_tensors(norm.model.c is not None), layer.weight
     axes = {"case": sym.cases, "unit": w.H, "input": w.D} | ({"position": POSITIONS} if w.conv else {})

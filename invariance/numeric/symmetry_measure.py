@@ -38,6 +38,7 @@ import numpy as np
 
 from ..catalogue import layers
 from ..core.jacobian import concrete, shapes_of
+from .nullspace import Spectrum, from_singular_values
 
 __all__ = ["Spectrum", "Measurement", "LayerCheck", "measure", "check_layer", "spectrum", "BACKENDS",
            "NoCounterpart", "COMPLEX_STEP", "EPS64"]
@@ -57,31 +58,9 @@ class NoCounterpart(ValueError):
     """The layer has no implementation on this backend (said, not failed)."""
 
 
-@dataclass(frozen=True)
-class Spectrum:
-    """The numerical rank of a Jacobian: singular values relative to sigma_max around the threshold."""
-
-    rows: int
-    columns: int
-    rank: int
-    threshold: float                 # relative to sigma_max
-    last_kept: float | None
-    first_dropped: float | None      # None: full column rank
-
-    @property
-    def dimension(self) -> int:
-        return self.columns - self.rank
-
-
 def spectrum(J: np.ndarray, threshold: float) -> Spectrum:
-    """Rank of J: the singular values above ``threshold`` sigma_max."""
-    s = np.linalg.svd(J, compute_uv=False)
-    top = float(s[0]) if s.size else 0.0
-    rel = s / top if top > 0 else np.zeros_like(s)
-    rank = int((rel > threshold).sum()) if top > 0 else 0
-    dropped = float(rel[rank]) if rank < len(rel) else (0.0 if rank < J.shape[1] else None)
-    return Spectrum(J.shape[0], J.shape[1], rank, float(threshold), float(rel[rank - 1]) if rank else None,
-                    dropped)
+    """Rank of J: the singular values above ``threshold`` sigma_max (the probe's own rule)."""
+    return from_singular_values(np.linalg.svd(J, compute_uv=False), J.shape, threshold)
 
 
 @dataclass(frozen=True)

@@ -141,10 +141,6 @@ def render_latex(norm_id: str, analyses) -> str:
                       r"\end{tabular}"])
 
 
-def status_complete(analyses) -> bool:
-    return all(s.complete for s in analyses)
-
-
 def sizes_label(norm, sizes: dict) -> str:
     return _sizes(norm, sizes)
 
