@@ -189,6 +189,28 @@ def build_parser() -> argparse.ArgumentParser:
     sy.add_argument("--backend", metavar="NAME", type=_one_of(MEASURED_ON, "backend"),
                     help="numpy or torch (default numpy; torch needs the [torch] extra; needs --numeric)")
     _load_option(sy)
+    from .catalogue.rewrites import RECIPES
+    rw = sub.add_parser("rewrite", help="a rewrite people apply to blocks (fold, absorb, rotate, migrate): "
+                        "proved for every size, or refuted with an exact counterexample",
+                        description="Prove that the rewritten block or model computes the same function as "
+                                    "the original, for every size, as chains of equalities whose every step is "
+                                    "one rule (each with its reason and conditions); or refute it with exact "
+                                    "rational values (Hadamard or Cayley orthogonal matrices) at which the "
+                                    "outputs certainly differ, and show what repairs it. Recipes: "
+                                    + "; ".join(f"{r.id} ({r.title})" for r in RECIPES.values()) + ".",
+                        epilog="Exit status: 0 every verdict proved or refuted (and, with --numeric, measured "
+                               "alike); 1 a verdict unknown or a numeric disagreement; 2 bad input.")
+    rw.add_argument("recipe", nargs="?", metavar="RECIPE")
+    rw.add_argument("--all", dest="everything", action="store_true", help="every recipe")
+    rw.add_argument("--format", dest="fmt", default="text", metavar="FMT",
+                    type=_one_of(commands.REWRITE_FORMATS, "format"),
+                    help=f"one of {', '.join(commands.REWRITE_FORMATS)} (default text); json is the "
+                         "certificate that verify re-checks")
+    rw.add_argument("--numeric", action="store_true",
+                    help="build the original and the rewritten model in float64 and compare their outputs; "
+                         "replay the counterexample; exit 1 on a disagreement with the verdict")
+    rw.add_argument("--backend", metavar="NAME", type=_one_of(("numpy", "torch"), "backend"),
+                    help="numpy or torch (default numpy; torch needs the [torch] extra; needs --numeric)")
     d = sub.add_parser("docs", help="write the LaTeX document (and with --pdf compile it)")
     d.add_argument("--out", default="docs", type=Path, metavar="DIR",
                    help="directory, created if missing (default docs)")
@@ -218,7 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
 # --- one library function per command ---------------------------------------------------------
 COMMANDS = {"table": commands.table_command, "check": commands.check_command, "proofs": commands.proofs_command,
             "verify": commands.verify_command, "consequences": commands.consequences_command,
-            "symmetries": commands.symmetries_command, "docs": commands.docs_command,
+            "symmetries": commands.symmetries_command, "rewrite": commands.rewrite_command,
+            "docs": commands.docs_command,
             "probe": commands.probe_command}   # the parser's order
 _PARSED_ONLY = ("command", "load")   # what the parser needs and the command does not (--load runs first)
 

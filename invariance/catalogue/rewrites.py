@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..core.terms import T, add, diag, dot, neg, var
+from ..core.terms import T, add, diag, dot, neg, show, var
 
 __all__ = ["Recipe", "Goal", "RECIPES", "recipe"]
 
@@ -91,13 +91,14 @@ def _model(id, title, words, source, norm, M, defs, rewritten_norm=None, gain=Fa
     E_, W1_, b1_, W2_, b2_, H_ = (P.get(k, var(k)) for k in ("E", "W1", "b1", "W2", "b2", "H"))
     G = g if gain else None
     xM = dot(x, *M)
+    m = show(dot(*M)) if len(M) > 1 else show(M[0])
     goals = (
-        Goal("embedding", "the rewritten embedding writes the rotated residual: t E' = (t E) M",
+        Goal("embedding", f"the rewritten embedding writes the rewritten residual: t E' = (t E) {m}",
              dot(t, E_), dot(t, E, *M)),
-        Goal("block", "one block maps x M to its output times M, for every x: by induction, every "
-                      "residual of the rewritten stack is the original's times M",
+        Goal("block", f"one block maps x {m} to its output times {m}, for every x: by induction, every "
+                      f"residual of the rewritten stack is the original's times {m}",
              _block(n2, xM, W1_, b1_, W2_, b2_, G), dot(_block(norm, x, W1, b1, W2, b2, G), *M)),
-        Goal("head", "the head reads the same output from x M: N'(x M) H' = N(x) H",
+        Goal("head", f"the head reads the same output from x {m}: N'(x {m}) H' = N(x) H",
              dot((n2, xM), H_), dot((norm, x), H)),
     )
 

@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Callable, NamedTuple
 
 from ..core.certificate import FORMAT, SYMMETRIES
+from ..core.rewrite import REWRITE
 from ..core.records import INVARIANT
 from .cells import ANNOTATIONS, check_cell, unchecked
 from .consequences import verify_document
+from .rewrites import check_rewrite
 from .symmetries import check_symmetries
 
 __all__ = ["MAX_FILE", "MAX_LINE", "TIME_BUDGET", "read_text", "load", "document_problem", "verify",
@@ -97,8 +99,8 @@ def load(text: str):
 
 def document_problem(doc) -> str | None:
     """Why ``doc`` (parsed JSON) is not a document of the schema; None if it is one."""
-    if _consequences_document(doc) or _symmetries_document(doc):
-        return None   # a document of consequences or of symmetries: its shape is checked entry by entry
+    if _consequences_document(doc) or _symmetries_document(doc) or _rewrite_documents(doc):
+        return None   # a document of consequences, symmetries or rewrites: its shape is checked entry by entry
     if isinstance(doc, dict) and doc.get("format") == "invariance-certificate/1":
         return ("an invariance-certificate/1 file, which verify no longer trusts: "
                 "regenerate it with python -m invariance proofs")
@@ -132,6 +134,8 @@ def _verify(doc, hooks: Hooks, markdown: str | None) -> list[str]:
         return [one_line(p) for p in _measurements(doc) + verify_document(doc, hooks.derived)]
     if _symmetries_document(doc):
         return [one_line(p) for p in _check_symmetries(doc)]
+    if _rewrite_documents(doc):
+        return [one_line(p) for p in _check_rewrites(doc)]
     return [one_line(p) for _, found in _checked_cells(doc, hooks, markdown) for p in found]
 
 
@@ -156,6 +160,20 @@ class Report(NamedTuple):
     consequences: int
     problems: list[str]
     symmetries: int = 0   # documents of a layer's symmetries
+    rewrites: int = 0     # documents of a rewrite's verdict
+
+
+def _rewrite_documents(doc) -> list | None:
+    """The rewrite documents of ``doc`` (one, or a list: ``rewrite --all --format json``), else None."""
+    docs = doc if isinstance(doc, list) else [doc]
+    if 0 < len(docs) <= MAX_LAYERS and all(isinstance(d, dict) and d.get("schema") == REWRITE for d in docs):
+        return docs
+    return None
+
+
+def _check_rewrites(doc) -> list[str]:
+    docs = _rewrite_documents(doc)
+    return [f"{d.get('recipe')}: {p}" if isinstance(doc, list) else p for d in docs for p in check_rewrite(d)]
 
 
 def _symmetries_document(doc) -> bool:
@@ -199,7 +217,7 @@ def verify_path(path: Path, hooks: Hooks = Hooks(), budget: float | None = TIME_
     is one problem, and none of its cells counts as proven.
     """
     files = sorted(path.glob("*.json")) if path.is_dir() else [path]
-    cells, problems, proven, present, later, symmetries = 0, [], {}, set(), [], 0
+    cells, problems, proven, present, later, symmetries, rewrites = 0, [], {}, set(), [], 0, 0
     for f in files:
         seen: dict = {}
         try:
@@ -212,6 +230,7 @@ def verify_path(path: Path, hooks: Hooks = Hooks(), budget: float | None = TIME_
         if "later" in seen:
             later.append((f, seen["later"]))
         symmetries += seen.get("symmetries", 0)
+        rewrites += seen.get("rewrites", 0)
         for n, t, conditions in seen.get("proven", ()):   # the basis cells of a layer's symmetries
             if (n, t) not in present:
                 present.add((n, t))
@@ -240,7 +259,7 @@ def verify_path(path: Path, hooks: Hooks = Hooks(), budget: float | None = TIME_
             found = [_late(budget)]
         consequences += len(doc["consequences"]) if isinstance(doc.get("consequences"), list) else 0
         problems += [f"{f.name}: {p}" for p in found]
-    return Report(cells, consequences, [one_line(p) for p in problems], symmetries)   # the one place problems leave
+    return Report(cells, consequences, [one_line(p) for p in problems], symmetries, rewrites)   # the one place problems leave
 
 
 def _cell_file(f: Path, hooks: Hooks, seen: dict) -> tuple[list, list[str]]:
@@ -253,6 +272,12 @@ def _cell_file(f: Path, hooks: Hooks, seen: dict) -> tuple[list, list[str]]:
     if _consequences_document(doc):
         seen["later"] = doc
         return [], []
+    if _rewrite_documents(doc):
+        seen["rewrites"] = len(_rewrite_documents(doc))
+        try:
+            return [], _check_rewrites(doc)
+        except Exception as err:   # anything unforeseen rejects the file, never the whole run
+            return [], [f"could not be checked ({type(err).__name__}: {str(err)[:200]})"]
     if _symmetries_document(doc):
         seen["symmetries"] = 1 if isinstance(doc, dict) else len(doc)
         try:

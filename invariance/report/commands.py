@@ -23,7 +23,7 @@ from ..derive.engine import derive_row
 from .table import render_table
 
 __all__ = ["BadInput", "EXIT_OK", "EXIT_FAIL", "EXIT_USAGE", "load_plugins", "table_command", "check_command",
-           "proofs_command", "verify_command", "symmetries_command", "SYMMETRY_FORMATS", "write_symmetries", "consequences_command", "docs_command", "probe_command"]
+           "proofs_command", "verify_command", "symmetries_command", "SYMMETRY_FORMATS", "rewrite_command", "REWRITE_FORMATS", "write_rewrites", "write_symmetries", "consequences_command", "docs_command", "probe_command"]
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 #: The README's install command for each optional dependency (an extra of this checkout's
@@ -303,9 +303,63 @@ def proofs_command(out: Path = Path("proofs")) -> int:
     paths.append(write_consequences(consequences, out))
     layers = write_symmetries(out)
     paths += [out / f"symmetries__{norm_id}.json" for norm_id, *_ in layers]
+    rewrites = write_rewrites(out)
+    paths += [out / f"rewrite__{rid}.json" for rid, _ in rewrites]
     print(f"wrote {len(paths)} files ({len(cells)} cell certificates, {len(consequences)} consequences, "
-          f"the symmetries of {len(layers)} layers) to {out}/")
+          f"the symmetries of {len(layers)} layers, {len(rewrites)} rewrites) to {out}/")
     return EXIT_FAIL if any(c.verdict == UNKNOWN for c in cells) or not all(ok for *_, ok in layers) else EXIT_OK
+
+
+REWRITE_FORMATS = ("text", "json", "markdown", "latex")
+
+
+def rewrite_documents(ids) -> list:
+    """(recipe id, document) for each recipe: its verdict derived afresh."""
+    from ..catalogue.rewrites import RECIPES
+    from ..core.rewrite import document
+    from ..derive.rewrite import rewrite
+    return [(i, document(rewrite(i), RECIPES[i])) for i in ids]
+
+
+def write_rewrites(out: Path) -> list:
+    """proofs/rewrite__<id>.json for every recipe; returns (id, document) for each."""
+    from ..catalogue.rewrites import RECIPES
+    docs = rewrite_documents(list(RECIPES))
+    for rid, doc in docs:
+        (out / f"rewrite__{rid}.json").write_text(json.dumps(doc, indent=1) + "\n")
+    return docs
+
+
+def rewrite_command(recipe: str | None = None, everything: bool = False, fmt: str = "text",
+                    numeric: bool = False, backend: str | None = None) -> int:
+    """A rewrite's verdict: proved for every size (the chains of equalities), or refuted by an
+    exact counterexample (with the repair and the corrected recipe where there is one).  Exit 1
+    if a verdict is unknown or a numeric check disagrees."""
+    from ..catalogue.rewrites import RECIPES, recipe as find_recipe
+    from ..core.rewrite import UNKNOWN
+    from .rewrite_text import render_latex, render_markdown, render_text
+    if (recipe is None) == (not everything):
+        raise BadInput("give a RECIPE or --all (not both); recipes: " + ", ".join(RECIPES))
+    if backend is not None and not numeric:
+        raise BadInput("--backend is for the numeric cross-check only; add --numeric")
+    ids = list(RECIPES) if everything else [find_recipe(recipe).id]
+    docs = rewrite_documents(ids)
+    if fmt == "json":
+        print(json.dumps(docs[0][1] if len(docs) == 1 else [d for _, d in docs], indent=1))
+    else:
+        render = {"text": render_text, "markdown": render_markdown, "latex": render_latex}[fmt]
+        print(("\n\n" + ("" if fmt == "latex" else "-" * 72 + "\n\n")).join(render(d) for _, d in docs))
+    failed = False
+    if numeric:
+        from ..numeric.rewrite_check import check_recipe
+        for rid, doc in docs:
+            lines, ok = check_recipe(rid, doc, backend or "numpy")
+            print("\n".join(lines), file=sys.stderr if fmt in ("json", "latex") else sys.stdout)
+            failed |= not ok
+    unknown = [rid for rid, d in docs if d["verdict"] == UNKNOWN]
+    if unknown:
+        print(f"unknown: {', '.join(unknown)}", file=sys.stderr)
+    return EXIT_FAIL if unknown or failed else EXIT_OK
 
 
 def _count(n: int, noun: str) -> str:
@@ -330,11 +384,12 @@ def verify_command(path: Path = Path("proofs")) -> int:
             why = f"not readable as JSON ({str(err)[:200]})"
         if why:
             raise BadInput(f"{path} is not a certificate: {why}")
-    cells, consequences, problems, layers = verify_path(path)
+    cells, consequences, problems, layers, rewrites = verify_path(path)
     for p in problems:
         print(p, file=sys.stderr)
     checked = ", ".join([_count(cells, 'cell')] + ([_count(consequences, 'consequence')] if consequences else [])
-                        + ([f"the symmetries of {_count(layers, 'layer')}"] if layers else []))
+                        + ([f"the symmetries of {_count(layers, 'layer')}"] if layers else [])
+                        + ([_count(rewrites, 'rewrite')] if rewrites else []))
     print(f"verified {checked}: {_count(len(problems), 'problem')}")
     return EXIT_FAIL if problems else EXIT_OK
 
