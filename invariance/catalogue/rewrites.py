@@ -41,7 +41,7 @@ class Recipe:
     assumptions: tuple          # ((kind, name), ...): what the user states
     definitions: dict           # primed variable -> term
     goals: tuple
-    instance: Goal              # the claim at depth 1, refuted by a counterexample
+    instance: Goal              # the claim at depth 1 (original = rewritten), refuted by a counterexample
     kind: str = "equation"      # or "model"
     correction: str | None = None   # a recipe that does what this one meant, when this one is wrong
     notes: tuple = field(default=())
@@ -107,7 +107,7 @@ def _model(id, title, words, source, norm, M, defs, rewritten_norm=None, gain=Fa
         return dot((nn, _block(nn, x0, w1, bb1, w2, bb2, G)), h)
 
     instance = Goal("model", "the rewritten one-block model computes the same output from the same t",
-                    depth1(n2, E_, W1_, b1_, W2_, b2_, H_), depth1(norm, E, W1, b1, W2, b2, H))
+                    depth1(norm, E, W1, b1, W2, b2, H), depth1(n2, E_, W1_, b1_, W2_, b2_, H_))
     return Recipe(id, title, words, source, _MODEL_SIZES, decl, tuple(assumptions), dict(defs), goals,
                   instance, "model", correction, tuple(notes))
 

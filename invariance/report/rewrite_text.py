@@ -41,7 +41,7 @@ def _decimal(v) -> str:
 
 
 def outputs(doc):
-    """The counterexample's two outputs, evaluated exactly again (fractions or balls)."""
+    """The counterexample's two outputs, original then rewritten, evaluated exactly again."""
     r = find_recipe(doc["recipe"])
     cx = doc["counterexample"]
     env = {k: [[Fraction(q) for q in row] for row in rows] for k, rows in cx["values"].items()}
@@ -81,14 +81,16 @@ def render_text(doc) -> str:
         out.append("")
         out.append(f"Counterexample (sizes {', '.join(f'{k} = {v}' for k, v in cx['sizes'].items())}; the "
                    f"depth-1 instance, both sides evaluated exactly):")
-        out.append(f"  original:  {show(r.instance.rhs)}")
-        out.append(f"  rewritten: {show(r.instance.lhs)}")
+        out.append(f"  original:  {show(r.instance.lhs)}")
+        out.append(f"  rewritten: {show(r.instance.rhs)}")
         for k, rows in cx["values"].items():
             out.append(f"  {k} = {_matrix(rows)}")
+        if r.assumptions:
+            out.append(f"  (checked exactly: {'; '.join(_assumed(r))})")
         left, right = outputs(doc)
         j = cx["entry"]
-        out.append(f"  output {j}: original {_decimal(right[j])}")
-        out.append(f"  output {j}: rewritten {_decimal(left[j])}   (certainly different)")
+        out.append(f"  output {j}: original {_decimal(left[j])}")
+        out.append(f"  output {j}: rewritten {_decimal(right[j])}   (certainly different)")
     if "repair" in doc:
         out.append("")
         out.append("It holds when additionally: " + "; ".join(doc["repair"]["conditions_text"]))
@@ -134,8 +136,8 @@ def render_latex(doc) -> str:
         j = cx["entry"]
         vals = "; ".join(f"${k} = {_tex_matrix(rows)}$" for k, rows in cx["values"].items())
         out.append(rf"Counterexample at {', '.join(f'${k}={v}$' for k, v in cx['sizes'].items())}: {vals}. "
-                   rf"Output {j} is {_tex_text(_decimal(right[j]))} originally and "
-                   rf"{_tex_text(_decimal(left[j]))} after the rewrite.")
+                   rf"Output {j} is {_tex_text(_decimal(left[j]))} originally and "
+                   rf"{_tex_text(_decimal(right[j]))} after the rewrite.")
     if "repair" in doc:
         out.append(r"It holds when additionally " + _tex_text("; ".join(doc["repair"]["conditions_text"])) + ":")
         out += _proof_latex(r, doc["repair"]["proof"])
