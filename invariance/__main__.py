@@ -206,6 +206,15 @@ def build_parser() -> argparse.ArgumentParser:
                     type=_one_of(commands.REWRITE_FORMATS, "format"),
                     help=f"one of {', '.join(commands.REWRITE_FORMATS)} (default text); json is the "
                          "certificate that verify re-checks")
+    rw.add_argument("--claim", metavar="'ORIGINAL = REWRITTEN'",
+                    help="your own rewrite, in the paper's notation over the token x, e.g. "
+                         "\"RMS(x Q) Q^T W = RMS(x) W\": juxtaposition is the product, ^T the transpose, 1/s "
+                         "entrywise; functions LN, RMS, ReLU, tanh, GELU, diag; C = I - 1^T 1/d; shapes inferred")
+    rw.add_argument("--define", action="append", default=[], metavar="\"W' = FORMULA\"",
+                    help="a rewritten parameter of --claim, from the original ones (repeatable)")
+    rw.add_argument("--assume", action="append", default=[], metavar="'NAME PROPERTY'",
+                    help="what --claim assumes: NAME orthogonal, NAME fixes ones, NAME positive, NAME nonzero "
+                         "(repeatable)")
     rw.add_argument("--numeric", action="store_true",
                     help="build the original and the rewritten model in float64 and compare their outputs; "
                          "replay the counterexample; exit 1 on a disagreement with the verdict")

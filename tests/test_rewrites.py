@@ -134,3 +134,53 @@ def test_verify_reads_a_list_of_rewrite_documents(tmp_path, capsys):
     f.write_text(capsys.readouterr().out)
     assert main(["verify", str(f)]) == 0
     assert f"{len(RECIPES)} rewrites: 0 problems" in capsys.readouterr().out
+
+
+# --- your own claim ---------------------------------------------------------------------------
+def test_a_claim_on_the_command_line_is_proved_and_its_document_verifies(tmp_path, capsys):
+    args = ["rewrite", "--claim", "ReLU(x W1 + b1) W2 = ReLU(x W1' + b1') W2'", "--define", "W1' = W1 diag(s)",
+            "--define", "b1' = b1 diag(s)", "--define", "W2' = diag(1/s) W2", "--assume", "s positive"]
+    assert main(args + ["--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["verdict"] == PROVED and doc["conditions"] == [["nonzero", "s"], ["positive", "s"]]
+    f = tmp_path / "claim.json"
+    f.write_text(json.dumps(doc))
+    assert main(["verify", str(f)]) == 0
+
+
+def test_a_claim_whose_statement_is_edited_after_the_proof_is_refused():
+    from invariance.catalogue.rewrites import claim
+    from invariance.derive.rewrite import verdict
+    r = claim("RMS(x Q) Q^T W", "RMS(x) W", [], ["Q orthogonal"])
+    doc = json.loads(json.dumps(document(verdict(r), r)))
+    assert check_rewrite(doc) == []
+    doc["statement"]["rewritten"] = "RMS(x) W + W"   # ill-shaped: refused, never a traceback
+    assert check_rewrite(doc)
+    doc["statement"]["rewritten"] = "LN(x) W"        # another claim: the chains do not prove it
+    assert check_rewrite(doc)
+    doc["statement"]["assumptions"] = []             # the proof used what is no longer assumed
+    doc["statement"]["rewritten"] = "RMS(x) W"
+    assert check_rewrite(doc)                        # Q is no longer even square
+
+
+def test_a_false_claim_is_refuted_and_a_claim_with_no_evidence_is_unknown(capsys):
+    assert main(["rewrite", "--claim", "LN(x Q) Q^T W = LN(x) W", "--assume", "Q orthogonal"]) == 0
+    assert "REFUTED" in capsys.readouterr().out
+    # GELU has no exact enclosure and no rule opens it: neither proved nor refuted
+    assert main(["rewrite", "--claim", "GELU(x diag(s)) = GELU(x) diag(s)", "--assume", "s positive"]) == 1
+    assert "unknown" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--claim", "RMS(x Q)"], "ORIGINAL = REWRITTEN"),
+    (["--claim", "x W' = x W"], "used but not defined"),
+    (["--claim", "x W = x W", "--assume", "W unitary"], "an assumption reads"),
+    (["--claim", "x W = x W", "--define", "W = W"], "a definition reads"),
+    (["--claim", "x W = x W + W"], "inconsistent shapes"),
+    (["rotate-rms", "--claim", "x = x"], "give one of"),
+    (["rotate-rms", "--assume", "Q orthogonal"], "go with --claim"),
+])
+def test_a_bad_claim_is_one_line_and_exit_2(args, words, capsys):
+    assert main(["rewrite"] + args) == 2
+    err = capsys.readouterr().err
+    assert words in err and err.count("\n") == 1

@@ -17,9 +17,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import re
+
+from ..core.syntax import BlockError, parse_many
 from ..core.terms import T, add, diag, dot, neg, show, var
 
-__all__ = ["Recipe", "Goal", "RECIPES", "recipe"]
+__all__ = ["Recipe", "Goal", "RECIPES", "recipe", "claim", "recipe_of", "ClaimError", "CLAIM"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ class Recipe:
     kind: str = "equation"      # or "model"
     correction: str | None = None   # a recipe that does what this one meant, when this one is wrong
     notes: tuple = field(default=())
+    statement: dict | None = None   # a claim given as text (``rewrite --claim``): what it was parsed from
 
     @property
     def primed(self) -> tuple:
@@ -233,3 +237,74 @@ def recipe(id: str) -> Recipe:
     if id not in RECIPES:
         raise unknown("recipe", id, RECIPES)
     return RECIPES[id]
+
+
+# --- a claim of your own -------------------------------------------------------------------------
+CLAIM = "claim"
+MAX_PARTS = 20
+_PRIMED = re.compile(r"[A-Za-z][A-Za-z0-9_]*'+")
+_ASSUME = re.compile(r"\s*([A-Za-z][A-Za-z0-9_]*)\s+(orthogonal|fixes[- ]ones|positive|nonzero)\s*")
+
+
+class ClaimError(ValueError):
+    """A claim that does not parse: one line, what was wrong and what is valid."""
+
+
+def claim(original: str, rewritten: str, definitions=(), assumptions=()) -> Recipe:
+    """Your own rewrite as a recipe: ``original = rewritten`` over the token x, the rewritten
+    parameters defined as ``W' = Q^T W``, assumptions such as ``Q orthogonal``, ``Q fixes ones``,
+    ``s positive``, ``s nonzero``.  Shapes are inferred (:mod:`invariance.core.syntax`)."""
+    if len(definitions) > MAX_PARTS or len(assumptions) > MAX_PARTS:
+        raise ClaimError(f"at most {MAX_PARTS} definitions and {MAX_PARTS} assumptions")
+    names, rhs = [], []
+    for text in definitions:
+        left, eq, right = (text.partition("=") if isinstance(text, str) else ("", "", ""))
+        if not eq or not _PRIMED.fullmatch(left.strip()):
+            raise ClaimError(f"a definition reads NAME' = formula, e.g. \"W' = Q^T W\"; got {str(text)[:80]!r}")
+        names.append(left.strip())
+        rhs.append(right)
+    conds = []
+    for text in assumptions:
+        m = _ASSUME.fullmatch(text) if isinstance(text, str) else None
+        if not m:
+            raise ClaimError("an assumption reads NAME orthogonal, NAME fixes ones, NAME positive or NAME nonzero; "
+                             f"got {str(text)[:80]!r}")
+        conds.append((m.group(2).replace(" ", "-"), m.group(1)))
+    square = [n for k, n in conds if k in ("orthogonal", "fixes-ones")]
+    try:
+        terms, decl, sizes = parse_many([original, rewritten] + rhs, [(0, 1)] + [(2 + k, n) for k, n in enumerate(names)],
+                                        square=square, rows=[n for k, n in conds if k in ("positive", "nonzero")])
+    except BlockError as e:
+        raise ClaimError(str(e)) from None
+    defs = dict(zip(names, terms[2:]))
+    if len(defs) != len(names):
+        raise ClaimError("each rewritten parameter is defined once")
+    for n, t in defs.items():
+        from ..core.rewrite import free_names
+        if any(v in defs or _PRIMED.fullmatch(v) for v in free_names(t)):
+            raise ClaimError(f"{n} is defined in terms of a primed name: define it from the original parameters")
+    for v in decl:
+        if _PRIMED.fullmatch(v) and v not in defs:
+            raise ClaimError(f"{v} is used but not defined: add --define \"{v} = ...\"")
+    for k, n in conds:
+        if n not in decl or n in defs or n == "x":
+            raise ClaimError(f"an assumption about {n!r}, which is not a parameter of the claim")
+    statement = {"original": original, "rewritten": rewritten, "definitions": list(definitions),
+                 "assumptions": list(assumptions)}
+    goal = Goal("function", "the rewritten block computes the same function", terms[0], terms[1])
+    words = f"{original.strip()} = {rewritten.strip()}" + "".join(f", {d.strip()}" for d in definitions)
+    return Recipe(CLAIM, "Your claim", words, "given on the command line", {s: "a size" for s in sizes}, decl,
+                  tuple(sorted(set(conds))), defs, (goal,), goal, "equation", statement=statement)
+
+
+def recipe_of(doc: dict) -> Recipe:
+    """The recipe a document is about: the registry's, or the claim it states."""
+    if doc.get("recipe") == CLAIM:
+        st = doc.get("statement")
+        if (not isinstance(st, dict) or set(st) != {"original", "rewritten", "definitions", "assumptions"}
+                or not all(isinstance(st[k], str) for k in ("original", "rewritten"))
+                or not all(isinstance(st[k], list) and all(isinstance(x, str) for x in st[k])
+                           for k in ("definitions", "assumptions"))):
+            raise ClaimError("statement: original, rewritten (text), definitions and assumptions (lists of text)")
+        return claim(st["original"], st["rewritten"], st["definitions"], st["assumptions"])
+    return recipe(doc.get("recipe"))

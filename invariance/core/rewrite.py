@@ -94,9 +94,12 @@ def _proof_json(proof: Proof) -> list:
 def document(result: RewriteResult, recipe) -> dict:
     """The JSON document of a verdict (what ``rewrite --format json`` prints and ``proofs/``
     holds).  The goals themselves are not in it: the checker builds them from the registry."""
-    doc = {"schema": REWRITE, "recipe": result.recipe, "verdict": result.verdict,
-           "claim": recipe.words, "conditions": [list(c) for c in result.conditions],
-           "conditions_text": [condition_text(c) for c in result.conditions]}
+    doc = {"schema": REWRITE, "recipe": result.recipe}
+    if recipe.statement is not None:
+        doc["statement"] = recipe.statement
+    doc.update({"verdict": result.verdict, "claim": recipe.words,
+                "conditions": [list(c) for c in result.conditions],
+                "conditions_text": [condition_text(c) for c in result.conditions]})
     if result.proof is not None:
         doc["proof"] = _proof_json(result.proof)
     if result.counterexample is not None:

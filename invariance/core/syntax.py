@@ -5,7 +5,7 @@ The grammar (a product is juxtaposition, as in the paper; ``^T`` transposes)::
     expr   := ["-"] term (("+" | "-") term)*
     term   := factor factor*
     factor := atom ("^T")*
-    atom   := NAME | FUNC "(" expr ")" | "(" expr ")" | "C" | "I"
+    atom   := NAME | FUNC "(" expr ")" | "(" expr ")" | "C" | "I" | "1/" atom
     FUNC   := LN | RMS | ReLU | tanh | GELU | diag
 
 ``x`` is one token, a row of width ``d``.  Every other name is a parameter whose shape is
@@ -19,12 +19,12 @@ import re
 
 from .terms import TermError, canonical, shape
 
-__all__ = ["parse_block", "BlockError", "FUNCS", "MAX_TEXT"]
+__all__ = ["parse_block", "parse_many", "BlockError", "FUNCS", "MAX_TEXT"]
 
 FUNCS = {"LN": "ln", "RMS": "rms", "ReLU": "relu", "relu": "relu", "tanh": "tanh", "GELU": "gelu",
          "gelu": "gelu", "diag": "diag"}
 MAX_TEXT = 2_000
-_TOKEN = re.compile(r"\s*(?:(?P<name>[A-Za-z][A-Za-z0-9_]*'*)|(?P<op>\^T|[()+\-]))")
+_TOKEN = re.compile(r"\s*(?:(?P<name>[A-Za-z][A-Za-z0-9_]*'*)|(?P<op>\^T|1/|[()+\-]))")
 _NAMES = ("m", "k", "n", "p", "q", "r", "s2", "s3")
 
 
@@ -94,6 +94,8 @@ class _Parser:
             t = self.expr()
             self.take(")")
             return (FUNCS[tok], t)
+        if tok == "1/":
+            return ("recip", self.atom())
         if tok in ("C", "I"):
             self.n += 1
             return (tok, f"?{self.n}")
@@ -128,25 +130,45 @@ class _Sizes:
 def parse_block(text: str, width: str = "d"):
     """(term, decl, sizes) of a block: the term over the token ``x`` (1 x width), each
     parameter's inferred shape, and the size names in order.  Raises BlockError."""
+    (term,), decl, sizes = parse_many([text], width=width)
+    return term, decl, sizes
+
+
+def _read(text: str, counter: list):
     if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT:
         raise BlockError(f"a block is a formula of at most {MAX_TEXT} characters, e.g. "
                          "'x + ReLU(LN(x) diag(g) W1 + b1) W2 + b2'")
     p = _Parser(text)
+    p.n = counter[0]
     term = p.expr()
     if p.peek() is not None:
         raise BlockError(f"unexpected {p.peek()!r} at column {p.toks[p.k][1]}")
-    u, shapes, fresh = _Sizes(), {"x": ("1", width)}, [p.n]
+    counter[0] = p.n
+    return term
+
+
+def parse_many(texts, same=(), width: str = "d", square=(), rows=()):
+    """Several formulas sharing their names' shapes: (terms, decl, sizes).  ``same`` lists
+    pairs (i, name) whose shapes must agree: formula i and the variable ``name`` (a
+    definition), or formulas i and j given as (i, j).  The names in ``square`` are square
+    matrices, those in ``rows`` rows.  Every formula is a row."""
+    counter = [0]
+    terms = [_read(t, counter) for t in texts]
+    u, shapes = _Sizes(), {"x": ("1", width)}
 
     def new():
-        fresh[0] += 1
-        return f"?{fresh[0]}"
+        counter[0] += 1
+        return f"?{counter[0]}"
+
+    def shape_of(name):
+        if name not in shapes:
+            shapes[name] = (new(), new())
+        return shapes[name]
 
     def infer(t):
         op = t[0]
         if op == "var":
-            if t[1] not in shapes:
-                shapes[t[1]] = (new(), new())
-            return shapes[t[1]]
+            return shape_of(t[1])
         if op in ("C", "I"):
             return (t[1], t[1])
         s = [infer(a) for a in t[1:]]
@@ -166,9 +188,17 @@ def parse_block(text: str, width: str = "d"):
             return (s[0][1], s[0][1])
         return s[0]
 
-    out = infer(term)
-    u.same(out[0], "1", "the block's output is a row")
-    names, order = {}, []
+    outs = [infer(t) for t in terms]
+    for i, other in same:
+        b = outs[other] if isinstance(other, int) else shape_of(other)
+        u.same(outs[i][0], b[0], "an equation")
+        u.same(outs[i][1], b[1], "an equation")
+    u.same(outs[0][0], "1", "the block's output is a row")
+    for v in square:
+        u.same(shape_of(v)[0], shape_of(v)[1], f"{v} square")
+    for v in rows:
+        u.same(shape_of(v)[0], "1", f"{v} a row")
+    names = {}
 
     def name(a):
         r = u.find(a)
@@ -182,9 +212,7 @@ def parse_block(text: str, width: str = "d"):
             names[r] = _NAMES[len(names)]
         return names[r]
 
-    decl = {}
-    for v, (r, c) in shapes.items():
-        decl[v] = (name(r), name(c))
+    decl = {v: (name(r), name(c)) for v, (r, c) in shapes.items()}
 
     def sized(t):
         if t[0] in ("C", "I"):
@@ -193,15 +221,15 @@ def parse_block(text: str, width: str = "d"):
             return t
         return (t[0],) + tuple(sized(a) for a in t[1:])
 
-    term = canonical(sized(term))
-    sizes = [width] + [n for n in _NAMES if n in names.values()]
+    terms = [canonical(sized(t)) for t in terms]
     try:
-        shape(term, decl)
+        for t in terms:
+            shape(t, decl)
     except TermError as e:
         raise BlockError(str(e)) from None
-    if "x" not in {a[1] for a in _vars(term)}:
+    if not any(("var", "x") in _vars(t) for t in terms):
         raise BlockError("a block reads the token x")
-    return term, decl, tuple(s for s in sizes if any(s in d for d in decl.values()) or s == width)
+    return terms, decl, (width,) + tuple(n for n in _NAMES if n in names.values())
 
 
 def _vars(t):

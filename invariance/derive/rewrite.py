@@ -23,11 +23,11 @@ from ..core.rewrite import (PROVED, REFUTED, UNKNOWN, Chain, Counterexample, Pro
 from ..core.rules import RULES, Context, applications, closure
 from ..core.terms import Exact, NotExact, canonical, differ, evaluate
 
-__all__ = ["normalize", "prove", "counterexample", "rewrite", "SIZES", "orthogonal_matrix"]
+__all__ = ["normalize", "prove", "counterexample", "rewrite", "verdict", "SIZES", "orthogonal_matrix"]
 
 MAX_STEPS = 400
 #: Sizes of a counterexample: width 4 holds a rational Hadamard matrix (entries +-1/2).
-SIZES = {"d": 4, "m": 3, "k": 2, "v": 3, "n": 3}
+SIZES = {"d": 4, "m": 3, "k": 2, "v": 3, "n": 3, "p": 2, "q": 3, "r": 2, "s2": 3, "s3": 2}
 
 
 def normalize(term, ctx: Context, allowed) -> Chain | None:
@@ -142,10 +142,13 @@ def counterexample(r: Recipe, seed: int = 0, tries: int = 40) -> Counterexample 
 
 
 def rewrite(id: str, seed: int = 0) -> RewriteResult:
-    """The verdict on a recipe: proved under the user's assumptions; or refuted by a
-    counterexample, with the repair (extra conditions) and the corrected recipe where there is
-    one; or unknown."""
-    r = _recipe(id)
+    """The verdict on a registered recipe (see :func:`verdict`)."""
+    return verdict(_recipe(id), seed)
+
+
+def verdict(r: Recipe, seed: int = 0) -> RewriteResult:
+    """Proved under the user's assumptions; or refuted by a counterexample, with the repair
+    (extra conditions) and the corrected recipe where there is one; or unknown."""
     proof = prove(r, closure(r.assumptions))
     if proof is not None:
         return RewriteResult(r.id, PROVED, proof.conditions(), proof, None, None)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-from ..catalogue.rewrites import RECIPES
+from ..catalogue.rewrites import CLAIM, RECIPES, ClaimError, recipe_of
 from ..core.rewrite import PROVED, REFUTED, REWRITE, fraction_text, instance_values
 from ..core.rules import CONDITIONS, RULES, Context, applications, closure, condition_text
 from ..core.terms import Exact, NotExact, TermError, canonical, differ, evaluate, from_json, show
@@ -22,7 +22,7 @@ __all__ = ["check_rewrite", "MAX_STEPS", "MAX_SIZE"]
 MAX_STEPS = 500       # steps of one chain: a genuine one has under 20
 MAX_SIZE = 8          # a counterexample's sizes: a genuine one is at most 4
 _NUMBER = re.compile(r"-?[0-9]{1,40}(/[1-9][0-9]{0,39})?")
-_KEYS = {"schema", "recipe", "verdict", "claim", "conditions", "conditions_text", "proof",
+_KEYS = {"schema", "recipe", "statement", "verdict", "claim", "conditions", "conditions_text", "proof",
          "counterexample", "repair", "correction"}
 
 
@@ -154,9 +154,15 @@ def check_rewrite(doc: dict) -> list[str]:
     try:
         if not isinstance(doc, dict) or doc.get("schema") != REWRITE or not set(doc) <= _KEYS:
             raise _Bad(f"a rewrite document has schema {REWRITE} and only the keys {', '.join(sorted(_KEYS))}")
-        r = RECIPES.get(doc.get("recipe")) if isinstance(doc.get("recipe"), str) else None
-        if r is None:
-            raise _Bad(f"recipe: not a registered recipe; valid: {', '.join(RECIPES)}")
+        rid = doc.get("recipe")
+        if not isinstance(rid, str) or (rid not in RECIPES and rid != CLAIM):
+            raise _Bad(f"recipe: not a registered recipe; valid: {', '.join(RECIPES)}, or {CLAIM} with a statement")
+        if ("statement" in doc) != (rid == CLAIM):
+            raise _Bad(f"statement: given exactly when the recipe is {CLAIM}")
+        try:
+            r = recipe_of(doc)
+        except ClaimError as e:
+            raise _Bad(f"statement: {e}") from None
         if doc.get("claim") != r.words:
             raise _Bad("claim: not the recipe's")
         verdict = doc.get("verdict")

@@ -330,20 +330,38 @@ def write_rewrites(out: Path) -> list:
     return docs
 
 
+def _claim(claim: str, define, assume):
+    from ..catalogue.rewrites import ClaimError, claim as make
+    original, eq, rewritten = claim.partition("=")
+    if not eq or "=" in rewritten:
+        raise BadInput(f"--claim reads ORIGINAL = REWRITTEN, e.g. \"RMS(x Q) Q^T W = RMS(x) W\"; got {claim[:80]!r}")
+    try:
+        return make(original, rewritten, list(define), list(assume))
+    except ClaimError as e:
+        raise BadInput(f"--claim: {e}") from None
+
+
 def rewrite_command(recipe: str | None = None, everything: bool = False, fmt: str = "text",
-                    numeric: bool = False, backend: str | None = None) -> int:
+                    numeric: bool = False, backend: str | None = None, claim: str | None = None,
+                    define=(), assume=()) -> int:
     """A rewrite's verdict: proved for every size (the chains of equalities), or refuted by an
     exact counterexample (with the repair and the corrected recipe where there is one).  Exit 1
     if a verdict is unknown or a numeric check disagrees."""
     from ..catalogue.rewrites import RECIPES, recipe as find_recipe
-    from ..core.rewrite import UNKNOWN
+    from ..core.rewrite import UNKNOWN, document
+    from ..derive.rewrite import verdict
     from .rewrite_text import render_latex, render_markdown, render_text
-    if (recipe is None) == (not everything):
-        raise BadInput("give a RECIPE or --all (not both); recipes: " + ", ".join(RECIPES))
+    if sum((recipe is not None, everything, claim is not None)) != 1:
+        raise BadInput("give one of a RECIPE, --all or --claim; recipes: " + ", ".join(RECIPES))
+    if (define or assume) and claim is None:
+        raise BadInput("--define and --assume go with --claim")
     if backend is not None and not numeric:
         raise BadInput("--backend is for the numeric cross-check only; add --numeric")
-    ids = list(RECIPES) if everything else [find_recipe(recipe).id]
-    docs = rewrite_documents(ids)
+    if claim is not None:
+        r = _claim(claim, define, assume)
+        docs = [(r.id, document(verdict(r), r))]
+    else:
+        docs = rewrite_documents(list(RECIPES) if everything else [find_recipe(recipe).id])
     if fmt == "json":
         print(json.dumps(docs[0][1] if len(docs) == 1 else [d for _, d in docs], indent=1))
     else:
@@ -358,7 +376,7 @@ def rewrite_command(recipe: str | None = None, everything: bool = False, fmt: st
             failed |= not ok
     unknown = [rid for rid, d in docs if d["verdict"] == UNKNOWN]
     if unknown:
-        print(f"unknown: {', '.join(unknown)}", file=sys.stderr)
+        print(f"unknown: {', '.join(unknown)}: neither a proof nor a counterexample was found", file=sys.stderr)
     return EXIT_FAIL if unknown or failed else EXIT_OK
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from ..catalogue.rewrites import recipe as find_recipe
+from ..catalogue.rewrites import recipe_of
 from ..core.rewrite import PROVED, REFUTED
 from ..core.rules import RULES
 from ..core.terms import Exact, evaluate, from_json, latex, show
@@ -42,7 +42,7 @@ def _decimal(v) -> str:
 
 def outputs(doc):
     """The counterexample's two outputs, original then rewritten, evaluated exactly again."""
-    r = find_recipe(doc["recipe"])
+    r = recipe_of(doc)
     cx = doc["counterexample"]
     env = {k: [[Fraction(q) for q in row] for row in rows] for k, rows in cx["values"].items()}
     for name, term in r.definitions.items():
@@ -65,7 +65,7 @@ def _verdict_line(doc, r) -> str:
 
 
 def render_text(doc) -> str:
-    r = find_recipe(doc["recipe"])
+    r = recipe_of(doc)
     out = [f"{r.id}: {r.title}", f"  claim: {r.words}", f"  used by: {r.source}",
            f"  assumed: {'; '.join(c for c in _assumed(r)) or 'nothing'}",
            f"  verdict: {_verdict_line(doc, r)}"]
@@ -79,8 +79,9 @@ def render_text(doc) -> str:
     if "counterexample" in doc:
         cx = doc["counterexample"]
         out.append("")
-        out.append(f"Counterexample (sizes {', '.join(f'{k} = {v}' for k, v in cx['sizes'].items())}; the "
-                   f"depth-1 instance, both sides evaluated exactly):")
+        what = "the model at depth 1, " if r.kind == "model" else ""
+        out.append(f"Counterexample (sizes {', '.join(f'{k} = {v}' for k, v in cx['sizes'].items())}; "
+                   f"{what}both sides evaluated exactly):")
         out.append(f"  original:  {show(r.instance.lhs)}")
         out.append(f"  rewritten: {show(r.instance.rhs)}")
         for k, rows in cx["values"].items():
@@ -118,14 +119,14 @@ def _proof_text(r, proof) -> list[str]:
 
 
 def render_markdown(doc) -> str:
-    r = find_recipe(doc["recipe"])
+    r = recipe_of(doc)
     text = render_text(doc).split("\n")
     return f"### `{r.id}`: {r.title}\n\n```\n" + "\n".join(text[1:]) + "\n```"
 
 
 def render_latex(doc) -> str:
     """The proof as aligned equalities with reasons, for the document."""
-    r = find_recipe(doc["recipe"])
+    r = recipe_of(doc)
     out = [rf"\paragraph{{{_tex_text(r.title)}}} {_tex_text(r.words)}. Verdict: {_tex_text(_verdict_line(doc, r))}."]
     for key in ("proof",):
         if key in doc:
