@@ -9,6 +9,8 @@ The expected verdicts are mathematics worked by hand:
   mean is absorbed (every residual write times C) the stack is RMSNorm of centred rows.
 - BN at inference is affine per unit; a gain is diag(g); both fold into a linear map exactly.
 - ReLU(t s) = ReLU(t) s needs s > 0; tanh(t s) = tanh(t) s fails for s != 1.
+- Post-norm: N((x + f(x)) Q) = N(x + f(x)) Q for RMSNorm (any orthogonal Q) and for layer norm
+  only when Q fixes 1^T, as above.
 """
 from __future__ import annotations
 
@@ -34,6 +36,8 @@ EXPECTED = {   # recipe: (verdict, conditions of the proof, extra conditions of 
     "rotate-rms-unfolded": (REFUTED, set(), None),
     "rotate-layer-norm": (REFUTED, set(), {("fixes-ones", "Q")}),
     "absorb-mean-rotate": (PROVED, {("orthogonal", "Q")}, None),
+    "rotate-post-rms": (PROVED, {("orthogonal", "Q")}, None),
+    "rotate-post-layer-norm": (REFUTED, set(), {("fixes-ones", "Q")}),
     "smoothquant": (PROVED, {("nonzero", "s")}, None),
     "migrate-scale-relu": (REFUTED, set(), {("positive", "s")}),
     "migrate-scale-tanh": (REFUTED, set(), None),

@@ -61,19 +61,21 @@ W, c, g, beta, s, Q = var("W"), var("c"), var("g"), var("beta"), var("s"), var("
 W1, b1, W2, b2, E, H = var("W1"), var("b1"), var("W2"), var("b2"), var("E"), var("H")
 
 
-def p(v):
-    """The rewritten copy of a variable: W1 -> W1'."""
-    return var(v[1] + "'")
-
-
 def _mlp(n, w1, bb1, w2, bb2, act="relu"):
     """f(n) = act(n W1 + b1) W2 + b2."""
     return add(dot((act, add(dot(n, w1), bb1)), w2), bb2)
 
 
-def _block(norm, xx, w1, bb1, w2, bb2, gain=None):
+def _block(norm, xx, w1, bb1, w2, bb2, gain=None, post=False):
+    """Pre-norm x + f(N(x)) (N's output times diag(g) if there is a gain), or post-norm N(x + f(x))."""
+    if post:
+        return (norm, add(xx, _mlp(xx, w1, bb1, w2, bb2)))
     n = (norm, xx) if gain is None else dot((norm, xx), diag(gain))
     return add(xx, _mlp(n, w1, bb1, w2, bb2))
+
+
+_PRE = "a pre-norm stack: x_0 = t E, x_(l+1) = x_l + f(N(x_l)), y = N(x_L) H, f(z) = ReLU(z W1 + b1) W2 + b2"
+_POST = "a post-norm stack: x_0 = t E, x_(l+1) = N(x_l + f(x_l)), y = x_L H, f(z) = ReLU(z W1 + b1) W2 + b2"
 
 
 _MODEL_SIZES = {"v": "the width of the input t", "d": "the width of the residual stream",
@@ -83,8 +85,8 @@ _MODEL_DECL = {"t": (1, "v"), "x": (1, "d"), "E": ("v", "d"), "W1": ("d", "m"), 
 
 
 def _model(id, title, words, source, norm, M, defs, rewritten_norm=None, gain=False, assumptions=(),
-           correction=None, notes=()):
-    """A residual stack rewritten so that x'_l = x_l M."""
+           correction=None, notes=(), post=False):
+    """A residual stack rewritten so that x'_l = x_l M (pre-norm, or post-norm with ``post``)."""
     n2 = rewritten_norm or norm
     decl = dict(_MODEL_DECL)
     if gain:
@@ -101,19 +103,20 @@ def _model(id, title, words, source, norm, M, defs, rewritten_norm=None, gain=Fa
              dot(t, E_), dot(t, E, *M)),
         Goal("block", f"one block maps x {m} to its output times {m}, for every x: by induction, every "
                       f"residual of the rewritten stack is the original's times {m}",
-             _block(n2, xM, W1_, b1_, W2_, b2_, G), dot(_block(norm, x, W1, b1, W2, b2, G), *M)),
-        Goal("head", f"the head reads the same output from x {m}: N'(x {m}) H' = N(x) H",
-             dot((n2, xM), H_), dot((norm, x), H)),
+             _block(n2, xM, W1_, b1_, W2_, b2_, G, post), dot(_block(norm, x, W1, b1, W2, b2, G, post), *M)),
+        Goal("head", f"the head reads the same output from x {m}: " + (f"(x {m}) H' = x H" if post else
+                                                                         f"N'(x {m}) H' = N(x) H"),
+             dot(xM if post else (n2, xM), H_), dot(x if post else (norm, x), H)),
     )
 
     def depth1(nn, e, w1, bb1, w2, bb2, h):
-        x0 = dot(t, e)
-        return dot((nn, _block(nn, x0, w1, bb1, w2, bb2, G)), h)
+        x1 = _block(nn, dot(t, e), w1, bb1, w2, bb2, G, post)
+        return dot(x1 if post else (nn, x1), h)
 
     instance = Goal("model", "the rewritten one-block model computes the same output from the same t",
                     depth1(norm, E, W1, b1, W2, b2, H), depth1(n2, E_, W1_, b1_, W2_, b2_, H_))
     return Recipe(id, title, words, source, _MODEL_SIZES, decl, tuple(assumptions), dict(defs), goals,
-                  instance, "model", correction, tuple(notes))
+                  instance, "model", correction, (_POST if post else _PRE,) + tuple(notes))
 
 
 def _equation(id, title, words, source, sizes, decl, defs, lhs, rhs, assumptions=(), correction=None,
@@ -192,6 +195,19 @@ RECIPES_LIST = (
         "ln", [_C, Q], {"E'": dot(E, _C, Q), "W1'": dot(T(Q), W1), "W2'": dot(W2, _C, Q),
                         "b2'": dot(b2, _C, Q), "H'": dot(T(Q), H)},
         rewritten_norm="rms", assumptions=_ORTH),
+    _model(
+        "rotate-post-rms", "Rotate the residual stream of a post-norm RMSNorm model (no gains)",
+        "E' = E Q, W1' = Q^T W1, W2' = W2 Q, b2' = b2 Q, H' = Q^T H, for an orthogonal Q, with RMSNorm "
+        "after each residual addition",
+        "post-norm transformers (the original Transformer's order)",
+        "rms", [Q], {"E'": dot(E, Q), "W1'": dot(T(Q), W1), "W2'": dot(W2, Q), "b2'": dot(b2, Q),
+                     "H'": dot(T(Q), H)}, assumptions=_ORTH, post=True),
+    _model(
+        "rotate-post-layer-norm", "Rotate the residual stream of a post-norm layer-norm model (no gains)",
+        "the rotation of rotate-post-rms, with layer norm after each residual addition",
+        "post-norm transformers (BERT's order)",
+        "ln", [Q], {"E'": dot(E, Q), "W1'": dot(T(Q), W1), "W2'": dot(W2, Q), "b2'": dot(b2, Q),
+                    "H'": dot(T(Q), H)}, assumptions=_ORTH, post=True),
     _equation(
         "smoothquant", "Migrate a per-channel scale from the activations into the weights",
         "(LN(u) diag(g) + beta) W = (LN(u) diag(g') + beta') W' with g' = g / s, beta' = beta / s, "

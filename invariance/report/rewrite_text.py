@@ -70,8 +70,8 @@ def render_text(doc) -> str:
            f"  assumed: {'; '.join(c for c in _assumed(r)) or 'nothing'}",
            f"  verdict: {_verdict_line(doc, r)}"]
     if r.kind == "model":
-        out.append("  a model: x_0 = t E, x_(l+1) = x_l + f(N(x_l)), y = N(x_L) H; the goals below prove "
-                   "every depth by induction")
+        out.append("  a model's proof has three goals (embedding, one block, head): by induction on the residual "
+                   "they give every depth L")
     for note in r.notes:
         out.append(f"  note: {note}")
     if "proof" in doc:
