@@ -28,8 +28,9 @@ def fresh(tmp_path_factory):
     cells = derived.all_cells()
     write(cells, out, invariance.titles())
     write_consequences(every_consequence(cells), out)
-    from invariance.report.commands import write_symmetries
+    from invariance.report.commands import write_rewrites, write_symmetries
     write_symmetries(out)
+    write_rewrites(out)
     return out
 
 
@@ -41,11 +42,13 @@ def test_committed_certificates_match_a_fresh_generation_byte_for_byte(fresh):
 
 
 def test_committed_certificates_verify():
-    cells, consequences, problems, layers = verify_path(PROOFS)
+    cells, consequences, problems, layers, rewrites = verify_path(PROOFS)
     assert cells == len(invariance.NORMALIZERS) * len(invariance.TRANSFORMATIONS)
     assert consequences == len(json.loads((PROOFS / "consequences.json").read_text())["consequences"]) > cells
     assert problems == []
     assert layers == len(invariance.NORMALIZERS) + 5   # and the five dense rows with a linear bias
+    from invariance.catalogue.rewrites import RECIPES
+    assert rewrites == len(RECIPES)
 
 
 def test_verify_of_an_empty_directory_fails(tmp_path):
