@@ -149,7 +149,7 @@ RECIPES_LIST = (
         dot(("rms", u), diag(g), W), dot(("rms", u), var("W'"))),
     _equation(
         "fold-batch-norm", "Fold batch norm at inference into the previous linear map",
-        "((x W + c - mu) diag(g / sqrt(v + eps)) + beta = x W' + c', with W' = W diag(g / sqrt(v + eps)) "
+        "(x W + c - mu) diag(g / sqrt(v + eps)) + beta = x W' + c', with W' = W diag(g / sqrt(v + eps)) "
         "and c' = (c - mu) diag(g / sqrt(v + eps)) + beta: the running mean mu and variance v are constants",
         "every inference compiler (conv-BN fusion)",
         {"n": "the linear map's input width", "d": "the normalized width"},

@@ -55,10 +55,20 @@ def prove(r: Recipe, allowed) -> Proof | None:
         left, right = normalize(goal.lhs, ctx, allowed), normalize(goal.rhs, ctx, allowed)
         if left is None or right is None:
             return None
-        if (left.end(goal.lhs) != right.end(goal.rhs)):
+        if left.end(goal.lhs) != right.end(goal.rhs):
             return None
-        chains.append((goal.name, left, right))
+        chains.append((goal.name,) + _meet(goal, left, right))
     return Proof(tuple(chains))
+
+
+def _meet(goal, left: Chain, right: Chain) -> tuple[Chain, Chain]:
+    """The two chains cut at their first common term (fewest steps in all): the proof a person
+    reads goes from one side to the other without a detour through the normal form."""
+    lterms = [canonical(goal.lhs)] + [t for _, t, _ in left.steps]
+    rterms = [canonical(goal.rhs)] + [t for _, t, _ in right.steps]
+    where = {t: j for j, t in reversed(list(enumerate(rterms)))}
+    i, j = min(((i, where[t]) for i, t in enumerate(lterms) if t in where), key=lambda p: (p[0] + p[1], p[0]))
+    return Chain(left.steps[:i]), Chain(right.steps[:j])
 
 
 # --- counterexamples ----------------------------------------------------------------------------

@@ -29,6 +29,13 @@ def _steps(r, goal, entry, fmt: str):
     return out
 
 
+def _width() -> int:
+    """The terminal's width when printing to one, else 100 (piped output keeps its lines)."""
+    import shutil
+    import sys
+    return shutil.get_terminal_size((100, 24)).columns if sys.stdout.isatty() else 100
+
+
 def _reason(rule: str | None) -> str:
     return "" if rule is None else RULES[rule].words
 
@@ -113,8 +120,12 @@ def _proof_text(r, proof) -> list[str]:
         out += ["", f"Goal {goal.name}: {goal.words}"]
         steps = _steps(r, goal, entry, "text")
         for k, (term, rule) in enumerate(steps):
-            lead = "    " if k == 0 else "  = "
-            out.append(lead + show(term) + (f"      ({_reason(rule)})" if rule else ""))
+            line = ("    " if k == 0 else "  = ") + show(term)
+            reason = f"({_reason(rule)})" if rule else ""
+            if reason and len(line) + 6 + len(reason) > _width():
+                out += [line, "        " + reason]       # a long step: its reason under it
+            else:
+                out.append(line + ("      " + reason if reason else ""))
     return out
 
 
