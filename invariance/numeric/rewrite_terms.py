@@ -1,0 +1,266 @@
+"""A recipe's two sides as numbers: read from its terms, stacked to depth L, drawn, evaluated.
+
+- :func:`sides` reads a recipe's depth-1 instance: the *rewritten* side is the one that names a
+  primed parameter, the *input* is the one variable that is neither a summand (a bias), nor a
+  right factor (a weight), nor inside diag / istd / recip (a gain, a statistic).  For a ``model``
+  recipe the residual block ``x + f(N(x))`` is found in the term and repeated: x_{l+1} =
+  block_l(x_l), each block with its own W1@l, b1@l ... and its own primed definitions
+  (W1'@l := Q^T W1@l), Q shared by the whole stream.
+- :func:`draw` gives random float64 values satisfying the assumptions: an orthogonal Q from the
+  QR of a Gaussian (signs fixed so that Q is Haar), or Sylvester's Hadamard / 2 at width 4
+  (exact in binary); positive / nonzero entries in [1/2, 2]; a variable under istd (a variance)
+  positive, since the term is defined only there.
+- :func:`run` evaluates both sides token by token with :func:`invariance.core.terms.evaluate`,
+  the primed parameters from the definitions, in a number field: :class:`Float` (float64),
+  :class:`Wide` (200-bit binary floats, mpmath) for the reference.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+from mpmath.ctx_mp import MPContext
+
+from ..catalogue.rewrites import Recipe
+from ..core.rules import closure
+from ..core.terms import ACTIVATIONS, evaluate, subterms
+from ..core.rewrite import free_names
+
+__all__ = ["Sides", "sides", "input_name", "draw", "run", "Float", "Wide", "depth_of", "SideError"]
+
+
+class SideError(ValueError):
+    """A term this reader cannot map to a computation (no single input, no residual to stack)."""
+
+
+class Float:
+    """float64 (Python floats are IEEE doubles), each operation rounded once."""
+    zero, one = 0.0, 1.0
+    rational = staticmethod(float)                     # a Fraction, correctly rounded
+    sqrt = staticmethod(math.sqrt)
+    recip = staticmethod(lambda x: 1.0 / x)
+    relu = staticmethod(lambda x: x if x > 0 else 0.0)
+    tanh = staticmethod(math.tanh)
+    gelu = staticmethod(lambda x: 0.5 * x * (1.0 + math.erf(x / math.sqrt(2.0))))   # exact GELU
+
+
+_MP = MPContext()
+_MP.prec = 200
+
+
+class Wide:
+    """Binary floats of 200 bits: the reference a float64 run is measured against (its own
+    rounding, ~2^-200, is 2^-147 of float64's)."""
+    zero, one = _MP.mpf(0), _MP.mpf(1)
+    rational = staticmethod(lambda q: _MP.mpf(q.numerator) / q.denominator)
+    sqrt = staticmethod(_MP.sqrt)
+    recip = staticmethod(lambda x: 1 / x)
+    relu = staticmethod(lambda x: x if x > 0 else _MP.mpf(0))
+    tanh = staticmethod(_MP.tanh)
+    gelu = staticmethod(lambda x: x * (1 + _MP.erf(x / _MP.sqrt(2))) / 2)
+    convert = staticmethod(_MP.mpf)                    # a float64 value, exactly
+
+
+@dataclass(frozen=True)
+class Sides:
+    recipe: str
+    original: tuple           # the term without primed names
+    rewritten: tuple
+    definitions: dict         # primed name (per layer: W1'@2) -> term
+    decl: dict                # name -> (rows, columns), every name the sides and definitions use
+    input: str
+    depth: int
+
+    @property
+    def drawn(self) -> list[str]:
+        """The values to draw: every free name but the primed ones."""
+        names = free_names(self.original) | free_names(self.rewritten)
+        for t in self.definitions.values():
+            names |= free_names(t)
+        return sorted(n for n in names if n not in self.definitions)
+
+
+def input_name(*terms) -> str:
+    """The one variable that is acted on: not a summand, right factor, or inside diag/istd/recip."""
+    cand, bad = set(), set()
+
+    def walk(t, ok):
+        op = t[0]
+        if op == "var":
+            (cand if ok else bad).add(t[1])
+        elif op == "add":
+            for a in t[1:]:
+                walk(a, ok and a[0] != "var" and not (a[0] == "neg" and a[1][0] == "var"))
+        elif op == "dot":
+            walk(t[1], ok)
+            for a in t[2:]:
+                walk(a, False)
+        elif op in ("diag", "istd", "recip"):
+            walk(t[1], False)
+        elif op in ("neg", "T", "ln", "rms") + ACTIVATIONS:
+            walk(t[1], ok)
+    for t in terms:
+        walk(t, True)
+    found = cand - bad
+    if len(found) != 1:
+        raise SideError(f"no single input among {sorted(found) or sorted(cand)}")
+    return found.pop()
+
+
+def _residual(t):
+    """The residual sum add(X, F) with X inside F (x + f(N(x))): (X, the sum)."""
+    for _, s in subterms(t):
+        if s[0] == "add" and len(s) == 3:
+            for a, b in ((s[1], s[2]), (s[2], s[1])):
+                if any(sub == a for _, sub in subterms(b)):
+                    return a, s
+    raise SideError("a model recipe without a residual block x + f(N(x))")
+
+
+def _substitute(t, old, new):
+    if t == old:
+        return new
+    if t[0] == "var" or not any(isinstance(a, tuple) for a in t[1:]):
+        return t
+    return (t[0],) + tuple(_substitute(a, old, new) if isinstance(a, tuple) else a for a in t[1:])
+
+
+def _rename(t, names, layer):
+    return _substitute_all(t, {n: ("var", f"{n}@{layer}") for n in names})
+
+
+def _substitute_all(t, table):
+    if t[0] == "var":
+        return table.get(t[1], t)
+    return (t[0],) + tuple(_substitute_all(a, table) if isinstance(a, tuple) else a for a in t[1:])
+
+
+def _stack(t, per_layer, depth):
+    x0, block = _residual(t)
+    x = x0
+    for layer in range(1, depth + 1):
+        x = _substitute(_rename(block, per_layer, layer), x0, x)
+    return _substitute(t, block, x)
+
+
+def sides(r: Recipe, depth: int = 1) -> Sides:
+    """The recipe's instance as original and rewritten computations; a model stacked to ``depth``
+    blocks (an equation is one block whatever ``depth`` says)."""
+    lhs, rhs = r.instance.lhs, r.instance.rhs
+    rewritten, original = (lhs, rhs) if free_names(lhs) & set(r.definitions) else (rhs, lhs)
+    if free_names(original) & set(r.definitions):
+        raise SideError(f"{r.id}: both sides name a primed parameter")
+    inp = input_name(original, rewritten)
+    defs, decl = dict(r.definitions), dict(r.decl)
+    if r.kind == "model" and depth > 1:
+        per_layer = set()
+        for side in (original, rewritten):
+            x0, block = _residual(side)
+            per_layer |= free_names(block) - free_names(x0)
+        original, rewritten = _stack(original, per_layer, depth), _stack(rewritten, per_layer, depth)
+        base_defs = defs
+        defs = {}
+        for name, term in base_defs.items():
+            for layer in (range(1, depth + 1) if name in per_layer else [None]):
+                if layer is None:
+                    defs[name] = term
+                else:
+                    defs[f"{name}@{layer}"] = _rename(term, per_layer, layer)
+        for n in per_layer:
+            for layer in range(1, depth + 1):
+                decl[f"{n}@{layer}"] = r.decl[n]
+    else:
+        depth = 1
+    return Sides(r.id, original, rewritten, defs, decl, inp, depth)
+
+
+def _base(name: str) -> str:
+    return name.split("@")[0]
+
+
+def _hadamard(n: int) -> np.ndarray:
+    h = np.ones((1, 1))
+    while h.shape[0] < n:
+        h = np.block([[h, h], [h, -h]])
+    if h.shape[0] != n:
+        raise SideError(f"no Sylvester Hadamard matrix of width {n}")
+    return h / math.sqrt(n)                      # exact in binary at n = 4 (entries +-1/2)
+
+
+def _orthogonal(n: int, rng, hadamard: bool, fixes_ones: bool) -> np.ndarray:
+    if hadamard and not fixes_ones:
+        return _hadamard(n)
+    q, rr = np.linalg.qr(rng.normal(size=(n, n)))
+    q = q * np.sign(np.diag(rr))
+    if fixes_ones:   # 1^T 1 / n plus a rotation of the complement of 1
+        u, *_ = np.linalg.svd(np.eye(n) - np.ones((n, n)) / n)
+        basis = u[:, :n - 1]
+        inner = _orthogonal(n - 1, rng, False, False)
+        q = np.ones((n, n)) / n + basis @ inner @ basis.T
+    return q
+
+
+def _under(op, *terms) -> set:
+    out = set()
+    for t in terms:
+        for _, s in subterms(t):
+            if s[0] == op:
+                out |= free_names(s[1])
+    return out
+
+
+def draw(s: Sides, assumptions, sizes: dict, rng: np.random.Generator, tokens: int,
+         hadamard: bool = False) -> dict:
+    """Random float64 values (name -> array) satisfying ``assumptions``; the input has
+    ``tokens`` rows.  Weights are N(0, 1/fan-in), rows N(0, 1)."""
+    conds = closure(assumptions)
+    terms = (s.original, s.rewritten, *s.definitions.values())
+    variances = _under("istd", *terms)
+    out = {}
+    for name in s.drawn:
+        base = _base(name)
+        rows, cols = (1 if x == 1 else sizes[x] for x in s.decl[name])
+        if name == s.input:
+            rows = tokens
+        if ("orthogonal", base) in conds:
+            out[name] = _orthogonal(rows, rng, hadamard, ("fixes-ones", base) in conds)
+        elif ("positive", base) in conds or name in variances:
+            out[name] = rng.uniform(0.5, 2.0, size=(rows, cols))
+        elif ("nonzero", base) in conds:
+            out[name] = rng.uniform(0.5, 2.0, size=(rows, cols)) * rng.choice([-1.0, 1.0], size=(rows, cols))
+        else:
+            out[name] = rng.normal(size=(rows, cols)) / (math.sqrt(rows) if rows > 1 and name != s.input else 1)
+    return out
+
+
+def definitions(s: Sides, values: dict, sizes: dict, field, eps: float, convert=float) -> dict:
+    """The environment: the drawn values and the primed parameters from their definitions."""
+    env = {k: [[convert(float(x)) for x in row] for row in v] for k, v in values.items() if k != s.input}
+    e = convert(float(eps))
+    for name, term in s.definitions.items():
+        env[name] = evaluate(term, env, sizes, field, e)
+    return env
+
+
+def run(s: Sides, values: dict, sizes: dict, field=Float, eps: float = 0.0, convert=float):
+    """Both sides token by token: (original, rewritten), arrays of shape (tokens, out)."""
+    env = definitions(s, values, sizes, field, eps, convert)
+    e = convert(float(eps))
+    outs = ([], [])
+    for row in np.asarray(values[s.input], dtype=float):
+        env[s.input] = [[convert(float(x)) for x in row]]
+        for out, term in zip(outs, (s.original, s.rewritten)):
+            out.append([float(x) for x in evaluate(term, env, sizes, field, e)[0]])
+    return np.array(outs[0]), np.array(outs[1])
+
+
+def depth_of(t) -> int:
+    """Operations along the longest path from the output to a leaf."""
+    return 1 + max((depth_of(a) for a in t[1:] if isinstance(a, tuple)), default=0)
+
+
+def fraction_values(doc_values: dict) -> dict:
+    """A counterexample's values (fraction text) as float64 arrays, each rounded once."""
+    return {k: np.array([[float(Fraction(x)) for x in row] for row in rows]) for k, rows in doc_values.items()}
