@@ -32,9 +32,11 @@ from ..core.rewrite import free_names
 from ..core.terms import evaluate, shape, subterms
 from .rewrite_terms import Float, SideError
 
-__all__ = ["build", "describe"]
+__all__ = ["build", "describe", "flat", "ACTIVATIONS"]
 
 _HOLE = "(the residual's input)"
+#: The torch.nn module of each activation term (GELU: PyTorch's default, the exact erf form).
+ACTIVATIONS = {"relu": "ReLU", "tanh": "Tanh", "gelu": "GELU"}
 
 
 def build(term, inp: str, env: dict, sizes: dict, decl: dict, eps: float):
@@ -130,7 +132,7 @@ class _Compiler:
             return self.dot(t, inp, None)
         if op in ("ln", "rms"):
             return self.chain(t[1], inp) + self.norm(op, self.width(t[1]))
-        act = {"relu": "ReLU", "tanh": "Tanh", "gelu": "GELU"}.get(op)
+        act = ACTIVATIONS.get(op)
         if act:
             return self.chain(t[1], inp) + [getattr(self.nn, act)()]
         raise SideError(f"no module computes a term {op!r} of the input")
