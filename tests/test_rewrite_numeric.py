@@ -68,6 +68,20 @@ def test_the_figures_are_meaningful():
             assert c.deviation > FAR * c.tolerance, (rid, c)
 
 
+def test_the_tolerance_sees_a_rewritten_norm_left_at_its_own_default_eps():
+    """A LayerNorm replaced by an RMSNorm that keeps RMSNorm's default eps (finfo.eps) instead of
+    the LayerNorm's 1e-5: the two computations differ by about 1e-5 / variance, which the
+    tolerance must not absorb."""
+    r = RECIPES["absorb-mean-rotate"]
+    s = sides(r, 2)
+    sizes = {k: rewrite_check.SIZES[k] for k in r.sizes}
+    values = draw(s, r.assumptions, sizes, np.random.default_rng(0), 4)
+    c = compare(s, values, sizes, 1e-5, "numpy", "t")
+    y = run(s, values, sizes, Float, 1e-5)[0]
+    y_wrong = run(s, values, sizes, Float, float(np.finfo(float).eps))[1]
+    assert np.abs(y_wrong - y).max() / np.abs(y).max() > FAR * c.tolerance
+
+
 # --- planted wrong rewrites -----------------------------------------------------------------------
 def _planted(rid, name, term):
     r = RECIPES[rid]

@@ -124,7 +124,7 @@ def compare(s: Sides, values: dict, sizes: dict, eps: float, backend: str, label
             seed: int = 0) -> Comparison:
     """One instance: the deviation of the two sides on ``backend``, its tolerance and the check."""
     y, y2 = _outputs(s, values, sizes, eps, backend)
-    base = run(s, values, sizes, Float, eps)
+    base = (y, y2) if backend == "numpy" else run(s, values, sizes, Float, eps)
     rng = np.random.default_rng(seed + 7919)
     kappa = 0.0
     for _ in range(3):
