@@ -108,6 +108,17 @@ def test_a_planted_wrong_rewrite_is_caught(rid, name, term, backend):
     assert "DISAGREE" in text and "DISAGREES with the verdict: proved" in text
 
 
+def test_a_recipe_the_reader_cannot_build_is_said_not_crashed():
+    """Two branches summed that are no residual (z W1' + tanh(z) W1'): no chain of modules."""
+    _torch()
+    r = RECIPES["migrate-scale-relu"]
+    z, w1, w2 = var("z"), var("W1'"), var("W2'")
+    rhs = dot(("relu", ("add", dot(z, w1), dot(("tanh", z), w1))), w2)
+    odd = dataclasses.replace(r, id="odd", instance=dataclasses.replace(r.instance, rhs=rhs))
+    lines, ok = check(odd, "proved", None, "torch")
+    assert not ok and len(lines) == 1 and "cannot build" in lines[0] and "no residual" in lines[0], lines
+
+
 def test_a_wrong_verdict_is_caught_both_ways():
     assert not check(RECIPES["rotate-layer-norm"], "proved", None, "numpy")[1]
     assert not check(RECIPES["rotate-rms"], "refuted", None, "numpy")[1]

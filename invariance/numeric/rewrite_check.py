@@ -41,7 +41,7 @@ import numpy as np
 from ..catalogue.rewrites import Recipe, recipe as find_recipe
 from ..core.rules import closure
 from ..core.terms import subterms
-from .rewrite_terms import Float, Sides, Wide, definitions, depth_of, draw, fraction_values, run, sides
+from .rewrite_terms import Float, SideError, Sides, Wide, definitions, depth_of, draw, fraction_values, run, sides
 
 __all__ = ["Comparison", "compare", "check", "check_recipe", "default_eps", "DEPTH", "FAR", "SIZES",
            "HADAMARD_SIZES", "BACKENDS"]
@@ -149,7 +149,15 @@ def _eps_label(eps: float) -> str:
 
 def check(r: Recipe, verdict: str, counterexample: dict | None = None, backend: str = "numpy",
           depth: int = DEPTH, seeds=(0, 1)) -> tuple[list[str], bool]:
-    """The numeric cross-check of one verdict: (lines a person reads, agrees)."""
+    """The numeric cross-check of one verdict: (lines a person reads, agrees).  A recipe whose
+    terms this reader cannot build is said in one line and does not agree."""
+    try:
+        return _check(r, verdict, counterexample, backend, depth, seeds)
+    except SideError as err:
+        return [f"numeric cross-check of {r.id}: cannot build its computations from the terms: {err}"], False
+
+
+def _check(r, verdict, counterexample, backend, depth, seeds):
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; valid: {', '.join(BACKENDS)}")
     if backend == "torch":
