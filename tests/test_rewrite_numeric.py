@@ -211,11 +211,11 @@ def test_the_torch_modules_are_pytorchs_own_with_the_original_eps():
     want = run(s, values, sizes, Float, eps)       # the terms, evaluated in float64
     for g, w in zip(got, want):
         assert np.abs(g - w).max() < 1e-12 * np.abs(w).max()
-    bn = build(sides(RECIPES["fold-batch-norm"]).original, "x",
-               rewrite_terms.definitions(sides(RECIPES["fold-batch-norm"]), draw(
-                   sides(RECIPES["fold-batch-norm"]), (), {"n": 3, "d": 4}, np.random.default_rng(0), 2),
-                   {"n": 3, "d": 4}, Float, 1e-5), {"n": 3, "d": 4}, RECIPES["fold-batch-norm"].decl, 1e-5)
-    assert any(isinstance(m, torch.nn.BatchNorm1d) and not m.training for m in bn.modules())
+    bn_recipe = RECIPES["fold-batch-norm"]
+    s, sizes = sides(bn_recipe), {"n": 3, "d": 4}
+    env = rewrite_terms.definitions(s, draw(s, (), sizes, np.random.default_rng(0), 2), sizes, Float, 1e-5)
+    bn = build(s.original, s.input, env, sizes, s.decl, 1e-5)
+    assert any(isinstance(m, torch.nn.BatchNorm1d) and not m.training and m.eps == 1e-5 for m in bn.modules())
 
 
 # --- the command ----------------------------------------------------------------------------------
