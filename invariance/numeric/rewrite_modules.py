@@ -151,7 +151,7 @@ class _Compiler:
             return self.chain(live[0], inp) + ([] if bias is None else [_bias(self.nn, bias)])
         if len(live) == 2:
             for x, f in (live, live[::-1]):
-                if any(s == x for _, s in subterms(f)):
+                if _contains(f, x):
                     self.decl[_HOLE] = shape(x, self.decl)
                     inner = _swap(("add", f, *const) if const else f, x, ("var", _HOLE))
                     body = self.nn.Sequential(*self.chain(inner, _HOLE))
@@ -194,9 +194,21 @@ def flat(t):
     return (t[0],) + tuple(args)
 
 
+def _prefix(t, old) -> bool:
+    """``t`` is a flat product that starts with the flat product ``old`` (x = t E inside t E W1)."""
+    return t[0] == old[0] == "dot" and len(t) > len(old) and t[:len(old)] == old
+
+
+def _contains(t, old) -> bool:
+    return any(s == old or _prefix(s, old) for _, s in subterms(t))
+
+
 def _swap(t, old, new):
+    """``old`` replaced by ``new`` in ``t``, also where it begins a longer flat product."""
     if t == old:
         return new
+    if _prefix(t, old):
+        return ("dot", new) + t[len(old):]
     if t[0] == "var":
         return t
     return (t[0],) + tuple(_swap(a, old, new) if isinstance(a, tuple) else a for a in t[1:])

@@ -3,9 +3,10 @@
 - :func:`sides` reads a recipe's depth-1 instance: the *rewritten* side is the one that names a
   primed parameter, the *input* is the one variable that is neither a summand (a bias), nor a
   right factor (a weight), nor inside diag / istd / recip (a gain, a statistic).  For a ``model``
-  recipe the residual block ``x + f(N(x))`` is found in the term and repeated: x_{l+1} =
-  block_l(x_l), each block with its own W1@l, b1@l ... and its own primed definitions
-  (W1'@l := Q^T W1@l), Q shared by the whole stream.
+  recipe the block is the recipe's own (its ``block`` goal: B(x) M on the original side, B'(x M)
+  on the rewritten one; pre-norm x + f(N(x)) or post-norm N(x + f(x)) alike), and the instance's
+  B(t E) becomes x_L with x_{l+1} = B_l(x_l), each block with its own W1@l, b1@l ... and its own
+  primed definitions (W1'@l := Q^T W1@l), Q shared by the whole stream.
 - :func:`draw` gives random float64 values satisfying the assumptions: an orthogonal Q from the
   QR of a Gaussian (signs fixed so that Q is Haar), or Sylvester's Hadamard / 2 at width 4
   (exact in binary); positive / nonzero entries in [1/2, 2]; a variable under istd (a variance)
@@ -109,14 +110,40 @@ def input_name(*terms) -> str:
     return found.pop()
 
 
-def _residual(t):
-    """The residual sum add(X, F) with X inside F (x + f(N(x))): (X, the sum)."""
-    for _, s in subterms(t):
-        if s[0] == "add" and len(s) == 3:
-            for a, b in ((s[1], s[2]), (s[2], s[1])):
-                if any(sub == a for _, sub in subterms(b)):
-                    return a, s
-    raise SideError("a model recipe without a residual block x + f(N(x))")
+def _primed_side(goal, primed):
+    """(rewritten, original) of a goal: the rewritten side is the one naming a primed parameter."""
+    lhs, rhs = goal.lhs, goal.rhs
+    rewritten, original = (lhs, rhs) if free_names(lhs) & primed else (rhs, lhs)
+    if free_names(original) & primed:
+        raise SideError(f"both sides of the goal {goal.name!r} name a primed parameter")
+    return rewritten, original
+
+
+def _blocks(r: Recipe):
+    """A model recipe's own statement of one block, read from its goals: the original block B(x)
+    (the block goal's original side is B(x) M), the rewritten B'(x) (its side is B'(x M), x M
+    replaced by x), the residual's name x and the embeddings t E and t E' (the embedding goal:
+    t E' = t E M)."""
+    goals, primed = {g.name: g for g in r.goals}, set(r.definitions)
+    if "block" not in goals or "embedding" not in goals:
+        raise SideError(f"{r.id}: a model recipe without its block and embedding goals")
+    new, old = _primed_side(goals["block"], primed)
+    if old[0] != "dot":
+        raise SideError(f"{r.id}: the block goal's original side is not B(x) M")
+    block, M = old[1], old[2:]
+    names = set()
+    for m in M:
+        names |= free_names(m) if m[0] != "C" else set()
+    found = free_names(block) - free_names(r.instance.lhs) - free_names(r.instance.rhs) - names
+    if len(found) != 1:
+        raise SideError(f"{r.id}: no single residual variable in the block goal ({sorted(found)})")
+    x = found.pop()
+    block_new = _substitute(new, ("dot", ("var", x)) + tuple(M), ("var", x))
+    e_new, e_old = _primed_side(goals["embedding"], primed)
+    if e_old[0] != "dot" or tuple(e_old[-len(M):]) != tuple(M):
+        raise SideError(f"{r.id}: the embedding goal's original side is not t E M")
+    e_old = e_old[:-len(M)] if len(e_old) - len(M) > 2 else e_old[1]
+    return x, (block, e_old), (block_new, e_new)
 
 
 def _substitute(t, old, new):
@@ -137,37 +164,36 @@ def _substitute_all(t, table):
     return (t[0],) + tuple(_substitute_all(a, table) if isinstance(a, tuple) else a for a in t[1:])
 
 
-def _stack(t, per_layer, depth):
-    x0, block = _residual(t)
-    x = x0
+def _stack(t, x, block, x0, per_layer, depth):
+    """The instance ``t`` with its one block B(x0) replaced by B_L(..B_1(x0)), each B_l with its
+    own per-layer names."""
+    once = _substitute(block, ("var", x), x0)
+    if not any(sub == once for _, sub in subterms(t)):
+        raise SideError("the instance does not contain the block goal's block")
+    h = x0
     for layer in range(1, depth + 1):
-        x = _substitute(_rename(block, per_layer, layer), x0, x)
-    return _substitute(t, block, x)
+        h = _substitute(_rename(block, per_layer, layer), ("var", x), h)
+    return _substitute(t, once, h)
 
 
 def sides(r: Recipe, depth: int = 1) -> Sides:
     """The recipe's instance as original and rewritten computations; a model stacked to ``depth``
     blocks (an equation is one block whatever ``depth`` says)."""
-    lhs, rhs = r.instance.lhs, r.instance.rhs
-    rewritten, original = (lhs, rhs) if free_names(lhs) & set(r.definitions) else (rhs, lhs)
-    if free_names(original) & set(r.definitions):
-        raise SideError(f"{r.id}: both sides name a primed parameter")
+    primed = set(r.definitions)
+    rewritten, original = _primed_side(r.instance, primed)
     inp = input_name(original, rewritten)
     defs, decl = dict(r.definitions), dict(r.decl)
     if r.kind == "model" and depth > 1:
-        per_layer = set()
-        for side in (original, rewritten):
-            x0, block = _residual(side)
-            per_layer |= free_names(block) - free_names(x0)
-        original, rewritten = _stack(original, per_layer, depth), _stack(rewritten, per_layer, depth)
-        base_defs = defs
+        x, (b_old, x0_old), (b_new, x0_new) = _blocks(r)
+        per_layer = (free_names(b_old) | free_names(b_new)) - {x}
+        original = _stack(original, x, b_old, x0_old, per_layer, depth)
+        rewritten = _stack(rewritten, x, b_new, x0_new, per_layer, depth)
         defs = {}
-        for name, term in base_defs.items():
-            for layer in (range(1, depth + 1) if name in per_layer else [None]):
-                if layer is None:
-                    defs[name] = term
-                else:
-                    defs[f"{name}@{layer}"] = _rename(term, per_layer, layer)
+        for name, term in r.definitions.items():
+            if name in per_layer:
+                defs.update({f"{name}@{layer}": _rename(term, per_layer, layer) for layer in range(1, depth + 1)})
+            else:
+                defs[name] = term
         for n in per_layer:
             for layer in range(1, depth + 1):
                 decl[f"{n}@{layer}"] = r.decl[n]
