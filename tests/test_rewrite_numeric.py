@@ -226,3 +226,18 @@ def test_the_command_exits_0_on_torch():
     assert run_.returncode == 0, run_.stdout[-2000:] + run_.stderr[-2000:]
     assert "torch.nn modules built from the terms" in run_.stdout
     assert "numeric agrees with the verdict: proved" in run_.stdout
+
+
+def test_a_claim_of_your_own_is_checked_from_its_document():
+    """rewrite --claim: the recipe is the one the document states (not the registry's)."""
+    from invariance.catalogue.rewrites import claim
+    from invariance.derive.rewrite import verdict
+    good = claim("RMS(x Q) Q^T W", "RMS(x) W", [], ["Q orthogonal"])
+    bad = claim("LN(x Q) Q^T W", "LN(x) W", [], ["Q orthogonal"])
+    for r, expected in ((good, "proved"), (bad, "refuted")):
+        d = document(verdict(r), r)
+        assert d["verdict"] == expected
+        lines, ok = rewrite_check.check_recipe(r.id, d, "numpy")
+        assert ok and f"agrees with the verdict: {expected}" in "\n".join(lines), lines
+    wrong = {**document(verdict(good), good), "verdict": "refuted"}
+    assert not rewrite_check.check_recipe(good.id, wrong, "numpy")[1]

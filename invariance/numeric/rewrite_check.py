@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..catalogue.rewrites import Recipe, recipe as find_recipe
+from ..catalogue.rewrites import Recipe, recipe_of
 from ..core.rules import closure
 from ..core.terms import subterms
 from .rewrite_terms import Float, SideError, Sides, Wide, definitions, depth_of, draw, fraction_values, run, sides
@@ -178,7 +178,7 @@ def _check(r, verdict, counterexample, backend, depth, seeds):
     runs = [(SIZES, False)] + ([(HADAMARD_SIZES, True)] if orthogonal else [])
     comparisons = []
     for base_sizes, hadamard in runs:
-        sizes = _used(r, base_sizes)
+        sizes = _used(r, base_sizes, hadamard)
         q = "" if not orthogonal else (", Q = Hadamard / 2" if hadamard else ", Q from a QR")
         for eps in sorted({0.0, default_eps(s)}):
             for seed in seeds:
@@ -205,8 +205,15 @@ def _check(r, verdict, counterexample, backend, depth, seeds):
     return lines, ok
 
 
-def _used(r: Recipe, sizes: dict) -> dict:
-    return {k: sizes[k] for k in r.sizes}
+def _used(r: Recipe, sizes: dict, hadamard: bool = False) -> dict:
+    """The recipe's sizes from ``sizes`` (a claim's own size names get 6, or 3 beside a
+    Hadamard); with ``hadamard``, an orthogonal matrix's width is 4."""
+    out = {k: sizes.get(k, 3 if hadamard else 6) for k in r.sizes}
+    if hadamard:
+        for kind, name in closure(r.assumptions):
+            if kind == "orthogonal" and r.decl[name][0] in out:
+                out[r.decl[name][0]] = 4
+    return out
 
 
 def replay(r: Recipe, counterexample: dict, backend: str = "numpy") -> Comparison:
@@ -223,5 +230,9 @@ def replay(r: Recipe, counterexample: dict, backend: str = "numpy") -> Compariso
 
 
 def check_recipe(recipe_id: str, doc: dict, backend: str = "numpy") -> tuple[list[str], bool]:
-    """The command's entry: the recipe's verdict and counterexample as the document states them."""
-    return check(find_recipe(recipe_id), doc["verdict"], doc.get("counterexample"), backend)
+    """The command's entry: the recipe's verdict and counterexample as the document states them
+    (a claim of your own, ``rewrite --claim``, is the recipe its document states)."""
+    r = recipe_of(doc)
+    if r.id != recipe_id:
+        raise ValueError(f"the document is about {r.id!r}, not {recipe_id!r}")
+    return check(r, doc["verdict"], doc.get("counterexample"), backend)
