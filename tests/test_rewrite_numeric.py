@@ -241,3 +241,26 @@ def test_a_claim_of_your_own_is_checked_from_its_document():
         assert ok and f"agrees with the verdict: {expected}" in "\n".join(lines), lines
     wrong = {**document(verdict(good), good), "verdict": "refuted"}
     assert not rewrite_check.check_recipe(good.id, wrong, "numpy")[1]
+
+
+@pytest.mark.parametrize("rid", [r for r in RECIPES if "repair" in doc(r)])
+def test_the_derived_repair_makes_the_refuted_rewrite_hold_numerically(rid):
+    d = doc(rid)
+    lines, ok = rewrite_check.check_recipe(rid, d, "numpy")
+    text = "\n".join(lines)
+    assert ok and "under the repair" in text, text
+    if ["fixes-ones", "Q"] in d["repair"]["conditions"]:
+        assert "fixing 1^T" in text
+
+
+def test_a_repair_that_repairs_nothing_is_caught():
+    lines, ok = check(RECIPES["rotate-layer-norm"], "refuted", None, "numpy",
+                      repair={"conditions": [], "conditions_text": ["nothing"]})
+    assert not ok and "under the repair (nothing)" in "\n".join(lines)
+
+
+def test_a_rotation_fixing_ones_does():
+    r = dataclasses.replace(RECIPES["rotate-layer-norm"], assumptions=(("orthogonal", "Q"), ("fixes-ones", "Q")))
+    q = draw(sides(r), r.assumptions, {"v": 3, "d": 6, "m": 2, "k": 2}, np.random.default_rng(0), 1)["Q"]
+    assert np.abs(q @ q.T - np.eye(6)).max() < 1e-14 and np.abs(q @ np.ones(6) - np.ones(6)).max() < 1e-14
+    assert np.abs(q - np.eye(6)).max() > 0.1

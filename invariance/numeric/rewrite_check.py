@@ -33,6 +33,7 @@ keeps a difference the bound merely fails to explain from passing as a refutatio
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -148,16 +149,16 @@ def _eps_label(eps: float) -> str:
 
 
 def check(r: Recipe, verdict: str, counterexample: dict | None = None, backend: str = "numpy",
-          depth: int = DEPTH, seeds=(0, 1)) -> tuple[list[str], bool]:
+          depth: int = DEPTH, seeds=(0, 1), repair: dict | None = None) -> tuple[list[str], bool]:
     """The numeric cross-check of one verdict: (lines a person reads, agrees).  A recipe whose
     terms this reader cannot build is said in one line and does not agree."""
     try:
-        return _check(r, verdict, counterexample, backend, depth, seeds)
+        return _check(r, verdict, counterexample, backend, depth, seeds, repair)
     except SideError as err:
         return [f"numeric cross-check of {r.id}: cannot build its computations from the terms: {err}"], False
 
 
-def _check(r, verdict, counterexample, backend, depth, seeds):
+def _check(r, verdict, counterexample, backend, depth, seeds, repair):
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; valid: {', '.join(BACKENDS)}")
     if backend == "torch":
@@ -175,16 +176,7 @@ def _check(r, verdict, counterexample, backend, depth, seeds):
                           Float, 0.0)
         for name, t in (("original", s.original), ("rewritten", s.rewritten)):
             lines.append(f"  {name + ':':10} {describe(build(t, s.input, env, _used(r, SIZES), s.decl, 0.0))}")
-    runs = [(SIZES, False)] + ([(HADAMARD_SIZES, True)] if orthogonal else [])
-    comparisons = []
-    for base_sizes, hadamard in runs:
-        sizes = _used(r, base_sizes, hadamard)
-        q = "" if not orthogonal else (", Q = Hadamard / 2" if hadamard else ", Q from a QR")
-        for eps in sorted({0.0, default_eps(s)}):
-            for seed in seeds:
-                values = draw(s, r.assumptions, sizes, np.random.default_rng([seed, int(hadamard)]), TOKENS, hadamard)
-                label = f"{_sizes_label(sizes)}{q}, {_eps_label(eps)}, seed {seed}"
-                comparisons.append(compare(s, values, sizes, eps, backend, label, seed))
+    comparisons = _instances(r, s, backend, seeds, orthogonal)
     lines += [c.line(verdict) for c in comparisons]
     worst = max(comparisons, key=lambda c: max(c.errors) / c.tolerance)
     lines.append(f"  tolerance = 4 u (sqrt(P) K kappa + 1), u = 2^-53: P <= {max(c.values for c in comparisons)} "
@@ -198,11 +190,44 @@ def _check(r, verdict, counterexample, backend, depth, seeds):
         ok = ok and (c.agrees("refuted") if verdict in ("proved", "refuted") else True)
         if verdict == "proved":   # a proved recipe with a counterexample: a contradiction
             ok = False
+    if repair is not None and verdict == "refuted":
+        more, fine = _repaired(r, repair, backend, depth)
+        lines += more
+        ok = ok and fine
     if verdict not in ("proved", "refuted"):
         lines.append(f"  verdict {verdict}: measured, not judged")
     else:
         lines.append(f"  numeric {'agrees with' if ok else 'DISAGREES with'} the verdict: {verdict}")
     return lines, ok
+
+
+def _instances(r: Recipe, s: Sides, backend: str, seeds, hadamard_too: bool) -> list[Comparison]:
+    """Random instances: at :data:`SIZES` (Q from a QR) and, with ``hadamard_too``, at
+    :data:`HADAMARD_SIZES` (Q = Hadamard / 2); eps 0 and PyTorch's default; each seed."""
+    orthogonal = any(kind == "orthogonal" for kind, _ in closure(r.assumptions))
+    fixes = any(kind == "fixes-ones" for kind, _ in closure(r.assumptions))
+    out = []
+    for base_sizes, hadamard in [(SIZES, False)] + ([(HADAMARD_SIZES, True)] if hadamard_too and not fixes else []):
+        sizes = _used(r, base_sizes, hadamard)
+        q = "" if not orthogonal else (", Q = Hadamard / 2" if hadamard else ", Q from a QR"
+                                       + (" fixing 1^T" if fixes else ""))
+        for eps in sorted({0.0, default_eps(s)}):
+            for seed in seeds:
+                values = draw(s, r.assumptions, sizes, np.random.default_rng([seed, int(hadamard)]), TOKENS, hadamard)
+                label = f"{_sizes_label(sizes)}{q}, {_eps_label(eps)}, seed {seed}"
+                out.append(compare(s, values, sizes, eps, backend, label, seed))
+    return out
+
+
+def _repaired(r: Recipe, repair: dict, backend: str, depth: int) -> tuple[list[str], bool]:
+    """The refuted recipe under its derived repair (the extra conditions): it must agree as proved."""
+    extra = tuple(tuple(c) for c in repair.get("conditions", []))
+    r2 = dataclasses.replace(r, assumptions=tuple(r.assumptions) + extra)
+    comparisons = _instances(r2, sides(r2, depth), backend, (0,), False)
+    words = "; ".join(repair.get("conditions_text", [])) or ", ".join(map(str, extra))
+    lines = [f"  under the repair ({words}), which must make it hold:"]
+    lines += ["  " + c.line("proved") for c in comparisons]
+    return lines, all(c.agrees("proved") for c in comparisons)
 
 
 def _used(r: Recipe, sizes: dict, hadamard: bool = False) -> dict:
@@ -235,4 +260,4 @@ def check_recipe(recipe_id: str, doc: dict, backend: str = "numpy") -> tuple[lis
     r = recipe_of(doc)
     if r.id != recipe_id:
         raise ValueError(f"the document is about {r.id!r}, not {recipe_id!r}")
-    return check(r, doc["verdict"], doc.get("counterexample"), backend)
+    return check(r, doc["verdict"], doc.get("counterexample"), backend, repair=doc.get("repair"))
