@@ -29,7 +29,9 @@ broken module cannot hide inside a tolerance made from its own error.
 Verdicts: proved agrees when every deviation is within tolerance; refuted when every random
 instance and the exact counterexample (replayed in float64 at eps = 0, the values rounded once)
 differ by more than :data:`FAR` times it: rounding explains at most 1 tolerance, and a factor 100
-keeps a difference the bound merely fails to explain from passing as a refutation.
+keeps a difference the bound merely fails to explain from passing as a refutation.  A refuted
+recipe's derived repair (its extra conditions: Q 1^T = 1^T, s > 0) must then make the two agree.
+A claim of your own (``rewrite --claim``) is checked as the recipe its document states.
 """
 from __future__ import annotations
 
