@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from invariance.catalogue.rewrites import RECIPES
 from invariance.core.rewrite import document
@@ -264,3 +265,22 @@ def test_a_rotation_fixing_ones_does():
     q = draw(sides(r), r.assumptions, {"v": 3, "d": 6, "m": 2, "k": 2}, np.random.default_rng(0), 1)["Q"]
     assert np.abs(q @ q.T - np.eye(6)).max() < 1e-14 and np.abs(q @ np.ones(6) - np.ones(6)).max() < 1e-14
     assert np.abs(q - np.eye(6)).max() > 0.1
+
+
+def test_an_unknown_verdict_is_measured_not_judged():
+    lines, ok = check(RECIPES["rotate-rms"], "unknown", None, "numpy")
+    assert ok and "measured, not judged" in lines[-1] and "agree" not in "\n".join(lines[1:-2])
+
+
+PROVED = [r for r in RECIPES if doc(r)["verdict"] == "proved"]
+
+
+@settings(max_examples=15, deadline=None)
+@given(rid=st.sampled_from(PROVED), seed=st.integers(0, 2**31 - 1), depth=st.integers(1, 3),
+       eps=st.sampled_from([0.0, 1e-5, 0.125]))
+def test_a_proved_rewrite_agrees_at_any_seed_depth_and_eps(rid, seed, depth, eps):
+    r = RECIPES[rid]
+    s = sides(r, depth)
+    sizes = {k: rewrite_check.SIZES[k] for k in r.sizes}
+    c = compare(s, draw(s, r.assumptions, sizes, np.random.default_rng(seed), 3), sizes, eps, "numpy", "h", seed)
+    assert c.sound and c.agrees("proved"), c
