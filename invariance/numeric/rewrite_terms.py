@@ -29,7 +29,8 @@ from ..core.rules import closure
 from ..core.terms import ACTIVATIONS, evaluate, subterms
 from ..core.rewrite import free_names
 
-__all__ = ["Sides", "sides", "input_name", "draw", "run", "Float", "Wide", "depth_of", "SideError"]
+__all__ = ["Sides", "sides", "input_name", "draw", "definitions", "run", "Float", "Wide", "depth_of", "SideError",
+           "fraction_values"]
 
 
 class SideError(ValueError):
