@@ -372,7 +372,8 @@ def rewrite_command(recipe: str | None = None, everything: bool = False, fmt: st
         from ..numeric.rewrite_check import check_recipe
         for rid, doc in docs:
             lines, ok = check_recipe(rid, doc, backend or "numpy")
-            print("\n".join(lines), file=sys.stderr if fmt in ("json", "latex") else sys.stdout)
+            to = sys.stderr if fmt in ("json", "latex") else sys.stdout
+            print(("" if to is sys.stderr else "\n") + "\n".join(lines), file=to)
             failed |= not ok
     unknown = [rid for rid, d in docs if d["verdict"] == UNKNOWN]
     if unknown:
