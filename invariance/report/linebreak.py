@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["LINE", "maths_width", "break_display"]
+__all__ = ["LINE", "maths_width", "break_display", "pieces"]
 
 LINE = 60          # widest display (in letter widths, see maths_width) before it is broken
 
@@ -145,3 +145,14 @@ def break_display(maths: str, limit: float = LINE) -> str:
     lines.append(current)
     body = (" \\\\\n" + r"&\quad ").join(lines)
     return "\\begin{aligned}\n" + head + body + "\n\\end{aligned}"
+
+
+def pieces(maths: str) -> list[str]:
+    """``maths`` cut before each top-level `` + `` and `` - `` (a sum's summands, each with its sign)."""
+    out, start = [], 0
+    for c in _cuts(maths):
+        if maths[c + 1] in "+-" and c > 0:
+            out.append(maths[start:c].strip())
+            start = c
+    out.append(maths[start:].strip())
+    return [p for p in out if p]
