@@ -36,6 +36,7 @@ from .cell_pages import cells_section
 from .derivations import derivations_section
 from .errata import sources_section
 from .pdf import compile_pdf
+from .rewrite_chapter import rewrite_section
 from .symmetry_chapter import symmetry_section
 from .sections import (Definitions, bibliography_section, caveats_section, intro_section, notation_section,
                        tables_section, transformation_section)
@@ -106,6 +107,8 @@ def chapters(cells: list[Cell]) -> list[Chapter]:
                 lambda at, defs, reg: symmetry_section()),
         Chapter("sec:training", "derives what invariance implies for training",
                 lambda at, defs, reg: [_training_chapter([at[n, t] for n in TABLE1 for t in TRANSFORMATIONS])]),
+        Chapter("sec:rewrites", "proves or refutes the rewrites people apply to blocks, for every size and depth",
+                lambda at, defs, reg: rewrite_section()),
         Chapter(None, "", lambda at, defs, reg: bibliography_section()),
         Chapter("sec:more", "gives the rows beyond the paper's table",
                 lambda at, defs, reg: [r"\appendix"] + cells_section(at, defs, more, "The rows beyond Table 1",

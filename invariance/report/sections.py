@@ -399,6 +399,16 @@ BIBLIOGRAPHY = (
     ("kunin2021", "Kunin et al. 2021",
      r"D.~Kunin, J.~Sagastuy-Brena, S.~Ganguli, D.~L.~K.~Yamins and H.~Tanaka. Neural mechanics: symmetry "
      r"and broken conservation laws in deep learning dynamics. \emph{ICLR}, 2021. arXiv:2012.04728."),
+    ("ashkboos2024slicegpt", "Ashkboos et al. 2024",
+     r"S.~Ashkboos, M.~L.~Croci, M.~Gennari do Nascimento, T.~Hoefler and J.~Hensman. SliceGPT: compress "
+     r"large language models by deleting rows and columns. \emph{ICLR}, 2024. arXiv:2401.15024."),
+    ("ashkboos2024quarot", "Ashkboos et al. 2024",
+     r"S.~Ashkboos, A.~Mohtashami, M.~L.~Croci, B.~Li, P.~Cameron, M.~Jaggi, D.~Alistarh, T.~Hoefler and "
+     r"J.~Hensman. QuaRot: outlier-free 4-bit inference in rotated LLMs. \emph{NeurIPS}, 2024. "
+     r"arXiv:2404.00456."),
+    ("xiao2023", "Xiao et al. 2023",
+     r"G.~Xiao, J.~Lin, M.~Seznec, H.~Wu, J.~Demouth and S.~Han. SmoothQuant: accurate and efficient "
+     r"post-training quantization for large language models. \emph{ICML}, 2023. arXiv:2211.10438."),
     ("zhu2025", "Zhu et al. 2025",
      r"J.~Zhu, X.~Chen, K.~He, Y.~LeCun and Z.~Liu. Transformers without normalization. \emph{CVPR}, 2025. "
      r"arXiv:2503.10622."),
