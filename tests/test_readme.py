@@ -84,7 +84,7 @@ def test_the_page_limit_is_the_document_tests():
 
 KERNEL = {"parse.py": "the whitelist parser", "cells.py": "a cell's chains",
           "consequences.py": "the consequences", "symmetries.py": "a layer's symmetries",
-          "files.py": "reading files"}
+          "rewrites.py": "a rewrite's chains and counterexample", "files.py": "reading files"}
 
 
 def test_the_kernels_line_counts_are_wc_l():
@@ -196,3 +196,25 @@ def test_the_direction_counts_are_the_derived_consequences():
     assert found == (len(cells), len({n for n, _ in cells}), applying), found
     doc = json.loads((ROOT / "proofs" / "consequences.json").read_text())
     assert {(e["normalizer"], e["transformation"]) for e in doc["consequences"]} >= set(cells)
+
+
+def test_the_rewrite_table_is_the_derived_verdicts():
+    """The README's recipes table: every registered recipe once, in the registry's order, with
+    its verdict, the conditions of its proof or of its repair and its correction, derived afresh."""
+    from invariance.catalogue.rewrites import RECIPES
+    from invariance.report.commands import rewrite_documents
+
+    def verdict(doc):
+        if doc["verdict"] == "proved":
+            return "proved" + (" when " + "; ".join(doc["conditions_text"]) if doc["conditions_text"] else "")
+        out = doc["verdict"]
+        if "repair" in doc:
+            out += "; holds when additionally " + "; ".join(doc["repair"]["conditions_text"])
+        if "correction" in doc:
+            out += f"; corrected: `{doc['correction']}`"
+        return out
+
+    want = [f"| `{rid}` | {RECIPES[rid].title} | {verdict(doc)} |" for rid, doc in rewrite_documents(list(RECIPES))]
+    rest = README[README.index("| recipe | what it does | verdict |"):]
+    shown = rest[:rest.index("\n\n")].splitlines()[2:]
+    assert shown == want, "the README's recipes table should read:\n" + "\n".join(want)
