@@ -16,7 +16,8 @@ from ..core import rules as _rules
 from ..core.rewrite import PROVED, REFUTED, document
 from ..core.rules import RULES, Context, applications, condition_text
 from ..core.terms import canonical, from_json
-from ..derive.rewrite import rewrite
+from ..core.balls import Ball
+from ..derive.rewrite import SIZES, rewrite
 from .rewrite_text import label, render_latex, rule_name, words_tex
 
 __all__ = ["FULL", "documents", "rule_reasons", "rule_conditions", "rewrite_section", "CITED"]
@@ -121,7 +122,7 @@ def _intro(docs: dict) -> list[str]:
         r"own words, which the checker compares.",
         _rules_table(docs),
         r"\paragraph{How a proof is found and checked.} Both sides of a goal are normalized: the first rule "
-        r"that applies, in the table's order and outermost place first, is applied until none does, and "
+        r"that applies, in a fixed order of the rules and outermost place first, is applied until none does, and "
         r"each step is kept. When the two normal forms are the same term, the two chains are the proof, "
         r"read below as one chain from the original block to the rewritten one (the right side's steps "
         r"backwards, a detour back to a term already shown left out), each step with the rule it applies. "
@@ -139,10 +140,10 @@ def _intro(docs: dict) -> list[str]:
         r"the third reads the output.",
         r"\paragraph{How a refutation is certified.} A failed proof proves nothing. The search evaluates "
         r"the depth-one model (or the block) exactly at random rational values that satisfy the "
-        r"assumptions: an orthogonal $Q$ of width $4$ is Sylvester's Hadamard matrix divided by $2$, as "
+        f"assumptions: an orthogonal $Q$ of width ${SIZES['d']}$ is Sylvester's Hadamard matrix divided by $2$, as "
         r"QuaRot uses, and one that must fix $\mathbf{1}^{\top}$ is the Cayley transform $(I - A)^{-1}"
         r"(I + A)$ of a rational skew-symmetric $A$ with $A\,\mathbf{1}^{\top} = 0$. Square roots and "
-        r"$\tanh$ are enclosed in balls with integer midpoint and radius on the grid $2^{-160}$; two "
+        f"$\\tanh$ are enclosed in balls with integer midpoint and radius on the grid $2^{{-{Ball.K}}}$; two "
         r"outputs differ when they are different rationals or their balls are disjoint. The checker "
         r"takes only the sizes and the rational values from the file, checks the assumptions exactly "
         r"($Q\,Q^{\top} = I$, signs), computes the rewritten parameters from the recipe's definitions "
