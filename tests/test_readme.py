@@ -218,3 +218,10 @@ def test_the_rewrite_table_is_the_derived_verdicts():
     rest = README[README.index("| recipe | what it does | verdict |"):]
     shown = rest[:rest.index("\n\n")].splitlines()[2:]
     assert shown == want, "the README's recipes table should read:\n" + "\n".join(want)
+
+
+def test_the_rewrite_cross_checks_depth_is_the_codes():
+    from invariance.numeric.rewrite_check import DEPTH
+    (said,) = figure(r"a model stacked (\w+) blocks? deep")
+    assert said == {1: "one", 2: "two", 3: "three", 4: "four"}[DEPTH], \
+        f"the README says {said} blocks; numeric/rewrite_check.py stacks {DEPTH}"
