@@ -176,14 +176,14 @@ RECIPES_LIST = (
                      "H'": dot(T(Q), H)}, assumptions=_ORTH),
     _model(
         "rotate-rms-unfolded", "Rotate an RMSNorm model whose gains are not folded",
-        "the rotation of rotate-rms applied with each RMSNorm's gain g left in place",
+        "E' = E Q, W1' = Q^T W1, W2' = W2 Q, b2' = b2 Q, H' = Q^T H, for an orthogonal Q, with each RMSNorm's gain g left in place",
         "a mistake the rotation papers warn against",
         "rms", [Q], {"E'": dot(E, Q), "W1'": dot(T(Q), W1), "W2'": dot(W2, Q), "b2'": dot(b2, Q),
                      "H'": dot(T(Q), H)}, gain=True, assumptions=_ORTH, correction="rotate-rms",
-        notes=("fold every gain into the next linear map first (fold-rms-gain), then rotate",)),
+        notes=("fold every gain into the next linear map first (RMS(u) diag(g) W = RMS(u) W' with W' = diag(g) W), then rotate",)),
     _model(
         "rotate-layer-norm", "Rotate the residual stream of a layer-norm model (gains folded)",
-        "the rotation of rotate-rms, with layer norm in place of RMSNorm",
+        "E' = E Q, W1' = Q^T W1, W2' = W2 Q, b2' = b2 Q, H' = Q^T H, for an orthogonal Q, in a pre-norm layer-norm model",
         "QuaRot issue 29: layer norm is not invariant under a Hadamard rotation",
         "ln", [Q], {"E'": dot(E, Q), "W1'": dot(T(Q), W1), "W2'": dot(W2, Q), "b2'": dot(b2, Q),
                     "H'": dot(T(Q), H)}, assumptions=_ORTH, correction="absorb-mean-rotate"),
@@ -204,7 +204,7 @@ RECIPES_LIST = (
                      "H'": dot(T(Q), H)}, assumptions=_ORTH, post=True),
     _model(
         "rotate-post-layer-norm", "Rotate the residual stream of a post-norm layer-norm model (no gains)",
-        "the rotation of rotate-post-rms, with layer norm after each residual addition",
+        "E' = E Q, W1' = Q^T W1, W2' = W2 Q, b2' = b2 Q, H' = Q^T H, for an orthogonal Q, with layer norm after each residual addition",
         "post-norm transformers (BERT's order)",
         "ln", [Q], {"E'": dot(E, Q), "W1'": dot(T(Q), W1), "W2'": dot(W2, Q), "b2'": dot(b2, Q),
                     "H'": dot(T(Q), H)}, assumptions=_ORTH, post=True),
@@ -234,7 +234,7 @@ RECIPES_LIST = (
         assumptions=(("nonzero", "s"),)),
     _equation(
         "migrate-scale-tanh", "Move a per-unit scale through a tanh MLP's hidden layer",
-        "the re-scaling of migrate-scale-relu with tanh in place of ReLU",
+        "tanh(z W1 + b1) W2 = tanh(z W1' + b1') W2' with W1' = W1 diag(s), b1' = b1 diag(s), W2' = diag(1/s) W2",
         "a tempting generalisation: tanh is not positively homogeneous",
         {"d": "the input width", "m": "the hidden width", "k": "the output width"},
         {"z": (1, "d"), "W1": ("d", "m"), "b1": (1, "m"), "W2": ("m", "k"), "s": (1, "m"),
