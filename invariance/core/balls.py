@@ -135,8 +135,12 @@ def tanh_ball(v) -> Ball:
     v = Ball.of(v)
     ends = []
     for x in (Fraction(v.M - v.R, 1 << Ball.K), Fraction(v.M + v.R, 1 << Ball.K)):
-        e = exp_ball(2 * x)
-        ends.append((e - 1) * (e + 1).inverse())
+        # tanh(x) = (1 - e^(-2|x|)) / (1 + e^(-2|x|)) with the sign of x: e^(-2|x|) is in (0, 1], so
+        # no integer grows (e^(2x) of a 40-digit x from a file would be squared into an integer
+        # of astronomically many bits, and past x = 56 its inverse falls below the grid)
+        e = exp_ball(-2 * abs(x))
+        t = (1 - e) * (1 + e).inverse()
+        ends.append(t if x >= 0 else -t)
     lo, hi = ends[0].M - ends[0].R, ends[1].M + ends[1].R
     return Ball((lo + hi) // 2, (hi - lo) // 2 + 1)
 
