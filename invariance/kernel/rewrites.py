@@ -35,7 +35,8 @@ def _conditions(data, r, what: str) -> set:
         raise _Bad(f"{what}: a list of at most 20 [kind, name] pairs")
     out = set()
     for c in data:
-        if (not isinstance(c, list) or len(c) != 2 or c[0] not in CONDITIONS or not isinstance(c[1], str)
+        if (not isinstance(c, list) or len(c) != 2 or not isinstance(c[0], str) or c[0] not in CONDITIONS
+                or not isinstance(c[1], str)
                 or c[1] not in r.decl or c[1] in r.definitions):
             raise _Bad(f"{what}: each is [kind, name] with a kind of {', '.join(CONDITIONS)} and a declared, "
                        "unprimed variable")
