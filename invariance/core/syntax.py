@@ -24,6 +24,7 @@ __all__ = ["parse_block", "parse_many", "BlockError", "FUNCS", "MAX_TEXT"]
 FUNCS = {"LN": "ln", "RMS": "rms", "ReLU": "relu", "relu": "relu", "tanh": "tanh", "GELU": "gelu",
          "gelu": "gelu", "diag": "diag"}
 MAX_TEXT = 2_000
+MAX_DEPTH = 60        # nesting of parentheses, functions, 1/ and ^T: the paper's blocks nest under 10
 _TOKEN = re.compile(r"\s*(?:(?P<name>[A-Za-z][A-Za-z0-9_]*'*)|(?P<op>\^T|1/|[()+\-]))")
 _NAMES = ("m", "k", "n", "p", "q", "r", "s2", "s3")
 
@@ -47,7 +48,14 @@ def _tokens(text: str):
 
 class _Parser:
     def __init__(self, text):
-        self.toks, self.k, self.n = _tokens(text), 0, 0
+        self.toks, self.k, self.n, self.depth = _tokens(text), 0, 0, 0
+
+    def deeper(self, levels=1):
+        """One more level of nesting (the parser recurses, and so does every later pass over the
+        term: '((((x))))' of 2,000 characters raised RecursionError)."""
+        self.depth += levels
+        if self.depth > MAX_DEPTH:
+            raise BlockError(f"a formula nested more than {MAX_DEPTH} levels deep")
 
     def peek(self):
         return self.toks[self.k][0] if self.k < len(self.toks) else None
@@ -77,13 +85,22 @@ class _Parser:
         return factors[0] if len(factors) == 1 else ("dot",) + tuple(factors)
 
     def factor(self):
-        t = self.atom()
+        t, depth = self.atom(), self.depth
         while self.peek() == "^T":
             self.take()
+            self.deeper()
             t = ("T", t)
+        self.depth = depth
         return t
 
     def atom(self):
+        self.deeper()
+        try:
+            return self._atom()
+        finally:
+            self.depth -= 1
+
+    def _atom(self):
         tok = self.take()
         if tok == "(":
             t = self.expr()
@@ -141,6 +158,8 @@ def _read(text: str, counter: list):
     p = _Parser(text)
     p.n = counter[0]
     term = p.expr()
+    if _depth(term) > MAX_DEPTH:    # (x^T^T..)^T^T..: each factor within the bound, the term not
+        raise BlockError(f"a formula nested more than {MAX_DEPTH} levels deep")
     if p.peek() is not None:
         raise BlockError(f"unexpected {p.peek()!r} at column {p.toks[p.k][1]}")
     counter[0] = p.n
@@ -230,6 +249,16 @@ def parse_many(texts, same=(), width: str = "d", square=(), rows=()):
     if not any(("var", "x") in _vars(t) for t in terms):
         raise BlockError("a block reads the token x")
     return terms, decl, (width,) + tuple(n for n in _NAMES if n in names.values())
+
+
+def _depth(t) -> int:
+    """The term's nesting, without recursion."""
+    deepest, todo = 0, [(t, 1)]
+    while todo:
+        u, d = todo.pop()
+        deepest = max(deepest, d)
+        todo.extend((a, d + 1) for a in u[1:] if isinstance(a, tuple))
+    return deepest
 
 
 def _vars(t):

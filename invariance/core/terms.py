@@ -260,12 +260,22 @@ def latex(t) -> str:
 
 
 # --- values -----------------------------------------------------------------------------------
-def evaluate(t, env: dict, sizes: dict, field, eps=0):
+def evaluate(t, env: dict, sizes: dict, field, eps=0, budget: list | None = None):
     """The term's value at concrete sizes: a list of rows.  ``env`` maps a name to its value (a
     list of rows); ``field`` supplies the numbers' operations (``zero``, ``one``, ``sqrt``,
-    ``recip``, ``relu``, ``tanh``, ``gelu``, ``rational``): exact fractions and balls for the
-    kernel and the search, floats for a quick look.  ``eps`` is the normalizers' epsilon."""
+    ``recip``, ``relu``, ``tanh``, ``gelu``, ``rational``, and optionally ``tidy``, applied to
+    every entry of a product or sum): exact fractions and balls for the kernel and the search,
+    floats for a quick look.  ``eps`` is the normalizers' epsilon.  ``budget``, a one-element
+    list, is the number of entry operations still allowed (decremented; :class:`NotExact` when
+    it runs out): what bounds the time of a term from a file."""
     z, o = field.zero, field.one
+    tidy = getattr(field, "tidy", lambda x: x)
+
+    def spend(n):
+        if budget is not None:
+            budget[0] -= n
+            if budget[0] < 0:
+                raise NotExact("more entry operations than the budget of one evaluation")
 
     def n_of(s):
         return 1 if s == 1 else sizes[s]
@@ -287,14 +297,16 @@ def evaluate(t, env: dict, sizes: dict, field, eps=0):
         if op == "zero":
             return mat(n_of(t[1]), n_of(t[2]), lambda i, j: z)
         vals = [ev(a) for a in t[1:]]
+        spend(sum(len(v) * len(v[0]) for v in vals))
         if op == "dot":
             out = vals[0]
             for b in vals[1:]:
-                out = [[_sum([row[k] * b[k][j] for k in range(len(b))], z) for j in range(len(b[0]))]
+                spend(len(out) * len(b) * len(b[0]))
+                out = [[tidy(_sum([row[k] * b[k][j] for k in range(len(b))], z)) for j in range(len(b[0]))]
                        for row in out]
             return out
         if op == "add":
-            return [[_sum([v[i][j] for v in vals], z) for j in range(len(vals[0][0]))]
+            return [[tidy(_sum([v[i][j] for v in vals], z)) for j in range(len(vals[0][0]))]
                     for i in range(len(vals[0]))]
         (a,) = vals
         if op == "neg":
@@ -336,10 +348,21 @@ class Exact:
     that straddles 0, and GELU (no enclosure here), raise :class:`NotExact`."""
 
     zero, one = Fraction(0), Fraction(1)
+    MAX_BITS = 4_096   # of an exact entry (numerator and denominator): past it, its enclosure
 
     @staticmethod
     def rational(q):
         return Fraction(q)
+
+    @staticmethod
+    def tidy(x):
+        """An exact entry whose numerator and denominator together pass :attr:`MAX_BITS` bits
+        becomes its enclosure (a ball on the grid): sums of products of distinct denominators
+        would otherwise multiply an entry's digits by the width at every product."""
+        if isinstance(x, Fraction) and x.numerator.bit_length() + x.denominator.bit_length() > Exact.MAX_BITS:
+            from .balls import Ball
+            return Ball.of(x)
+        return x
 
     @staticmethod
     def sqrt(x):

@@ -15,12 +15,16 @@ from fractions import Fraction
 from ..catalogue.rewrites import CLAIM, RECIPES, ClaimError, recipe_of
 from ..core.rewrite import PROVED, REFUTED, REWRITE, fraction_text, instance_values
 from ..core.rules import CONDITIONS, RULES, Context, applications, closure, condition_text
-from ..core.terms import Exact, NotExact, TermError, canonical, differ, evaluate, from_json, show
+from ..core.terms import Exact, NotExact, TermError, canonical, differ, evaluate, from_json, show, size
 
 __all__ = ["check_rewrite", "MAX_STEPS", "MAX_SIZE"]
 
 MAX_STEPS = 500       # steps of one chain: a genuine one has under 20
 MAX_SIZE = 8          # a counterexample's sizes: a genuine one is at most 4
+MAX_WORK = 50_000     # node visits of checking one proof: a registered recipe's take under 2,000 (a claim of
+                      # 333 summands x I checked every application of every step: over 30 s)
+MAX_OPERATIONS = 30_000    # entry operations of a counterexample's evaluation: a recipe's at size 8 takes
+                           # under 6,000 (a claim's long product x W W .. W would take minutes)
 _NUMBER = re.compile(r"-?[0-9]{1,40}(/[1-9][0-9]{0,39})?")
 _KEYS = {"schema", "recipe", "statement", "verdict", "claim", "conditions", "conditions_text", "proof",
          "counterexample", "repair", "correction"}
@@ -48,8 +52,17 @@ def _conditions(data, r, what: str) -> set:
     return out
 
 
-def _chain(steps, start, r, ctx, allowed, where: str):
-    """The end of a checked chain from ``start``, and the conditions its steps used."""
+def _spend(work: list, n: int, at: str) -> None:
+    work[0] -= n
+    if work[0] < 0:
+        raise _Bad(f"{at}: checking the proof takes more than {MAX_WORK} node visits (the registry's recipes "
+                   "take under 2,000): a shorter proof of a smaller claim")
+
+
+def _chain(steps, start, r, ctx, allowed, where: str, work: list):
+    """The end of a checked chain from ``start``, and the conditions its steps used.  ``work``
+    (a one-element list) is the document's node visits left: each step costs its term's size,
+    and so does each application of the rule tried before the one that gives the step's term."""
     if not isinstance(steps, list) or len(steps) > MAX_STEPS:
         raise _Bad(f"{where}: a list of at most {MAX_STEPS} steps")
     term, used = canonical(start), set()
@@ -64,19 +77,27 @@ def _chain(steps, start, r, ctx, allowed, where: str):
             new = canonical(from_json(step["term"], r.decl, r.sizes))
         except TermError as e:
             raise _Bad(f"{at}: {e}") from None
-        hits = [conds for out, conds in applications(term, rule, ctx) if out == new]
-        ok = [c for c in hits if closure(c) <= allowed]
-        if not ok:
+        n = size(term)
+        _spend(work, n, at)
+        ok, hit = None, False
+        for out, c in applications(term, rule, ctx):   # the first that gives the step's term, as the search
+            _spend(work, n, at)
+            if out == new:
+                hit = True
+                if closure(c) <= allowed:
+                    ok = c
+                    break
+        if ok is None:
             raise _Bad(f"{at}: not one application of {rule.name!r} to the previous term"
-                       + (" under the conditions allowed" if hits else ""))
-        conds = tuple(sorted(set(ok[0])))
+                       + (" under the conditions allowed" if hit else ""))
+        conds = tuple(sorted(set(ok)))
         if step["reason"] != rule.words or step["text"] != show(new) or step["conditions"] != [list(c) for c in conds]:
             raise _Bad(f"{at}: its reason, text or conditions are not the rule's")
         term, used = new, used | set(conds)
     return term, used
 
 
-def _proof(data, r, allowed, where: str) -> set:
+def _proof(data, r, allowed, where: str, work: list) -> set:
     ctx = Context(r.decl, r.definitions)
     if not isinstance(data, list) or len(data) != len(r.goals):
         raise _Bad(f"{where}: one entry per goal of the recipe ({', '.join(g.name for g in r.goals)})")
@@ -84,8 +105,8 @@ def _proof(data, r, allowed, where: str) -> set:
     for goal, entry in zip(r.goals, data):
         if not isinstance(entry, dict) or set(entry) != {"goal", "lhs", "rhs"} or entry["goal"] != goal.name:
             raise _Bad(f"{where}: the goals in the recipe's order, each with goal, lhs and rhs")
-        left, u1 = _chain(entry["lhs"], goal.lhs, r, ctx, allowed, f"{where}, {goal.name}, left")
-        right, u2 = _chain(entry["rhs"], goal.rhs, r, ctx, allowed, f"{where}, {goal.name}, right")
+        left, u1 = _chain(entry["lhs"], goal.lhs, r, ctx, allowed, f"{where}, {goal.name}, left", work)
+        right, u2 = _chain(entry["rhs"], goal.rhs, r, ctx, allowed, f"{where}, {goal.name}, right", work)
         if left != right:
             raise _Bad(f"{where}, {goal.name}: the two chains end apart ({show(left)} and {show(right)})")
         used |= u1 | u2
@@ -136,11 +157,12 @@ def _refuted(data, r) -> None:
     sizes, env = _values(data, r)
     _assumed(env, closure(r.assumptions))
     entry = data["entry"]
+    budget = [MAX_OPERATIONS]
     try:
         for name, term in r.definitions.items():
-            env[name] = evaluate(term, env, sizes, Exact)
-        lhs = evaluate(r.instance.lhs, env, sizes, Exact)
-        rhs = evaluate(r.instance.rhs, env, sizes, Exact)
+            env[name] = evaluate(term, env, sizes, Exact, budget=budget)
+        lhs = evaluate(r.instance.lhs, env, sizes, Exact, budget=budget)
+        rhs = evaluate(r.instance.rhs, env, sizes, Exact, budget=budget)
     except (NotExact, ZeroDivisionError) as e:
         raise _Bad(f"counterexample: the model is not evaluated exactly there ({e})") from None
     if type(entry) is not int or not 0 <= entry < len(lhs[0]):
@@ -171,7 +193,7 @@ def check_rewrite(doc: dict) -> list[str]:
         if verdict == PROVED:
             if {"counterexample", "repair", "correction"} & set(doc):
                 raise _Bad("a proved rewrite has no counterexample, repair or correction")
-            used = _proof(doc.get("proof"), r, closure(r.assumptions), "proof")
+            used = _proof(doc.get("proof"), r, closure(r.assumptions), "proof", [MAX_WORK])
             if used != conds:
                 raise _Bad("conditions: not the conditions the proof used")
         elif verdict == REFUTED:
@@ -183,7 +205,7 @@ def check_rewrite(doc: dict) -> list[str]:
                 if not isinstance(rep, dict) or set(rep) != {"conditions", "conditions_text", "proof"}:
                     raise _Bad("repair: conditions, conditions_text and proof")
                 extra = _conditions(rep["conditions"], r, "repair conditions")
-                used = _proof(rep["proof"], r, closure(set(r.assumptions) | extra), "repair")
+                used = _proof(rep["proof"], r, closure(set(r.assumptions) | extra), "repair", [MAX_WORK])
                 if extra != used - closure(r.assumptions) or not extra:
                     raise _Bad("repair conditions: not what the repair's proof used beyond the assumptions")
                 if rep["conditions_text"] != [condition_text(c) for c in rep["conditions"]]:
