@@ -181,8 +181,8 @@ def from_json(data, decl: dict, sizes, limit: int = MAX_NODES):
         op, args = x[0], x[1:]
         if op in ("I", "C", "ones", "zero"):
             want = 2 if op == "zero" else 1
-            if len(args) != want or any(not (a == 1 or (isinstance(a, str) and a in sizes)) or isinstance(a, bool)
-                                        for a in args):
+            if len(args) != want or any(not ((type(a) is int and a == 1) or (isinstance(a, str) and a in sizes))
+                                        for a in args):   # not 1.0 or true: they read as 1
                 raise TermError(f"{op} takes {want} size(s), each a declared size or 1")
             return (op,) + tuple(args)
         if (op in NARY and len(args) < 2) or (op in UNARY and len(args) != 1):

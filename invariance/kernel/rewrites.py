@@ -49,6 +49,8 @@ def _conditions(data, r, what: str) -> set:
         if square != (c[0] in ("orthogonal", "fixes-ones")):
             raise _Bad(f"{what}: {c[0]} of {c[1]!r}, which is not a {'square matrix' if not square else 'row'}")
         out.add(tuple(c))
+    if data != [list(c) for c in sorted(out)]:    # as written: a condition listed twice showed twice
+        raise _Bad(f"{what}: each condition once, in order")
     return out
 
 
@@ -210,8 +212,9 @@ def check_rewrite(doc: dict) -> list[str]:
                     raise _Bad("repair conditions: not what the repair's proof used beyond the assumptions")
                 if rep["conditions_text"] != [condition_text(c) for c in rep["conditions"]]:
                     raise _Bad("repair conditions_text: not the conditions' words")
-            if doc.get("correction") != r.correction:
-                raise _Bad(f"correction: the registry's is {r.correction!r}")
+            if doc.get("correction") != r.correction or ("correction" in doc) != (r.correction is not None):
+                raise _Bad(f"correction: the registry's is {r.correction!r}" if r.correction else
+                           "correction: the registry gives this recipe none")
         else:
             raise _Bad(f"verdict: {PROVED} or {REFUTED} (an unknown verdict claims nothing to check)")
         if doc.get("conditions_text") != [condition_text(c) for c in doc["conditions"]]:
