@@ -21,7 +21,9 @@ Each class tried, and what it met (every forgery refused with one line naming it
    doubled, a correction of null, a size 1.0 read as 1;
 7. relabelling: every genuine document as every other recipe, a proof of a provable recipe as
    its refuted variant, a "refuted" document for a recipe that is proved (it verifies only with a
-   genuine counterexample, and random ones never are).
+   genuine counterexample, and random ones never are);
+8. random mutations of every genuine document (junk of every JSON type at any leaf, deletions,
+   doublings): never an exception, never a verdict unless the mutation changed nothing.
 """
 from __future__ import annotations
 
@@ -730,3 +732,47 @@ def test_the_bombs_timings():
         print(f"{label}: {seconds:.3f} s")
         # one document: well under a second; a file of 64 (two cores shared): well under the budget
         assert seconds < (TIME_BUDGET / 2 if label.startswith("a file of") else 2.0), label
+
+
+# --- 8. random mutations ----------------------------------------------------------------------------
+_JUNK = [None, True, False, 0, 1, -1, 1.5, 10 ** 30, "", "x", "Q", "d", "I", "1/2", [], {}, [[]], {"a": 1},
+         ["I", "d"], ["neg", "x"], [1], ["orthogonal", "Q"], "proved", "refuted", float("nan")]
+
+
+def _paths(x, p=()):
+    yield p
+    if isinstance(x, dict):
+        for k, v in x.items():
+            yield from _paths(v, p + (k,))
+    elif isinstance(x, list):
+        for i, v in enumerate(x):
+            yield from _paths(v, p + (i,))
+
+
+@pytest.mark.parametrize("rid", list(RECIPES))
+def test_random_mutations_never_crash_and_never_verify_unless_harmless(rid):
+    """A leaf replaced by junk of any JSON type, a key or an element deleted, an element doubled: verify
+    returns one-line problems (never raises); a mutation that verifies is one that changed nothing (the
+    same JSON) or a counterexample's value that still refutes.  (5,200 such mutations found 0 crashes.)"""
+    rng = random.Random(rid)
+    doc = GENUINE[rid]
+    paths = [p for p in _paths(doc) if p]
+    for _ in range(60):
+        d = copy.deepcopy(doc)
+        p = rng.choice(paths)
+        parent = d
+        for k in p[:-1]:
+            parent = parent[k]
+        mode = rng.random()
+        if mode < .7:
+            parent[p[-1]] = copy.deepcopy(rng.choice(_JUNK))
+        elif mode < .85:
+            del parent[p[-1]]
+        elif isinstance(parent, list):
+            parent.insert(p[-1], copy.deepcopy(parent[p[-1]]))
+        else:
+            parent["extra"] = 1
+        problems = verify(d)
+        assert isinstance(problems, list) and all(isinstance(s, str) and "\n" not in s for s in problems)
+        if not problems:
+            assert d == doc or p[:2] == ("counterexample", "values"), (p, mode)
