@@ -725,6 +725,17 @@ def test_a_claim_statement_changed_under_its_proof():
     rejected(forged, "statement: ")
 
 
+def test_a_claim_whose_rewritten_parameter_reads_the_token():
+    """"RMS(x) W = W', W' = RMS(x) W" was proved in one definition step: a block shown equal to a
+    "parameter" that is the block itself.  A rewritten parameter is defined from parameters only."""
+    r = claim("RMS(x) W", "W'", ["W' = RMS(x) W"])
+    from invariance.core.rewrite import document
+    from invariance.derive.rewrite import verdict
+    rejected(document(verdict(r), r), "reads the token x")
+    r = claim("x W", "x W'", ["W' = W + x^T x W - x^T x W"])
+    rejected(document(verdict(r), r), "reads the token x")
+
+
 def test_the_bombs_timings():
     """The worst verify time of each class of bomb above (seconds), against the 30 s budget of a
     file.  Printed with ``pytest -s``."""
