@@ -736,6 +736,22 @@ def test_a_claim_whose_rewritten_parameter_reads_the_token():
     rejected(document(verdict(r), r), "reads the token x")
 
 
+def test_a_rewrite_document_that_runs_out_of_time_is_one_problem(tmp_path, monkeypatch):
+    """A rewrite document (a dict, no cells) that ran past the budget made verify_path look up its
+    "cells": KeyError, a traceback out of ``verify`` (seen with the 6 MB claim of 333 summands before
+    the node budget).  Now one problem, like any file out of time."""
+    import invariance.kernel.files as F
+
+    def forever(doc):
+        while True:
+            pass
+    monkeypatch.setattr(F, "check_rewrite", forever)
+    path = tmp_path / "slow.json"
+    path.write_text(json.dumps(GENUINE["rotate-rms"]))
+    report = verify_path(path, budget=0.3)
+    assert len(report.problems) == 1 and "not checked within 0.3 s" in report.problems[0]
+
+
 def test_the_bombs_timings():
     """The worst verify time of each class of bomb above (seconds), against the 30 s budget of a
     file.  Printed with ``pytest -s``."""

@@ -225,8 +225,9 @@ def verify_path(path: Path, hooks: Hooks = Hooks(), budget: float | None = TIME_
         except OutOfTime:
             found = [_late(budget)]
             doc = seen.get("doc")
-            results = [(c, found) for c in doc["cells"]] if isinstance(doc, dict) and not document_problem(doc) \
-                and not _consequences_document(doc) else []
+            results = [(c, found) for c in doc["cells"]] if isinstance(doc, dict) and "cells" in doc \
+                and not document_problem(doc) and not _consequences_document(doc) else []   # (a rewrite or
+            # symmetries document has no cells: one that ran out of time raised KeyError out of verify)
         if "later" in seen:
             later.append((f, seen["later"]))
         symmetries += seen.get("symmetries", 0)
