@@ -727,13 +727,19 @@ def test_a_claim_statement_changed_under_its_proof():
 
 def test_a_claim_whose_rewritten_parameter_reads_the_token():
     """"RMS(x) W = W', W' = RMS(x) W" was proved in one definition step: a block shown equal to a
-    "parameter" that is the block itself.  A rewritten parameter is defined from parameters only."""
-    r = claim("RMS(x) W", "W'", ["W' = RMS(x) W"])
+    "parameter" that is the block itself.  A rewritten parameter is defined from parameters only:
+    claim() refuses it, and so does the checker, which reads the statement through claim()."""
+    from invariance.catalogue.rewrites import ClaimError
     from invariance.core.rewrite import document
     from invariance.derive.rewrite import verdict
-    rejected(document(verdict(r), r), "reads the token x")
-    r = claim("x W", "x W'", ["W' = W + x^T x W - x^T x W"])
-    rejected(document(verdict(r), r), "reads the token x")
+    for statement in (("RMS(x) W", "W'", ["W' = RMS(x) W"]), ("x W", "x W'", ["W' = W + x^T x W - x^T x W"])):
+        with pytest.raises(ClaimError, match="reads the token x"):
+            claim(*statement)
+    r = claim("RMS(x Q) Q^T W", "RMS(x) W'", ["W' = W"], ["Q orthogonal"])
+    forged = document(verdict(r), r)
+    forged["statement"] = {"original": "RMS(x) W", "rewritten": "W'", "definitions": ["W' = RMS(x) W"],
+                           "assumptions": []}
+    rejected(forged, "reads the token x")
 
 
 def test_a_rewrite_document_that_runs_out_of_time_is_one_problem(tmp_path, monkeypatch):

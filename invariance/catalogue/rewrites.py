@@ -299,6 +299,8 @@ def claim(original: str, rewritten: str, definitions=(), assumptions=()) -> Reci
         from ..core.rewrite import free_names
         if any(v in defs or _PRIMED.fullmatch(v) for v in free_names(t)):
             raise ClaimError(f"{n} is defined in terms of a primed name: define it from the original parameters")
+        if "x" in free_names(t):
+            raise ClaimError(f"{n} reads the token x: a rewritten parameter is computed from the parameters alone")
     for v in decl:
         if _PRIMED.fullmatch(v) and v not in defs:
             raise ClaimError(f"{v} is used but not defined: add --define \"{v} = ...\"")

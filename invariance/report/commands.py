@@ -378,7 +378,11 @@ def rewrite_command(recipe: str | None = None, everything: bool = False, fmt: st
     unknown = [rid for rid, d in docs if d["verdict"] == UNKNOWN]
     if unknown:
         print(f"unknown: {', '.join(unknown)}: neither a proof nor a counterexample was found", file=sys.stderr)
-    return EXIT_FAIL if unknown or failed else EXIT_OK
+    from ..kernel.rewrites import check_rewrite   # what verify will say of the document just printed
+    unchecked = [f"{rid}: {p}" for rid, d in docs if d["verdict"] != UNKNOWN for p in check_rewrite(d)]
+    for line in unchecked:
+        print(f"the certificate does not verify: {line}", file=sys.stderr)
+    return EXIT_FAIL if unknown or failed or unchecked else EXIT_OK
 
 
 def _count(n: int, noun: str) -> str:
