@@ -20,6 +20,15 @@ declared variable (:data:`CONDITIONS`).  Why each rule holds:
 - ``centring-idempotent``: C C = C (centring a centred row changes nothing).
 - ``relu-scaling``: ReLU(u diag(s)) = ReLU(u) diag(s) when every s_j > 0 (ReLU is positively
   homogeneous: max(0, s t) = s max(0, t) for s > 0); false for tanh and GELU.
+- ``ones-centred``: 1 C = 0: 1 (I - 1^T 1 / d) = 1 - (1 1^T / d) 1 = 1 - 1 (1 1^T = d).  With
+  ``layer-norm`` and ``distribute`` it gives LN(u + a 1) = LN(u): (u + a 1) C = u C.
+- ``centred-rms-ones``: RMS(u C) 1^T = 0: RMS(u C) = (u C) / r with r a scalar per row, and
+  C 1^T = (1 C)^T = 0.  Only for an argument whose every summand ends with C (a centred row).
+- ``scalar``: diag(a 1) M = M diag(a 1) for a 1 x 1 ``a``: diag(a 1) is a times the identity,
+  which commutes with every matrix (the widths of the two identities follow M's shape).
+- ``rms-scale``: RMS(u diag(a 1)) = RMS(u) when a > 0 and eps = 0: (a u)(a u)^T / d = a^2 u u^T / d,
+  whose square root is a sqrt(u u^T / d) for a > 0, so a cancels; with eps > 0 it does not
+  (a^2 m + eps != a^2 (m + eps)), and a < 0 flips the sign.
 """
 from __future__ import annotations
 
@@ -28,14 +37,16 @@ from typing import Callable
 
 from .terms import canonical, replace_at, shape, subterms
 
-__all__ = ["Rule", "RULES", "CONDITIONS", "IMPLIES", "closure", "condition_text", "applications", "Context"]
+__all__ = ["Rule", "RULES", "CONDITIONS", "EPS", "IMPLIES", "closure", "condition_text", "applications", "Context"]
 
 CONDITIONS = {
     "orthogonal": "{0} is orthogonal ({0} {0}^T = I)",
     "fixes-ones": "{0} fixes the all-ones vector ({0} 1^T = 1^T)",
     "positive": "every entry of {0} is positive",
     "nonzero": "no entry of {0} is zero",
+    "eps-zero": "the normalizers' {0} is 0",
 }
+EPS = ("eps-zero", "eps")   # the one condition about no declared variable: the normalizers' epsilon
 
 
 #: What a condition gives for free: every entry positive means none is zero.
@@ -254,6 +265,49 @@ def _relu_scaling(t, ctx):
     return [] if rest is None else [(("dot", ("relu", rest), m), (("positive", m[1][1]),))]
 
 
+def _ones_centred(t, ctx):
+    return _pairs(t, lambda a, b: ([("zero", 1, a[1])], ()) if a[0] == "ones" and b == ("C", a[1]) else None)
+
+
+def _centred(u) -> bool:
+    """Every summand of u ends with the centring matrix C."""
+    m = _last_factor(u)
+    return m is not None and m[0] == "C" and _strip_right(u, m) is not None
+
+
+def _centred_rms_ones(t, ctx):
+    def match(a, b):
+        if a[0] == "rms" and b[0] == "T" and b[1][0] == "ones" and _centred(a[1]):
+            return [("zero", 1, 1)], ()
+        return None
+    return _pairs(t, match)
+
+
+def _scalar_name(m, ctx):
+    """The 1 x 1 variable a of a factor diag(a 1), else None."""
+    if m is None or m[0] != "diag" or m[1][0] != "dot" or len(m[1]) != 3:
+        return None
+    a, ones = m[1][1], m[1][2]
+    return a[1] if a[0] == "var" and ones[0] == "ones" and ctx.decl.get(a[1]) == (1, 1) else None
+
+
+def _scalar(t, ctx):
+    def match(a, b):
+        if _scalar_name(a, ctx) is None or _scalar_name(b, ctx) is not None:
+            return None
+        return [b, ("diag", ("dot", a[1][1], ("ones", shape(b, ctx.decl)[1])))], ()
+    return _pairs(t, match)
+
+
+def _rms_scale(t, ctx):
+    if t[0] != "rms":
+        return []
+    m = _last_factor(t[1])
+    name = _scalar_name(m, ctx)
+    rest = _strip_right(t[1], m) if name else None
+    return [] if rest is None else [(("rms", rest), (("positive", name), EPS))]
+
+
 RULES = {r.name: r for r in (
     Rule("definition", "the definition of the rewritten parameter", _definition),
     Rule("layer-norm", "layer norm is RMS of the centred row: LN(u) = RMS(u C), C = I - 1^T 1/d", _layer_norm),
@@ -270,6 +324,10 @@ RULES = {r.name: r for r in (
     Rule("centring-rotation", "Q C = C Q for an orthogonal Q that fixes the all-ones vector", _centring_rotation),
     Rule("rms-rotation", "RMS(u Q) = RMS(u) Q for an orthogonal Q: u Q Q^T u^T = u u^T", _rms_rotation),
     Rule("relu-scaling", "ReLU(u diag(s)) = ReLU(u) diag(s) for s > 0 (positive homogeneity)", _relu_scaling),
+    Rule("ones-centred", "1 C = 0: the all-ones row centred is zero", _ones_centred),
+    Rule("centred-rms-ones", "RMS(u C) 1^T = 0: a centred row, divided by its RMS, sums to zero", _centred_rms_ones),
+    Rule("scalar", "diag(a 1) M = M diag(a 1): a multiple of the identity commutes", _scalar),
+    Rule("rms-scale", "RMS(u a) = RMS(u) for a scalar a > 0 at eps = 0", _rms_scale),
 )}
 
 
