@@ -48,6 +48,26 @@ class Dual:
     def __init__(self, v: Fraction, d: dict | None = None):
         self.v, self.d = v, d or {}
 
+    # operators, so that generic code (terms.evaluate) computes with it as with a number
+    def __add__(self, o):
+        return _add(self, o)
+
+    __radd__ = __add__
+
+    def __mul__(self, o):
+        return _mul(self, o)
+
+    __rmul__ = __mul__
+
+    def __neg__(self):
+        return _mul(self, Fraction(-1))
+
+    def __sub__(self, o):
+        return _add(self, -o)
+
+    def __rsub__(self, o):
+        return _add(o, -self)
+
 
 def _lift(x) -> Dual:
     return x if isinstance(x, Dual) else Dual(x)
