@@ -15,7 +15,7 @@ import sympy as sp
 from .notation import plain, tex
 from .records import INVARIANT, Cell, Chain, Equation, reads
 
-__all__ = ["FORMAT", "SYMMETRIES", "symmetries_json", "fraction_text", "cell_json", "chain_json", "document", "equation_json", "to_json", "filename", "words", "words_tex"]
+__all__ = ["FORMAT", "SYMMETRIES", "BLOCK_SYMMETRIES", "symmetries_json", "fraction_text", "cell_json", "chain_json", "document", "equation_json", "to_json", "filename", "words", "words_tex"]
 
 
 FORMAT = "invariance-certificate/3"   # 3: a proof is chains of equalities, each link with its reason
@@ -87,6 +87,7 @@ def document(cells, definitions: bool = True, annotations: dict | None = None) -
 
 
 SYMMETRIES = "invariance-symmetries/1"   # a layer's symmetries: proved basis, completeness by rank
+BLOCK_SYMMETRIES = "invariance-block-symmetries/1"   # a block's: families proved by rewriting, the same rank
 
 
 def fraction_text(v) -> object:

@@ -14,7 +14,7 @@ from .rules import RULES, condition_text
 from .terms import canonical, show, to_json
 
 __all__ = ["REWRITE", "PROVED", "REFUTED", "UNKNOWN", "Chain", "Proof", "Counterexample",
-           "RewriteResult", "document", "instance_values", "free_names", "fraction_text"]
+           "RewriteResult", "document", "proof_json", "instance_values", "free_names", "fraction_text"]
 
 REWRITE = "invariance-rewrite/1"
 PROVED, REFUTED, UNKNOWN = "proved", "refuted", "unknown"
@@ -89,6 +89,9 @@ def _chain_json(chain: Chain) -> list:
 
 def _proof_json(proof: Proof) -> list:
     return [{"goal": goal, "lhs": _chain_json(left), "rhs": _chain_json(right)} for goal, left, right in proof.chains]
+
+
+proof_json = _proof_json   # a proof's chains as a document holds them (block symmetries embed them too)
 
 
 def document(result: RewriteResult, recipe) -> dict:

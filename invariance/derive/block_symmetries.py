@@ -174,3 +174,23 @@ def _basis(b, sizes, values, proved, out: BlockSymmetries) -> None:
             out.basis.append(d)
         else:
             out.dependent.append(d)
+
+
+def document(s: BlockSymmetries) -> dict:
+    """The certificate ``verify`` re-checks: the basis (each family with its proof's chains), the
+    dimension, and at each certified set of sizes the point and tokens."""
+    from ..core.certificate import BLOCK_SYMMETRIES
+    from ..core.rewrite import fraction_text, proof_json
+
+    def rows(m):
+        return [[fraction_text(v) for v in row] for row in m]
+    return {"schema": BLOCK_SYMMETRIES, "block": s.block, "dimension": str(s.dimension),
+            "basis": [{"family": d.family.id, "count": str(d.count),
+                       "conditions": [list(c) for c in d.family.conditions()], "proof": proof_json(d.proof)}
+                      for d in s.basis],
+            "completeness": [{"sizes": dict(c.sizes), "columns": c.columns, "rank": c.rank, "proved": c.proved,
+                              "values": {p: rows(v) for p, v in c.values.items()}, "tokens": rows(c.tokens)}
+                             for c in s.certificates if c.complete]}
+
+
+__all__ += ["document"]

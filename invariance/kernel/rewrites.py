@@ -17,7 +17,7 @@ from ..core.rewrite import PROVED, REFUTED, REWRITE, fraction_text, instance_val
 from ..core.rules import CONDITIONS, RULES, Context, applications, closure, condition_text
 from ..core.terms import Exact, NotExact, TermError, canonical, differ, evaluate, from_json, show, size
 
-__all__ = ["check_rewrite", "MAX_STEPS", "MAX_SIZE"]
+__all__ = ["check_rewrite", "check_proof", "MAX_STEPS", "MAX_SIZE"]
 
 MAX_STEPS = 500       # steps of one chain: a genuine one has under 20
 MAX_SIZE = 8          # a counterexample's sizes: a genuine one is at most 4
@@ -113,6 +113,12 @@ def _proof(data, r, allowed, where: str, work: list) -> set:
             raise _Bad(f"{where}, {goal.name}: the two chains end apart ({show(left)} and {show(right)})")
         used |= u1 | u2
     return used
+
+
+def check_proof(data, r, allowed, where: str) -> set:
+    """The conditions used by a proof's chains (one per goal of ``r``), each step checked as one
+    rule application under ``allowed``; raises ValueError at the first that is not."""
+    return _proof(data, r, allowed, where)
 
 
 def _values(data, r) -> tuple[dict, dict]:
