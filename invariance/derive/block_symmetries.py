@@ -32,7 +32,7 @@ from ..core.terms import Exact, NotExact, evaluate, shape, subterms
 from .rewrite import prove
 
 __all__ = ["BlockSymmetries", "Proved", "BlockCertificate", "block_symmetries", "SIZE_SETS", "stacked",
-           "size_value", "proved_families"]
+           "size_value", "proved_families", "covered", "BALANCE"]
 
 #: Concrete sizes, in the order of a block's size names (a model's v first: at least d), tried in
 #: turn until three certify.  Within a set no two sizes are equal; every size is at least 3.
@@ -111,17 +111,21 @@ def _point(b: Block, sizes: dict, rng: random.Random):
     return values, [_draw(rng, 1, width)[0] for _ in range(stacked(b, sizes))]
 
 
+BALANCE = 5   # each ReLU unit on at a fifth of the tokens at least, and off at a fifth
+
+
 def covered(b: Block, sizes: dict, values: dict, tokens: list) -> bool:
-    """Every ReLU unit is on at some token and off at another (a unit on everywhere is linear
-    there, one off everywhere is dead: either has directions no generic point has)."""
+    """Every ReLU unit is on at :data:`BALANCE`'s share of the tokens and off at as many (a unit
+    on everywhere is linear there, one off everywhere is dead, one seen on a few tokens only is
+    not pinned down by them: each has directions a generic point has not)."""
     args = [u for _, (op, *rest) in subterms(b.output) if op == "relu" for u in rest]
     for u in args:
-        signs = [set() for _ in range(shape_at(shape(u, b.decl), sizes)[1])]
+        on = [0] * shape_at(shape(u, b.decl), sizes)[1]
         for tok in tokens:
             row = evaluate(u, {**values, b.token: [tok]}, sizes, Exact)[0]
             for j, y in enumerate(row):
-                signs[j].add((y.M > 0) if hasattr(y, "M") else (y > 0))
-        if any(len(sg) < 2 for sg in signs):
+                on[j] += (y.M > 0) if hasattr(y, "M") else (y > 0)
+        if any(min(n, len(tokens) - n) < len(tokens) // BALANCE for n in on):
             return False
     return True
 

@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, NamedTuple
 
-from ..core.certificate import FORMAT, SYMMETRIES
+from ..core.certificate import BLOCK_SYMMETRIES, FORMAT, SYMMETRIES
 from ..core.rewrite import REWRITE
 from ..core.records import INVARIANT
 from .cells import ANNOTATIONS, check_cell, unchecked
 from .consequences import verify_document
 from .rewrites import check_rewrite
 from .symmetries import check_symmetries
+from .block_symmetries import check_block_symmetries
 
 __all__ = ["MAX_FILE", "MAX_LINE", "TIME_BUDGET", "read_text", "load", "document_problem", "verify",
            "verify_path", "Report", "Hooks", "one_line", "within", "OutOfTime"]
@@ -181,7 +182,7 @@ def _symmetries_document(doc) -> bool:
     if isinstance(doc, list):
         return 0 < len(doc) <= MAX_LAYERS and all(_symmetries_document(d) for d in doc if not isinstance(d, list))\
             and not any(isinstance(d, list) for d in doc)
-    return isinstance(doc, dict) and doc.get("schema") == SYMMETRIES
+    return isinstance(doc, dict) and doc.get("schema") in (SYMMETRIES, BLOCK_SYMMETRIES)   # a layer's, or a block's
 
 
 MAX_LAYERS = 64   # symmetry documents in one file
@@ -189,9 +190,11 @@ MAX_LAYERS = 64   # symmetry documents in one file
 
 def _check_symmetries(doc) -> list[str]:
     """Problems of one symmetries document, or of each of a list (prefixed with its normalizer)."""
+    def check(d):
+        return check_block_symmetries(d) if d.get("schema") == BLOCK_SYMMETRIES else check_symmetries(d)
     if isinstance(doc, dict):
-        return check_symmetries(doc)
-    return [f"{d.get('normalizer')}: {p}" for d in doc for p in check_symmetries(d)]
+        return check(doc)
+    return [f"{d.get('normalizer') or d.get('block')}: {p}" for d in doc for p in check(d)]
 
 
 def _consequences_document(doc) -> bool:
@@ -288,7 +291,7 @@ def _cell_file(f: Path, hooks: Hooks, seen: dict) -> tuple[list, list[str]]:
         if not found:   # every basis cell verified: a consequence of that direction rests on it
             seen["proven"] = [(entry["cell"]["normalizer"], entry["cell"]["transformation"],
                                tuple(entry["cell"]["conditions"])) for d in (doc if isinstance(doc, list) else [doc])
-                              for kind in d["kinds"] for entry in kind["basis"]]
+                              if d["schema"] == SYMMETRIES for kind in d["kinds"] for entry in kind["basis"]]
         return [], found
     problems, md, markdown = [], f.with_suffix(".md"), None
     if md.exists() or md.is_symlink():
