@@ -17,6 +17,7 @@ import re
 import sys
 from pathlib import Path
 
+from .catalogue.blocks import BLOCKS
 from .catalogue.registry import NORMALIZERS, TRANSFORMATIONS, UnknownId, did_you_mean
 from .core.definition import InvalidNormalizer
 from .report import commands
@@ -168,12 +169,15 @@ def build_parser() -> argparse.ArgumentParser:
                                     "for every parameter value; each family proved for every size, the dimension "
                                     "as a formula in the sizes, and completeness certified by the rank of the "
                                     "Jacobian at three sets of sizes (exact arithmetic, no floating point). "
-                                    f"Normalizers: {norms}.",
+                                    f"Normalizers: {norms}. Blocks (a per-token composition, its families "
+                                    f"proved by rewriting): {', '.join(BLOCKS)}.",
                         epilog="Exit status: 0 every layer shown complete (and, with --numeric, measured alike); "
                                "1 a layer not shown complete, a direction found but not proved, or a numeric "
                                "disagreement; 2 bad input.")
     sy.add_argument("normalizer", nargs="?", metavar="NORMALIZER")
     sy.add_argument("--all", dest="everything", action="store_true", help="every registered normalizer")
+    sy.add_argument("--blocks", action="store_true", help="every registered block (not with --all; a BLOCK id "
+                    "may also be given in place of NORMALIZER)")
     sy.add_argument("--linear-bias", action="store_true",
                     help="also the dense layers with a bias in the linear map, a = W x + c")
     sy.add_argument("--kind", default="both", metavar="KIND", type=_one_of(("both", "parameter", "data"), "kind"),

@@ -150,8 +150,9 @@ def _model(id, norm, families, title):
     x1 = add(x0, add(dot(("relu", add(dot((norm, x0), W1), b1)), W2), b2))
     return Block(id, title, f"t E -> x + ReLU({norm.upper()}(x) W1 + b1) W2 + b2 (gains folded) -> "
                  f"{norm.upper()}(x) H", _MODEL_SIZES, "t", decl, dot((norm, x1), H), families,
-                 notes=("an embedding narrower than the stream (v < d) leaves the stream directions it "
-                        "never writes unread: W1 gains (d - v) m more directions there",))
+                 notes=("the formula is for v >= d (as at every certified size): a narrower embedding leaves "
+                        "stream directions that the input never writes, and the maps that read only them "
+                        "gain directions",))
 
 
 def _rotation(kind):

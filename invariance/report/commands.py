@@ -302,12 +302,15 @@ def proofs_command(out: Path = Path("proofs")) -> int:
     consequences = every_consequence(cells)   # the cells just derived, not derived again; then the directions
     paths.append(write_consequences(consequences, out))
     layers = write_symmetries(out)
-    paths += [out / f"symmetries__{norm_id}.json" for norm_id, *_ in layers]
+    from .block_symmetries_text import write_blocks
+    blocks = write_blocks(out)   # symmetries__<block>.json, as a layer's
+    paths += [out / f"symmetries__{norm_id}.json" for norm_id, *_ in layers + blocks]
     rewrites = write_rewrites(out)
     paths += [out / f"rewrite__{rid}.json" for rid, _ in rewrites]
     print(f"wrote {len(paths)} files ({len(cells)} cell certificates, {len(consequences)} consequences, "
-          f"the symmetries of {len(layers)} layers, {len(rewrites)} rewrites) to {out}/")
-    return EXIT_FAIL if any(c.verdict == UNKNOWN for c in cells) or not all(ok for *_, ok in layers) else EXIT_OK
+          f"the symmetries of {len(layers)} layers and {len(blocks)} blocks, {len(rewrites)} rewrites) to {out}/")
+    return EXIT_FAIL if any(c.verdict == UNKNOWN for c in cells) or not all(ok for *_, ok in layers + blocks) \
+        else EXIT_OK
 
 
 REWRITE_FORMATS = ("text", "json", "markdown", "latex")
@@ -546,10 +549,20 @@ def write_symmetries(out: Path) -> list:
 
 def symmetries_command(normalizer: str | None = None, everything: bool = False, linear_bias: bool = False,
                        fmt: str = "text", kind: str = "both", jobs: int | None = None, numeric: bool = False,
-                       backend: str | None = None) -> int:
+                       backend: str | None = None, blocks: bool = False) -> int:
     """Every symmetry of a layer: a proved basis, its dimension formula, completeness shown by the
     Jacobian's rank at three sets of sizes; with ``numeric``, the dimension measured on the NumPy
-    (or PyTorch) layers.  Exit 1 if any layer is not shown complete or a measurement disagrees."""
+    (or PyTorch) layers.  Exit 1 if any layer is not shown complete or a measurement disagrees.
+    A block's id (or ``blocks``: every block) goes to :func:`.block_symmetries_text.blocks_command`."""
+    from ..catalogue.blocks import BLOCKS
+    if blocks or normalizer in BLOCKS:
+        from .block_symmetries_text import blocks_command
+        if (blocks and normalizer) or everything or linear_bias or kind == "data" or backend == "torch":
+            raise BadInput("symmetries of blocks: give a BLOCK or --blocks, without --all, --linear-bias, "
+                           "--kind data or --backend torch (a block's parameter directions, measured with NumPy)")
+        if fmt not in ("text", "json"):
+            raise BadInput("symmetries of blocks: --format text or json")
+        return blocks_command(list(BLOCKS) if blocks else [normalizer], fmt, numeric)
     if backend is not None and not numeric:
         raise BadInput("--backend is for the numeric cross-check only; add --numeric")
     if numeric and backend == "torch":
