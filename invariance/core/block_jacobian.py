@@ -16,13 +16,14 @@ derivative does not exist and :class:`~invariance.core.terms.NotExact` is raised
 """
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
 from .jacobian import Dual, _pow
 from .balls import Ball, tanh_ball
-from .terms import NotExact, evaluate
+from .terms import NotExact, evaluate, shape
 
-__all__ = ["DualField", "columns", "jacobian", "tangents", "basis_directions", "shape_at"]
+__all__ = ["DualField", "columns", "stacked", "jacobian", "tangents", "basis_directions", "shape_at"]
 
 
 def _lift(x) -> Dual:
@@ -80,6 +81,13 @@ def columns(params, decl: dict, sizes: dict) -> list:
         r, c = shape_at(decl[p], sizes)
         out += [(p, i, j) for i in range(r) for j in range(c)]
     return out
+
+
+def stacked(term, params, decl: dict, sizes: dict) -> int:
+    """Tokens a completeness certificate stacks: four times the rows the columns need, and four
+    more (each ReLU unit must be seen on and off, each pattern of them often enough)."""
+    outputs = math.prod(shape_at(shape(term, decl), sizes))
+    return 4 * -(-len(columns(params, decl, sizes)) // outputs) + 4
 
 
 def jacobian(term, token: str, params, decl: dict, sizes: dict, values: dict, tokens: list) -> list:

@@ -17,7 +17,6 @@ certified rank that shows there are no others.
 """
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -25,7 +24,7 @@ from fractions import Fraction
 import sympy as sp
 
 from ..catalogue.blocks import BLOCKS, Block, recipe_of
-from ..core.block_jacobian import columns, jacobian, shape_at, tangents
+from ..core.block_jacobian import columns, jacobian, shape_at, stacked as _stacked, tangents
 from ..core.jacobian import rank_at_least
 from ..core.rules import closure
 from ..core.terms import Exact, NotExact, evaluate, shape, subterms
@@ -84,10 +83,7 @@ def size_value(expr, sizes: dict) -> int:
 
 
 def stacked(b: Block, sizes: dict) -> int:
-    """Tokens a certificate stacks: four times the rows the columns need, and four more (each
-    ReLU unit must be seen on and off, each pattern of them often enough)."""
-    outputs = math.prod(shape_at(shape(b.output, b.decl), sizes))
-    return 4 * -(-len(columns(b.params, b.decl, sizes)) // outputs) + 4
+    return _stacked(b.output, b.params, b.decl, sizes)
 
 
 def proved_families(b: Block) -> tuple[list, list]:

@@ -8,9 +8,9 @@ Re-derived here, never taken from the file:
   proof's chains are checked step by step by the rewrite kernel
   (:func:`invariance.kernel.rewrites.check_proof`) under the family's conditions only;
 - the dimension: the sum of the basis' counts;
-- completeness at each of 3 or 4 sets of sizes (each 3 to 8, no two equal, at most 128
-  columns): only the parameters' and tokens' rationals come from the file.  Here the basis'
-  tangents are evaluated (:func:`invariance.core.block_jacobian.tangents`) and shown
+- completeness at each of 3 or 4 sets of sizes (each 3 to 8, no two equal, at most 96
+  columns, at most the tokens the search stacks): only the parameters' and tokens' rationals
+  come from the file.  Here the basis' tangents are evaluated (:func:`invariance.core.block_jacobian.tangents`) and shown
   independent, each is tested against the Jacobian's null space (a random combination of its
   rows, drawn here: a defence in depth), and the Jacobian's rank is bounded below
   (:func:`invariance.core.jacobian.rank_at_least`): rank >= columns - dimension.
@@ -27,19 +27,18 @@ from fractions import Fraction
 import sympy as sp
 
 from ..catalogue.blocks import BLOCKS, recipe_of
-from ..core.block_jacobian import columns, jacobian, shape_at, tangents
+from ..core.block_jacobian import columns, jacobian, shape_at, stacked, tangents
 from ..core.certificate import BLOCK_SYMMETRIES
 from ..core.jacobian import outside_null_space, rank_at_least
 from ..core.rules import closure
 from ..core.terms import NotExact, shape
 from .rewrites import check_proof
 
-__all__ = ["check_block_symmetries", "SIZE_RANGE", "MAX_COLUMNS", "MAX_TOKENS"]
+__all__ = ["check_block_symmetries", "SIZE_RANGE", "MAX_COLUMNS"]
 
 SIZE_RANGE = range(3, 9)
 MIN_SETS, MAX_SETS = 3, 4
-MAX_COLUMNS = 128          # the genuine: at most 88; the rank's work grows as their cube
-MAX_TOKENS = 240           # the genuine: at most 4 x columns / outputs + 4
+MAX_COLUMNS = 96           # the genuine: at most 88; the rank's work grows as their cube
 MAX_ID = 64
 _NUMBER = re.compile(r"-?\d{1,6}(/[1-9]\d{0,5})?")
 
@@ -146,8 +145,9 @@ def _read(b, dimension, c, seen: list) -> dict:
     parsed = {p: _rows(values[p], *shape_at(b.decl[p], sizes), p) for p in b.params}
     outputs = math.prod(shape_at(shape(b.output, b.decl), sizes))
     tokens = c["tokens"]
-    if not (isinstance(tokens, list) and -(-cols // outputs) <= len(tokens) <= MAX_TOKENS):
-        raise _Bad(f"tokens must stack {-(-cols // outputs)} to {MAX_TOKENS} tokens")
+    most = stacked(b.output, b.params, b.decl, sizes)   # what the search stacks: no more work than that
+    if not (isinstance(tokens, list) and -(-cols // outputs) <= len(tokens) <= most):
+        raise _Bad(f"tokens must stack {-(-cols // outputs)} to {most} tokens")
     toks = _rows(tokens, len(tokens), shape_at(b.decl[b.token], sizes)[1], "tokens")
     return {"sizes": sizes, "columns": cols, "expected": expected, "values": parsed, "tokens": toks}
 
