@@ -31,6 +31,8 @@ def fresh(tmp_path_factory):
     from invariance.report.commands import write_rewrites, write_symmetries
     write_symmetries(out)
     write_rewrites(out)
+    from invariance.report.block_symmetries_text import write_blocks
+    write_blocks(out)
     return out
 
 
@@ -46,7 +48,8 @@ def test_committed_certificates_verify():
     assert cells == len(invariance.NORMALIZERS) * len(invariance.TRANSFORMATIONS)
     assert consequences == len(json.loads((PROOFS / "consequences.json").read_text())["consequences"]) > cells
     assert problems == []
-    assert layers == len(invariance.NORMALIZERS) + 5   # and the five dense rows with a linear bias
+    from invariance.catalogue.blocks import BLOCKS
+    assert layers == len(invariance.NORMALIZERS) + 5 + len(BLOCKS)   # the five dense rows with a linear bias, the blocks
     from invariance.catalogue.rewrites import RECIPES
     assert rewrites == len(RECIPES)
 
