@@ -305,3 +305,6 @@ def test_the_command_prints_a_block_and_its_measurement(capsys):
     assert check_block_symmetries(json.loads(capsys.readouterr().out)) == []
     assert main(["symmetries", "relu-mlp", "--all"]) == 2
     assert main(["symmetries", "relu-mlp", "--kind", "data"]) == 2
+    assert main(["symmetries", "--blocks", "--all"]) == 2
+    assert main(["symmetries", "relu-mlpp"]) == 2
+    assert "did you mean 'relu-mlp'" in capsys.readouterr().err

@@ -569,7 +569,11 @@ def symmetries_command(normalizer: str | None = None, everything: bool = False, 
         from ..numeric.torch_backend import available
         if not available():
             raise BadInput(f"--backend torch needs PyTorch, which is not installed: {INSTALL['torch']}")
-    ids = _symmetry_ids(normalizer, everything, linear_bias)
+    try:
+        ids = _symmetry_ids(normalizer, everything, linear_bias)
+    except UnknownId:   # name the blocks too
+        from ..catalogue.registry import unknown
+        raise unknown("normalizer or block", normalizer, [*NORMALIZERS, *BLOCKS]) from None
     kinds = ("parameter", "data") if kind == "both" else (kind,)
     results = symmetry_documents(ids, kinds, fmt, jobs, (backend or "numpy") if numeric else None)
     measured = [r[3] for r in results] if numeric else [[] for _ in results]
