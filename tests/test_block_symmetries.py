@@ -48,12 +48,12 @@ import pytest
 import sympy as sp
 
 from forgery import rejected
-from invariance.catalogue.blocks import BLOCKS, recipe_of
+from invariance.catalogue.blocks import BLOCKS, Block, recipe_of
 from invariance.core.balls import Ball
 from invariance.core.block_jacobian import columns, jacobian, tangents
 from invariance.core.jacobian import outside_null_space
 from invariance.core.rules import RULES, Context, applications, closure
-from invariance.core.terms import Exact, canonical, differ, evaluate, shape
+from invariance.core.terms import Exact, add, canonical, differ, dot, evaluate, shape, var
 from invariance.derive.block_symmetries import block_symmetries, document
 from invariance.derive.rewrite import prove
 from invariance.kernel import block_symmetries as KB
@@ -118,6 +118,43 @@ def test_the_measurement_sees_a_dead_unit_as_extra_directions():
     the W1 directions the embedding never writes are free) measures more."""
     sizes = {"v": 3, "d": 5, "m": 4, "k": 6}
     assert measure_block("rms-model", sizes).dimension > _at(HAND["rms-model"], sizes)
+
+
+# --- held-out blocks: no families of their own, only the candidates read off their shapes -----------
+n_ = sp.Symbol("n")
+
+
+def _bare(b):
+    return Block(b.id + "-bare", b.title, b.words, b.sizes, b.token, b.decl, b.output, ())
+
+
+def _deep_relu():
+    """relu(relu(x W1 + b1) W2 + b2) W3 + b3: by hand, each hidden unit of either layer has its
+    positive re-scaling (its input row and bias times s, its output row over s), and a generic
+    point no other direction (as for one layer, unit by unit): m + n."""
+    x, w = var("x"), {k: var(k) for k in ("W1", "b1", "W2", "b2", "W3", "b3")}
+    h1 = ("relu", add(dot(x, w["W1"]), w["b1"]))
+    h2 = ("relu", add(dot(h1, w["W2"]), w["b2"]))
+    return Block("deep-relu", "two-hidden-layer ReLU MLP", "", {"d": "in", "m": "hidden 1", "n": "hidden 2", "k": "out"},
+                 "x", {"x": (1, "d"), "W1": ("d", "m"), "b1": (1, "m"), "W2": ("m", "n"), "b2": (1, "n"),
+                       "W3": ("n", "k"), "b3": (1, "k")}, add(dot(h2, w["W3"]), w["b3"]), ())
+
+
+@pytest.mark.parametrize("make, hand", [
+    (_deep_relu, m + n_),
+    (lambda: _bare(BLOCKS["pre-ln-block"]), HAND["pre-ln-block"]),
+    (lambda: _bare(BLOCKS["post-ln-block"]), HAND["post-ln-block"]),
+    (lambda: _bare(BLOCKS["ln-model"]), HAND["ln-model"]),
+    (lambda: _bare(BLOCKS["rms-model"]), HAND["rms-model"]),
+])
+def test_a_block_without_families_gets_them_from_its_shapes(monkeypatch, make, hand):
+    b = make()
+    assert b.families == ()
+    monkeypatch.setitem(BLOCKS, b.id, b)
+    s = block_symmetries(b.id)
+    assert sp.simplify(s.dimension - hand) == 0 and s.complete, s.dimension
+    assert all(x.agrees for x in check_block(s))
+    assert check_block_symmetries(json.loads(json.dumps(document(s)))) == []
 
 
 # --- the non-symmetries ---------------------------------------------------------------------------

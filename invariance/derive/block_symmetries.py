@@ -89,7 +89,7 @@ def stacked(b: Block, sizes: dict) -> int:
 def proved_families(b: Block) -> tuple[list, list]:
     """(proved, refused): each candidate family proved under its own conditions, or not."""
     proved, refused = [], []
-    for f in b.families:
+    for f in b.candidates():
         r = recipe_of(b, f)
         proof = prove(r, closure(r.assumptions))
         (proved.append(Proved(f, proof, f.count())) if proof is not None else refused.append(f))

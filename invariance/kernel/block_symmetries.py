@@ -40,6 +40,7 @@ SIZE_RANGE = range(3, 9)
 MIN_SETS, MAX_SETS = 3, 4
 MAX_COLUMNS = 96           # the genuine: at most 88; the rank's work grows as their cube
 MAX_ID = 64
+MAX_BASIS = 32
 _NUMBER = re.compile(r"-?\d{1,6}(/[1-9]\d{0,5})?")
 
 
@@ -76,16 +77,17 @@ def _check(doc) -> None:
     if not (isinstance(bid, str) and len(bid) <= MAX_ID and bid in BLOCKS):
         raise _Bad(f"block: not a registered block; valid: {', '.join(BLOCKS)}")
     b = BLOCKS[bid]
-    candidates = {f.id: f for f in b.families}
     basis = doc["basis"]
-    if not (isinstance(basis, list) and len(basis) <= len(candidates)):
-        raise _Bad(f"basis must list at most {len(candidates)} families")
+    if not (isinstance(basis, list) and len(basis) <= MAX_BASIS):
+        raise _Bad(f"basis must list at most {MAX_BASIS} families")
+    candidates = {f.id: f for f in b.candidates()}
     families, proofs = [], []
     for k, item in enumerate(basis, 1):
         _fields(item, {"family", "count", "conditions", "proof"}, f"basis entry {k}")
         f = candidates.get(item["family"]) if isinstance(item["family"], str) else None
         if f is None or f in families:
-            raise _Bad(f"basis entry {k}: not a family of {bid} ({', '.join(candidates)}), or listed twice")
+            raise _Bad(f"basis entry {k}: not a family of {bid} (its own: {', '.join(f.id for f in b.families)}; "
+                       "or one read off its shapes), or listed twice")
         if item["count"] != str(f.count()):
             raise _Bad(f"basis entry {k}: {f.id} has {f.count()} directions")
         if item["conditions"] != [list(c) for c in f.conditions()]:

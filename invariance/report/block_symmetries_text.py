@@ -47,9 +47,12 @@ def render_text(s) -> str:
         conds = "; ".join(condition_text(c) for c in f.conditions())
         lines.append(f"                proved for every size ({steps} rewrite steps)" + (f"; {conds}" if conds else ""))
     if s.dependent:
-        lines.append("  also proved, in their span: " + ", ".join(d.family.id for d in s.dependent))
-    for f in s.refused:
+        lines.append("  also proved, in their span: " + "; ".join(d.family.id for d in s.dependent))
+    own = [f for f in s.refused if f in b.families]
+    for f in own:
         lines.append(f"  not proved (the rules do not bring the two sides together): {f.id}: {f.words}")
+    lines.append(f"  tried also: {len(b.candidates()) - len(b.families)} candidates read off the shapes "
+                 f"({len(s.refused) - len(own)} not proved)")
     lines += _completeness(s)
     lines += [f"  note: {n}" for n in b.notes]
     return "\n".join(lines)
