@@ -12,8 +12,11 @@ certified rank that shows there are no others.
    the parameters and for enough tokens, and the rank of the exact Jacobian of the output with
    respect to every parameter, stacked over the tokens, is bounded below with a certificate
    (:func:`invariance.core.jacobian.rank_at_least`): rank >= columns - dimension, with the basis'
-   tangents independent, shows the proved directions are all there are, at almost every point
-   (of the activation region: a ReLU's pre-activation is never 0 at a point drawn).
+   tangents independent, shows the proved directions are all there are at that point, and at
+   almost every point near it.  With ReLU the output is analytic only within an activation
+   pattern (no pre-activation is 0 at a point drawn, each unit on and off at a fifth of the
+   tokens at least: :func:`covered`); a point where a unit is dead for every token has more
+   directions, and the certificate says nothing about it.
 """
 from __future__ import annotations
 
