@@ -157,6 +157,41 @@ def test_a_block_without_families_gets_them_from_its_shapes(monkeypatch, make, h
     assert check_block_symmetries(json.loads(json.dumps(document(s)))) == []
 
 
+# --- the arithmetic the kernel trusts, against independent computations ----------------------------------
+@pytest.mark.parametrize("bid", list(HAND))
+def test_the_exact_jacobian_is_the_complex_step_one(bid):
+    """The Dual field through terms.evaluate (exact, balls) and the complex step through NumPy agree
+    entry by entry at a certified point."""
+    import numpy as np
+    from invariance.numeric.block_measure import complex_step
+    b, c = BLOCKS[bid], next(c for c in analysis(bid).certificates if c.complete)
+    exact = jacobian(b.output, b.token, b.params, b.decl, c.sizes, c.values, c.tokens)
+    f = lambda q: float(q.m) if isinstance(q, Ball) else float(q)   # noqa: E731
+    assert np.allclose(np.array([[f(q) for q in r] for r in exact]),
+                       complex_step(b, c.sizes, c.values, c.tokens), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("bid", ["pre-ln-block", "ln-model"])
+def test_each_tangent_is_the_difference_quotient_of_its_family(bid):
+    """d params'(identity + eps A) / d eps, exactly, against (params'(identity + eps A) - params) / eps
+    at eps = 10^-8 (the maps are polynomial or rational in the generator: off by O(eps))."""
+    from invariance.core.block_jacobian import basis_directions
+    b, c = BLOCKS[bid], next(c for c in analysis(bid).certificates if c.complete)
+    eps = Fraction(1, 10 ** 8)
+    for d in analysis(bid).basis:
+        f = d.family
+        (gen,) = f.generators
+        tv = tangents(f, b.params, b.decl, c.sizes, c.values)
+        cols = columns(b.params, b.decl, c.sizes)
+        for k, (ident, A) in enumerate(basis_directions(gen, c.sizes)):
+            env = dict(c.values)
+            env[gen.name] = [[ident[i][j] + eps * A[i][j] for j in range(len(A[0]))] for i in range(len(A))]
+            moved = {n[:-1]: evaluate(t, env, c.sizes, Exact) for n, t in f.definitions.items()}
+            for (p, i, j), want in zip(cols, tv[k]):
+                got = (moved[p][i][j] - c.values[p][i][j]) / eps if p in moved else 0
+                assert abs(got - want) < Fraction(1, 10 ** 6), (f.id, p, i, j)
+
+
 # --- the non-symmetries ---------------------------------------------------------------------------
 @pytest.mark.parametrize("bid, fid", [("tanh-mlp", "hidden-scale"), ("ln-model", "rotation")])
 def test_a_family_that_is_no_symmetry_is_not_proved(bid, fid):

@@ -23,7 +23,7 @@ from ..core.terms import evaluate, subterms, shape
 from ..derive.block_symmetries import BALANCE, stacked
 from .nullspace import Spectrum, from_singular_values
 
-__all__ = ["BlockMeasurement", "measure_block", "check_block"]
+__all__ = ["BlockMeasurement", "measure_block", "check_block", "complex_step"]
 
 STEP = 1e-30
 EPS64 = float(np.finfo(np.float64).eps)
@@ -83,6 +83,15 @@ def measure_block(id: str, sizes: dict, seed: int = 0) -> Spectrum:
         tokens = rng.normal(size=(stacked(b, sizes), width))
         if _covered(b, sizes, values, tokens):
             break
+    J = complex_step(b, sizes, values, tokens)
+    return from_singular_values(np.linalg.svd(J, compute_uv=False), J.shape, max(J.shape) * EPS64)
+
+
+def complex_step(b, sizes: dict, values: dict, tokens) -> np.ndarray:
+    """d output / d parameters (columns in :func:`~invariance.core.block_jacobian.columns` order),
+    stacked over ``tokens``, by the complex step, in float64."""
+    cols = columns(b.params, b.decl, sizes)
+    values = {p: [[float(v) for v in row] for row in values[p]] for p in b.params}
     P = len(cols)
     env = {p: [[None] * len(row) for row in values[p]] for p in b.params}
     for k, (p, i, j) in enumerate(cols):
@@ -91,11 +100,11 @@ def measure_block(id: str, sizes: dict, seed: int = 0) -> Spectrum:
         env[p][i][j] = values[p][i][j] + e
     rows = []
     for t in tokens:
-        out = evaluate(b.output, {**env, b.token: [list(t)]}, sizes, _Arrays)
+        out = evaluate(b.output, {**env, b.token: [[float(v) for v in t]]}, sizes, _Arrays)
         rows += [np.imag(np.broadcast_to(y, (P,))) / STEP for y in out[0]]
     J = np.array(rows)
     assert J.shape == (len(tokens) * np.prod(shape_at(shape(b.output, b.decl), sizes)), P)
-    return from_singular_values(np.linalg.svd(J, compute_uv=False), J.shape, max(J.shape) * EPS64)
+    return J
 
 
 def check_block(analysis, seed: int = 0) -> list[BlockMeasurement]:
