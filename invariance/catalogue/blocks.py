@@ -154,7 +154,7 @@ def _model(id, norm, families, title):
             "b2": (1, "d"), "H": ("d", "k")}
     x0 = dot(t, E)
     x1 = add(x0, add(dot(("relu", add(dot((norm, x0), W1), b1)), W2), b2))
-    return Block(id, title, f"t E -> x + ReLU({norm.upper()}(x) W1 + b1) W2 + b2 (gains folded) -> "
+    return Block(id, title, f"t E -> x + ReLU({norm.upper()}(x) W1 + b1) W2 + b2 -> "
                  f"{norm.upper()}(x) H", _MODEL_SIZES, "t", decl, dot((norm, x1), H), families,
                  notes=("the formula is for v >= d (as at every certified size): a narrower embedding leaves "
                         "stream directions that the input never writes, and the maps that read only them "
