@@ -113,6 +113,19 @@ def test_the_float64_null_space_agrees_at_every_certified_size(bid):
         assert x.spectrum.first_dropped is None or x.spectrum.last_kept > 1e6 * x.spectrum.first_dropped
 
 
+@pytest.mark.parametrize("bid", ["pre-ln-block", "post-ln-block", "ln-model"])
+def test_pytorch_reverse_mode_measures_alike(bid):
+    pytest.importorskip("torch")
+    import numpy as np
+    from invariance.numeric.block_measure import complex_step
+    from invariance.numeric.block_torch import torch_jacobian
+    b, c = BLOCKS[bid], next(c for c in analysis(bid).certificates if c.complete)
+    assert np.allclose(torch_jacobian(b, c.sizes, c.values, c.tokens), complex_step(b, c.sizes, c.values, c.tokens),
+                       rtol=1e-9, atol=1e-12)
+    for x in check_block(analysis(bid), backend="torch"):
+        assert x.dimension == _at(HAND[bid], x.sizes)
+
+
 def test_the_measurement_sees_a_dead_unit_as_extra_directions():
     """The measurement is not a copy of the formula: a size the certificates avoid (v < d, where
     the W1 directions the embedding never writes are free) measures more."""

@@ -72,8 +72,9 @@ def _covered(b, sizes, values, tokens) -> bool:
     return True
 
 
-def measure_block(id: str, sizes: dict, seed: int = 0) -> Spectrum:
-    """The numerical rank of the block's Jacobian at ``sizes`` (a float64 measurement)."""
+def measure_block(id: str, sizes: dict, seed: int = 0, backend: str = "numpy") -> Spectrum:
+    """The numerical rank of the block's Jacobian at ``sizes`` (a float64 measurement): the
+    complex step (``numpy``) or PyTorch's reverse mode (``torch``, :mod:`.block_torch`)."""
     b = BLOCKS[id]
     rng = np.random.default_rng([seed, zlib.crc32(f"{id}|{sorted(sizes.items())}".encode())])
     cols = columns(b.params, b.decl, sizes)
@@ -83,7 +84,11 @@ def measure_block(id: str, sizes: dict, seed: int = 0) -> Spectrum:
         tokens = rng.normal(size=(stacked(b, sizes), width))
         if _covered(b, sizes, values, tokens):
             break
-    J = complex_step(b, sizes, values, tokens)
+    if backend == "torch":
+        from .block_torch import torch_jacobian
+        J = torch_jacobian(b, sizes, values, tokens)
+    else:
+        J = complex_step(b, sizes, values, tokens)
     return from_singular_values(np.linalg.svd(J, compute_uv=False), J.shape, max(J.shape) * EPS64)
 
 
@@ -107,7 +112,7 @@ def complex_step(b, sizes: dict, values: dict, tokens) -> np.ndarray:
     return J
 
 
-def check_block(analysis, seed: int = 0) -> list[BlockMeasurement]:
+def check_block(analysis, seed: int = 0, backend: str = "numpy") -> list[BlockMeasurement]:
     """Measure at each certified set of sizes of ``analysis`` (a BlockSymmetries)."""
-    return [BlockMeasurement(c.sizes, measure_block(analysis.block, c.sizes, seed), c.expected)
+    return [BlockMeasurement(c.sizes, measure_block(analysis.block, c.sizes, seed, backend), c.expected)
             for c in analysis.certificates if c.rank is not None]

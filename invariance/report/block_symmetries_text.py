@@ -58,23 +58,24 @@ def render_text(s) -> str:
     return "\n".join(lines)
 
 
-def _measured(s) -> tuple[list[str], bool]:
+def _measured(s, backend: str = "numpy") -> tuple[list[str], bool]:
     from ..numeric.block_measure import check_block
-    ms = check_block(s)
+    ms = check_block(s, backend=backend)
     at = "; ".join(f"{m.dimension} at " + ", ".join(f"{k}={v}" for k, v in m.sizes.items()) for m in ms)
     gap = min(((m.spectrum.last_kept or 0.0), (m.spectrum.first_dropped or 0.0)) for m in ms) if ms else (0, 0)
     ok = bool(ms) and all(m.agrees for m in ms)
-    head = "numeric (numpy, float64, complex step)" if ok else "DISAGREEMENT numeric (numpy, float64, complex step)"
+    how = "numpy, float64, complex step" if backend == "numpy" else "torch, float64, reverse mode"
+    head = f"numeric ({how})" if ok else f"DISAGREEMENT numeric ({how})"
     wrong = "; ".join(f"measured {m.dimension}, proved {m.expected}" for m in ms if not m.agrees)
     return [f"{head} {s.block}: dimension {at}" + (f": {wrong}" if wrong else " (agrees)")
             + f"; singular values / sigma_max: last kept {gap[0]:.1e}, first dropped {gap[1]:.1e}"], ok
 
 
-def blocks_command(ids, fmt: str = "text", numeric: bool = False) -> int:
+def blocks_command(ids, fmt: str = "text", numeric: bool = False, backend: str = "numpy") -> int:
     """Print each block's symmetries (text or the JSON certificate); exit 1 if one is not shown
     complete or, with ``numeric``, a measurement disagrees."""
     results = [block_symmetries(i) for i in ids]
-    measured = [_measured(s) for s in results] if numeric else [([], True) for _ in results]
+    measured = [_measured(s, backend) for s in results] if numeric else [([], True) for _ in results]
     if fmt == "json":
         docs = [document(s) for s in results]
         print(json.dumps(docs[0] if len(docs) == 1 else docs, indent=1))

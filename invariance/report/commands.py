@@ -557,12 +557,18 @@ def symmetries_command(normalizer: str | None = None, everything: bool = False, 
     from ..catalogue.blocks import BLOCKS
     if blocks or normalizer in BLOCKS:
         from .block_symmetries_text import blocks_command
-        if (blocks and normalizer) or everything or linear_bias or kind == "data" or backend == "torch":
-            raise BadInput("symmetries of blocks: give a BLOCK or --blocks, without --all, --linear-bias, "
-                           "--kind data or --backend torch (a block's parameter directions, measured with NumPy)")
+        if (blocks and normalizer) or everything or linear_bias or kind == "data":
+            raise BadInput("symmetries of blocks: give a BLOCK or --blocks, without --all, --linear-bias "
+                           "or --kind data (a block's directions are its parameters')")
         if fmt not in ("text", "json"):
             raise BadInput("symmetries of blocks: --format text or json")
-        return blocks_command(list(BLOCKS) if blocks else [normalizer], fmt, numeric)
+        if backend is not None and not numeric:
+            raise BadInput("--backend is for the numeric cross-check only; add --numeric")
+        if backend == "torch":
+            from ..numeric.torch_backend import available
+            if not available():
+                raise BadInput(f"--backend torch needs PyTorch, which is not installed: {INSTALL['torch']}")
+        return blocks_command(list(BLOCKS) if blocks else [normalizer], fmt, numeric, backend or "numpy")
     if backend is not None and not numeric:
         raise BadInput("--backend is for the numeric cross-check only; add --numeric")
     if numeric and backend == "torch":
