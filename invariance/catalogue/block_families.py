@@ -23,7 +23,7 @@ from ..core.rules import EPS
 from ..core.terms import T, add, diag, dot, neg, var
 from .blocks import Family, Generator
 
-__all__ = ["generated", "MAX_ROLE"]
+__all__ = ["generated", "candidates", "MAX_ROLE"]
 
 MAX_ROLE = 5   # writers (or readers) of one size taken in every combination: 2^5 - 1 choices at most
 
@@ -95,3 +95,8 @@ def generated(b) -> tuple:
                         out.append(Family(f"read-ones[{tag}]", f"the columns of {W} moved along 1/{g}",
                                           (Generator("c", "shift", (1, k)),), defs, (("nonzero", g),)))
     return tuple(out)
+
+
+def candidates(b) -> tuple:
+    """The block's own families, then those read off its shapes."""
+    return b.families + generated(b)

@@ -87,12 +87,6 @@ class Block:
         """The parameters, in the order of the Jacobian's columns."""
         return tuple(n for n in self.decl if n != self.token)
 
-    def candidates(self) -> tuple:
-        """The block's own families, then those read off its shapes
-        (:func:`invariance.catalogue.block_families.generated`)."""
-        from .block_families import generated
-        return self.families + generated(self)
-
 
 def primed(name: str) -> str:
     return name + "'"

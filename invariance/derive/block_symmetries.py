@@ -26,6 +26,7 @@ from fractions import Fraction
 
 import sympy as sp
 
+from ..catalogue.block_families import candidates
 from ..catalogue.blocks import BLOCKS, Block, recipe_of
 from ..core.block_jacobian import columns, jacobian, shape_at, stacked as _stacked, tangents
 from ..core.jacobian import rank_at_least
@@ -92,7 +93,7 @@ def stacked(b: Block, sizes: dict) -> int:
 def proved_families(b: Block) -> tuple[list, list]:
     """(proved, refused): each candidate family proved under its own conditions, or not."""
     proved, refused = [], []
-    for f in b.candidates():
+    for f in candidates(b):
         r = recipe_of(b, f)
         proof = prove(r, closure(r.assumptions))
         (proved.append(Proved(f, proof, f.count())) if proof is not None else refused.append(f))

@@ -26,6 +26,7 @@ from fractions import Fraction
 
 import sympy as sp
 
+from ..catalogue.block_families import candidates
 from ..catalogue.blocks import BLOCKS, recipe_of
 from ..core.block_jacobian import columns, jacobian, shape_at, stacked, tangents
 from ..core.certificate import BLOCK_SYMMETRIES
@@ -80,11 +81,11 @@ def _check(doc) -> None:
     basis = doc["basis"]
     if not (isinstance(basis, list) and len(basis) <= MAX_BASIS):
         raise _Bad(f"basis must list at most {MAX_BASIS} families")
-    candidates = {f.id: f for f in b.candidates()}
+    known = {f.id: f for f in candidates(b)}
     families, proofs = [], []
     for k, item in enumerate(basis, 1):
         _fields(item, {"family", "count", "conditions", "proof"}, f"basis entry {k}")
-        f = candidates.get(item["family"]) if isinstance(item["family"], str) else None
+        f = known.get(item["family"]) if isinstance(item["family"], str) else None
         if f is None or f in families:
             raise _Bad(f"basis entry {k}: not a family of {bid} (its own: {', '.join(f.id for f in b.families)}; "
                        "or one read off its shapes), or listed twice")

@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from ..catalogue.block_families import candidates
 from ..catalogue.blocks import BLOCKS
 from ..core.notation import plain
 from ..core.rules import condition_text
@@ -51,7 +52,7 @@ def render_text(s) -> str:
     own = [f for f in s.refused if f in b.families]
     for f in own:
         lines.append(f"  not proved (the rules do not bring the two sides together): {f.id}: {f.words}")
-    lines.append(f"  tried also: {len(b.candidates()) - len(b.families)} candidates read off the shapes "
+    lines.append(f"  tried also: {len(candidates(b)) - len(b.families)} candidates read off the shapes "
                  f"({len(s.refused) - len(own)} not proved)")
     lines += _completeness(s)
     lines += [f"  note: {n}" for n in b.notes]
