@@ -20,15 +20,15 @@ declared variable (:data:`CONDITIONS`).  Why each rule holds:
 - ``centring-idempotent``: C C = C (centring a centred row changes nothing).
 - ``relu-scaling``: ReLU(u diag(s)) = ReLU(u) diag(s) when every s_j > 0 (ReLU is positively
   homogeneous: max(0, s t) = s max(0, t) for s > 0); false for tanh and GELU.
-- ``ones-centred``: 1 C = 0: 1 (I - 1^T 1 / d) = 1 - (1 1^T / d) 1 = 1 - 1 (1 1^T = d).  With
-  ``layer-norm`` and ``distribute`` it gives LN(u + a 1) = LN(u): (u + a 1) C = u C.
-- ``centred-rms-ones``: RMS(u C) 1^T = 0: RMS(u C) = (u C) / r with r a scalar per row, and
-  C 1^T = (1 C)^T = 0.  Only for an argument whose every summand ends with C (a centred row).
-- ``scalar``: diag(a 1) M = M diag(a 1) for a 1 x 1 ``a``: diag(a 1) is a times the identity,
-  which commutes with every matrix (the widths of the two identities follow M's shape).
-- ``rms-scale``: RMS(u diag(a 1)) = RMS(u) when a > 0 and eps = 0: (a u)(a u)^T / d = a^2 u u^T / d,
-  whose square root is a sqrt(u u^T / d) for a > 0, so a cancels; with eps > 0 it does not
-  (a^2 m + eps != a^2 (m + eps)), and a < 0 flips the sign.
+- ``ones-centred``: 1 C = 0: 1 C = 1 - (1 1^T) 1 / d, and 1 1^T = d.  With ``layer-norm`` and
+  ``distribute`` it gives LN(u + c 1) = LN(u): (u + c 1) C = u C.
+- ``centred-rms-ones``: RMS(u C) 1^T = 0: RMS(u C) is u C divided by a number per row, and
+  C 1^T = 0 (C is symmetric and 1 C = 0).  Only for an argument whose every summand ends with C.
+- ``scalar``: diag(a 1) M = M diag(a 1) for a scalar a (a variable of one row and one column):
+  diag(a 1) is a times the identity, which commutes with every matrix.
+- ``rms-scale``: RMS(u diag(a 1)) = RMS(u) for a scalar a > 0 at eps = 0: the mean square of a u
+  is a^2 times that of u, and its square root a times that of u when a > 0; with eps > 0 (a^2 m +
+  eps differs from a^2 (m + eps)), or with a < 0 (the sign flips), it is not.
 """
 from __future__ import annotations
 
