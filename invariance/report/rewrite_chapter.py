@@ -62,7 +62,31 @@ def rule_conditions(docs: dict) -> dict:
             for name, rule in RULES.items():
                 for _, conds in applications(term, rule, ctx):
                     found[name] |= {condition_text(c) for c in conds}
+    unused = [n for n in RULES if not found[n]]   # a rule no recipe's proof needs: where blocks' families use it
+    for name, conds in _block_conditions(unused).items():
+        found[name] |= conds
     return {name: sorted(c) for name, c in found.items()}
+
+
+def _block_conditions(names) -> dict:
+    """The conditions of the rules ``names`` at every term of the blocks' own families' proofs."""
+    from ..catalogue.blocks import BLOCKS, recipe_of
+    from ..core.rules import closure
+    from ..derive.rewrite import prove
+    found = {n: set() for n in names}
+    for b in BLOCKS.values():
+        for f in b.families:
+            r = recipe_of(b, f)
+            proof = prove(r, closure(r.assumptions))
+            ctx = Context(r.decl, r.definitions)
+            terms = {canonical(t) for g in r.goals for t in (g.lhs, g.rhs)}
+            for _, left, right in (proof.chains if proof else ()):
+                terms |= {t for _, t, _ in left.steps + right.steps}
+            for term in terms:
+                for n in names:
+                    for _, conds in applications(term, RULES[n], ctx):
+                        found[n] |= {condition_text(c) for c in conds}
+    return found
 
 
 def _cite(text: str) -> str:
