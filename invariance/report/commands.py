@@ -554,27 +554,19 @@ def symmetries_command(normalizer: str | None = None, everything: bool = False, 
     Jacobian's rank at three sets of sizes; with ``numeric``, the dimension measured on the NumPy
     (or PyTorch) layers.  Exit 1 if any layer is not shown complete or a measurement disagrees.
     A block's id (or ``blocks``: every block) goes to :func:`.block_symmetries_text.blocks_command`."""
-    from ..catalogue.blocks import BLOCKS
-    if blocks or normalizer in BLOCKS:
-        from .block_symmetries_text import blocks_command
-        if (blocks and normalizer) or everything or linear_bias or kind == "data":
-            raise BadInput("symmetries of blocks: give a BLOCK or --blocks, without --all, --linear-bias "
-                           "or --kind data (a block's directions are its parameters')")
-        if fmt not in ("text", "json"):
-            raise BadInput("symmetries of blocks: --format text or json")
-        if backend is not None and not numeric:
-            raise BadInput("--backend is for the numeric cross-check only; add --numeric")
-        if backend == "torch":
-            from ..numeric.torch_backend import available
-            if not available():
-                raise BadInput(f"--backend torch needs PyTorch, which is not installed: {INSTALL['torch']}")
-        return blocks_command(list(BLOCKS) if blocks else [normalizer], fmt, numeric, backend or "numpy")
     if backend is not None and not numeric:
         raise BadInput("--backend is for the numeric cross-check only; add --numeric")
     if numeric and backend == "torch":
         from ..numeric.torch_backend import available
         if not available():
             raise BadInput(f"--backend torch needs PyTorch, which is not installed: {INSTALL['torch']}")
+    from ..catalogue.blocks import BLOCKS
+    if blocks or normalizer in BLOCKS:
+        from .block_symmetries_text import blocks_command
+        if (blocks and normalizer) or everything or linear_bias or kind == "data" or fmt not in ("text", "json"):
+            raise BadInput("symmetries of blocks: give a BLOCK or --blocks, without --all, --linear-bias or "
+                           "--kind data (a block's directions are its parameters'), --format text or json")
+        return blocks_command(list(BLOCKS) if blocks else [normalizer], fmt, numeric, backend or "numpy")
     try:
         ids = _symmetry_ids(normalizer, everything, linear_bias)
     except UnknownId:   # name the blocks too
