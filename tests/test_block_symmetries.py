@@ -393,3 +393,13 @@ def test_the_command_prints_a_block_and_its_measurement(capsys):
     assert main(["symmetries", "--blocks", "--all"]) == 2
     assert main(["symmetries", "relu-mlpp"]) == 2
     assert "did you mean 'relu-mlp'" in capsys.readouterr().err
+
+
+def test_the_readme_table_is_what_the_engine_finds():
+    from pathlib import Path
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for bid in BLOCKS:
+        (row,) = [line for line in text.splitlines() if line.startswith(f"| `{bid}` |")]
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        s = analysis(bid)
+        assert cells[2] == f"`{s.dimension}`" and cells[3] == "; ".join(d.family.id for d in s.basis), bid

@@ -84,7 +84,8 @@ def test_the_page_limit_is_the_document_tests():
 
 KERNEL = {"parse.py": "the whitelist parser", "cells.py": "a cell's chains",
           "consequences.py": "the consequences", "symmetries.py": "a layer's symmetries",
-          "rewrites.py": "a rewrite's chains and counterexample", "files.py": "reading files"}
+          "rewrites.py": "a rewrite's chains and counterexample", "block_symmetries.py": "a block's symmetries",
+          "files.py": "reading files"}
 
 
 def test_the_kernels_line_counts_are_wc_l():
