@@ -53,7 +53,7 @@ from invariance.core.balls import Ball
 from invariance.core.block_jacobian import columns, jacobian, tangents
 from invariance.core.jacobian import outside_null_space
 from invariance.core.rules import RULES, Context, applications, closure
-from invariance.core.terms import Exact, add, canonical, differ, dot, evaluate, shape, var
+from invariance.core.terms import Exact, add, canonical, diag, differ, dot, evaluate, shape, var
 from invariance.derive.block_symmetries import block_symmetries, document
 from invariance.derive.rewrite import prove
 from invariance.kernel import block_symmetries as KB
@@ -153,8 +153,23 @@ def _deep_relu():
                        "W3": ("n", "k"), "b3": (1, "k")}, add(dot(h2, w["W3"]), w["b3"]), ())
 
 
+def _rms_model_with_gains():
+    """t E -> x + relu(RMS(x) diag(g) W1 + b1) W2 + b2 -> RMS(x) diag(g2) H, gains not folded.
+    By hand: the rotations survive, the readers undoing the gain around Q^T (W1' = diag(1/g) Q^T
+    diag(g) W1, H' likewise: W1 is any matrix, so it absorbs any invertible map), d(d-1)/2; each
+    gain folds into its reader, 2d; the stream's scale, 1; the hidden scaling, m."""
+    V = {k: var(k) for k in ("t", "E", "g", "W1", "b1", "W2", "b2", "g2", "H")}
+    x0 = dot(V["t"], V["E"])
+    h = ("relu", add(dot(("rms", x0), diag(V["g"]), V["W1"]), V["b1"]))
+    x1 = add(x0, dot(h, V["W2"]), V["b2"])
+    b = BLOCKS["rms-model"]
+    decl = dict(b.decl) | {"g": (1, "d"), "g2": (1, "d")}
+    return Block("rms-model-gains", "", "", b.sizes, "t", decl, dot(("rms", x1), diag(V["g2"]), V["H"]), ())
+
+
 @pytest.mark.parametrize("make, hand", [
     (_deep_relu, m + n_),
+    (_rms_model_with_gains, d * (d - 1) / 2 + 2 * d + m + 1),
     (lambda: _bare(BLOCKS["pre-ln-block"]), HAND["pre-ln-block"]),
     (lambda: _bare(BLOCKS["post-ln-block"]), HAND["post-ln-block"]),
     (lambda: _bare(BLOCKS["ln-model"]), HAND["ln-model"]),

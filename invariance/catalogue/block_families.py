@@ -6,7 +6,8 @@ templates, each tried for every choice of writers and readers (the rules decide 
 
 - ``scale[n: writers | readers]``: writers times diag(s), readers diag(1/s) times, s > 0 (n);
 - ``rotate[n: ...]``, ``rotate-fixing-ones[n: ...]``: writers times Q, readers Q^T times (n(n-1)/2,
-  or (n-1)(n-2)/2 when Q fixes 1^T);
+  or (n-1)(n-2)/2 when Q fixes 1^T); ``...-through-gains``: a reader R that the block multiplies
+  by a gain, diag(g) R, becomes diag(1/g) Q^T diag(g) R (the gain stays, the reader undoes it);
 - ``scalar[n: writers]``: writers times a > 0, at eps = 0 (1);
 - ``write-ones[P]``: a writer P + c^T 1 (its rows); ``read-ones[P]``: a reader P + 1^T c (its columns);
 - ``bias-fold[beta>W>b]``: a row beta moved by a, the bias b after beta W by -a W (n);
@@ -20,7 +21,7 @@ from __future__ import annotations
 from itertools import combinations
 
 from ..core.rules import EPS
-from ..core.terms import T, add, diag, dot, neg, var
+from ..core.terms import T, add, canonical, diag, dot, neg, subterms, var
 from .blocks import Family, Generator
 
 __all__ = ["generated", "candidates", "MAX_ROLE"]
@@ -33,13 +34,26 @@ def _subsets(names):
     return [c for r in range(1, len(names) + 1) for c in combinations(names, r)]
 
 
-def _move(writers, readers, right, left):
-    """writers -> P right, readers -> left P (a parameter in both: left P right)."""
+def _gains(b) -> dict:
+    """reader -> the gain row g that multiplies it in the block (a product's factors diag(g) R)."""
+    out = {}
+    for _, t in subterms(canonical(b.output)):
+        if t[0] == "dot":
+            for a, r in zip(t[1:], t[2:]):
+                if a[0] == "diag" and a[1][0] == "var" and r[0] == "var" and r[1] in b.decl:
+                    out[r[1]] = a[1][1]
+    return out
+
+
+def _move(writers, readers, right, left, gains=None):
+    """writers -> P right, readers -> left P (a parameter in both: left P right); a reader behind
+    a gain g -> diag(1/g) left diag(g) P (the gain stays where it is, the reader undoes it)."""
     out = {}
     for p in dict.fromkeys(writers + readers):
         t = var(p)
         if p in readers:
-            t = dot(left, t)
+            g = (gains or {}).get(p)
+            t = dot(diag(("recip", var(g))), left, diag(var(g)), t) if g else dot(left, t)
         if p in writers:
             t = dot(t, right)
         out[p + "'"] = t
@@ -49,7 +63,7 @@ def _move(writers, readers, right, left):
 def generated(b) -> tuple:
     """Every candidate of the templates for the block ``b`` (its own families excepted)."""
     out = []
-    decl = b.decl
+    decl, gains = b.decl, _gains(b)
     for n in b.sizes:
         writers = [p for p in b.params if decl[p][1] == n]
         readers = [p for p in b.params if decl[p][0] == n and decl[p][1] != 1]
@@ -61,9 +75,16 @@ def generated(b) -> tuple:
                 out.append(Family(f"scale[{tag}]", f"the {n}-wide space re-scaled by s > 0: {tag}",
                                   (Generator("s", "positive", (1, n)),), _move(W, R, diag(s), diag(("recip", s)))))
                 for kind in ("rotation", "rotation-fixing-ones"):
-                    out.append(Family(f"{'rotate' if kind == 'rotation' else 'rotate-fixing-ones'}[{tag}]",
-                                      f"the {n}-wide space rotated" + (" fixing 1" if "ones" in kind else "")
-                                      + f": {tag}", (Generator("Q", kind, (n, n)),), _move(W, R, Q, T(Q))))
+                    name = "rotate" if kind == "rotation" else "rotate-fixing-ones"
+                    out.append(Family(f"{name}[{tag}]", f"the {n}-wide space rotated" + (" fixing 1" if "ones" in kind
+                                      else "") + f": {tag}", (Generator("Q", kind, (n, n)),), _move(W, R, Q, T(Q))))
+                    behind = {r: gains[r] for r in R if r in gains and gains[r] not in W}
+                    if behind:   # the readers behind a gain undo it around Q^T
+                        out.append(Family(f"{name}-through-gains[{tag}]", f"the {n}-wide space rotated"
+                                          + (" fixing 1" if "ones" in kind else "") + f", each reader behind a gain "
+                                          f"undoing it: {tag}", (Generator("Q", kind, (n, n)),),
+                                          _move(W, R, Q, T(Q), behind),
+                                          tuple(("nonzero", g) for g in sorted(set(behind.values())))))
             scalar = diag(dot(a, ("ones", n)))
             out.append(Family(f"scalar[{n}: {', '.join(W)}]", f"the {n}-wide space re-scaled by a > 0: "
                               f"{', '.join(W)}", (Generator("a", "positive", (1, 1)),),

@@ -23,7 +23,12 @@ from .jacobian import Dual, _pow
 from .balls import Ball, tanh_ball
 from .terms import NotExact, evaluate, shape
 
-__all__ = ["DualField", "columns", "stacked", "jacobian", "tangents", "basis_directions", "shape_at"]
+__all__ = ["DualField", "MAX_COLUMNS", "columns", "stacked", "jacobian", "tangents", "basis_directions", "shape_at"]
+
+
+#: The most columns a completeness certificate may have: the kernel's bound (the rank's work grows
+#: as their cube; a set of sizes beyond it is skipped by the search).
+MAX_COLUMNS = 96
 
 
 def _lift(x) -> Dual:

@@ -28,7 +28,7 @@ import sympy as sp
 
 from ..catalogue.block_families import candidates
 from ..catalogue.blocks import BLOCKS, Block, recipe_of
-from ..core.block_jacobian import columns, jacobian, shape_at, stacked as _stacked, tangents
+from ..core.block_jacobian import MAX_COLUMNS, columns, jacobian, shape_at, stacked as _stacked, tangents
 from ..core.jacobian import rank_at_least
 from ..core.rules import closure
 from ..core.terms import Exact, NotExact, evaluate, shape, subterms
@@ -41,7 +41,7 @@ __all__ = ["BlockSymmetries", "Proved", "BlockCertificate", "block_symmetries", 
 #: turn until three certify.  Within a set no two sizes are equal; every size is at least 3.
 SIZE_SETS = {2: ((4, 3), (3, 5), (5, 4), (6, 3)),
              3: ((4, 3, 5), (3, 5, 4), (5, 4, 3), (3, 4, 6)),
-             4: ((5, 4, 3, 6), (4, 3, 5, 6), (6, 5, 3, 4), (5, 3, 4, 6))}
+             4: ((5, 4, 3, 6), (4, 3, 5, 6), (6, 5, 3, 4), (5, 3, 4, 6), (4, 3, 6, 5))}
 POINTS = 12   # random points tried at one set of sizes
 
 
@@ -140,7 +140,9 @@ def block_symmetries(id: str, seed: int = 0) -> BlockSymmetries:
     for tup in SIZE_SETS[len(b.sizes)]:
         if len([c for c in out.certificates if c.complete]) >= 3:
             break
-        out.certificates.append(_certify(b, dict(zip(b.sizes, tup)), proved, out, rng))
+        sizes = dict(zip(b.sizes, tup))
+        if len(columns(b.params, b.decl, sizes)) <= MAX_COLUMNS:   # what the kernel admits
+            out.certificates.append(_certify(b, sizes, proved, out, rng))
     out.dimension = sp.Add(*[d.count for d in out.basis])
     return out
 

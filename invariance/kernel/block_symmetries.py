@@ -28,7 +28,7 @@ import sympy as sp
 
 from ..catalogue.block_families import candidates
 from ..catalogue.blocks import BLOCKS, recipe_of
-from ..core.block_jacobian import columns, jacobian, shape_at, stacked, tangents
+from ..core.block_jacobian import MAX_COLUMNS, columns, jacobian, shape_at, stacked, tangents
 from ..core.certificate import BLOCK_SYMMETRIES
 from ..core.jacobian import outside_null_space, rank_at_least
 from ..core.rules import closure
@@ -39,7 +39,6 @@ __all__ = ["check_block_symmetries", "SIZE_RANGE", "MAX_COLUMNS"]
 
 SIZE_RANGE = range(3, 9)
 MIN_SETS, MAX_SETS = 3, 4
-MAX_COLUMNS = 96           # the genuine: at most 88; the rank's work grows as their cube
 MAX_ID = 64
 MAX_BASIS = 32
 _NUMBER = re.compile(r"-?\d{1,6}(/[1-9]\d{0,5})?")
