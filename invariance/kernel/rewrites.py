@@ -117,8 +117,9 @@ def _proof(data, r, allowed, where: str, work: list) -> set:
 
 def check_proof(data, r, allowed, where: str) -> set:
     """The conditions used by a proof's chains (one per goal of ``r``), each step checked as one
-    rule application under ``allowed``; raises ValueError at the first that is not."""
-    return _proof(data, r, allowed, where)
+    rule application under ``allowed``, within :data:`MAX_WORK` node visits; raises ValueError at
+    the first that is not."""
+    return _proof(data, r, allowed, where, [MAX_WORK])
 
 
 def _values(data, r) -> tuple[dict, dict]:
