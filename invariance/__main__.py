@@ -178,6 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
     sy.add_argument("--all", dest="everything", action="store_true", help="every registered normalizer")
     sy.add_argument("--blocks", action="store_true", help="every registered block (not with --all; a BLOCK id "
                     "may also be given in place of NORMALIZER)")
+    sy.add_argument("--block", dest="formula", metavar="'FORMULA'",
+                    help="your own block in the paper's notation over the token x, e.g. "
+                         "\"x + ReLU(RMS(x) diag(g) W1 + b1) W2\" (as rewrite --claim: juxtaposition is the "
+                         "product, ^T the transpose; LN, RMS, ReLU, tanh, GELU, diag; shapes inferred); its "
+                         "families are read off its shapes")
     sy.add_argument("--linear-bias", action="store_true",
                     help="also the dense layers with a bias in the linear map, a = W x + c")
     sy.add_argument("--kind", default="both", metavar="KIND", type=_one_of(("both", "parameter", "data"), "kind"),

@@ -418,3 +418,43 @@ def test_the_readme_table_is_what_the_engine_finds():
         cells = [c.strip() for c in row.strip("|").split("|")]
         s = analysis(bid)
         assert cells[2] == f"`{s.dimension}`" and cells[3] == "; ".join(d.family.id for d in s.basis), bid
+
+
+# --- a block given as a formula (symmetries --block) ---------------------------------------------
+def test_a_block_given_as_a_formula_gets_its_symmetries_and_its_certificate_verifies(tmp_path, capsys):
+    """x + ReLU(RMS(x) diag(g) W1 + b1) W2, by hand: g against W1's rows (d) and the hidden
+    re-scaling (m); nothing else moves (W2 writes the residual, which nothing re-reads)."""
+    from invariance.__main__ import main
+    assert main(["symmetries", "--block", "x + ReLU(RMS(x) diag(g) W1 + b1) W2", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["block"] == "your-block" and doc["dimension"] == "d + m"
+    f = tmp_path / "yours.json"
+    f.write_text(json.dumps(doc))
+    assert main(["verify", str(f)]) == 0
+    assert "the symmetries of 1 block: 0 problems" in capsys.readouterr().out
+    doc["formula"] = "x + ReLU(RMS(x) diag(g) W1 + b1) W2 + b2"   # another block: its proofs do not fit
+    f.write_text(json.dumps(doc))
+    assert main(["verify", str(f)]) == 1
+    del doc["formula"]                                            # no formula: no block to check against
+    f.write_text(json.dumps(doc))
+    assert main(["verify", str(f)]) == 1
+
+
+def test_a_post_ln_formula_block_measures_what_is_certified(capsys):
+    """LN(x + ReLU(x W1) W2) diag(g): the hidden re-scaling (m) and W2's rows moved along 1 (m)."""
+    from invariance.__main__ import main
+    assert main(["symmetries", "--block", "LN(x + ReLU(x W1) W2) diag(g)", "--numeric"]) == 0
+    out = capsys.readouterr().out
+    assert "dimension 2*m" in out and "(agrees)" in out
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--block", "x W + ("], "ends early"),
+    (["--block", "RMS(x)"], "reads x alone"),
+    (["--block", "x W", "relu-mlp"], "takes the place of"),
+])
+def test_a_bad_formula_block_is_one_line_and_exit_2(args, words, capsys):
+    from invariance.__main__ import main
+    assert main(["symmetries"] + args) == 2
+    err = capsys.readouterr().err
+    assert words in err and err.count("\n") == 1

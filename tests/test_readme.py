@@ -203,7 +203,7 @@ def test_the_rewrite_table_is_the_derived_verdicts():
     """The README's recipes table: every registered recipe once, in the registry's order, with
     its verdict, the conditions of its proof or of its repair and its correction, derived afresh."""
     from invariance.catalogue.rewrites import RECIPES
-    from invariance.report.commands import rewrite_documents
+    from invariance.report.rewrite_commands import rewrite_documents
 
     def verdict(doc):
         if doc["verdict"] == "proved":

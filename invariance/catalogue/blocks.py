@@ -27,7 +27,8 @@ import sympy as sp
 from ..core.rules import EPS
 from ..core.terms import T, add, diag, dot, neg, var
 
-__all__ = ["Generator", "Family", "Block", "BLOCKS", "block", "GENERATOR_KINDS", "substitute", "primed"]
+__all__ = ["Generator", "Family", "Block", "BLOCKS", "block", "FORMULA", "formula_block", "as_block",
+           "SIZE_COUNTS", "GENERATOR_KINDS", "substitute", "primed"]
 
 GENERATOR_KINDS = ("positive", "nonzero", "shift", "rotation", "rotation-fixing-ones")
 
@@ -218,6 +219,31 @@ BLOCKS_LIST = (
 )
 
 BLOCKS: dict[str, Block] = {b.id: b for b in BLOCKS_LIST}
+
+
+#: The id of a block given as a formula (``symmetries --block``): its document carries the formula.
+FORMULA = "your-block"
+
+
+def formula_block(text: str) -> Block:
+    """A block written in the paper's notation over the token x, shapes inferred
+    (:func:`invariance.core.syntax.parse_block`); its families are those read off its shapes."""
+    from ..core.syntax import BlockError, parse_block
+    term, decl, sizes = parse_block(text)
+    if len(sizes) > max(SIZE_COUNTS):
+        raise BlockError(f"a block of at most {max(SIZE_COUNTS)} independent sizes (this one has {len(sizes)})")
+    if len(decl) == 1:
+        raise BlockError("a block has parameters: this formula reads x alone")
+    return Block(FORMULA, "Your block", " ".join(text.split()), {n: "a size" for n in sizes}, "x", decl, term, ())
+
+
+def as_block(b) -> Block:
+    """A block, or a registered block's id."""
+    return b if isinstance(b, Block) else block(b)
+
+
+#: How many independent sizes a block may have (the search has sets of sizes for each count).
+SIZE_COUNTS = (1, 2, 3, 4, 5)
 
 
 def block(id: str) -> Block:

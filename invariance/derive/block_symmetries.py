@@ -27,7 +27,7 @@ from fractions import Fraction
 import sympy as sp
 
 from ..catalogue.block_families import candidates
-from ..catalogue.blocks import BLOCKS, Block, recipe_of
+from ..catalogue.blocks import Block, as_block, recipe_of
 from ..core.block_jacobian import MAX_COLUMNS, columns, jacobian, shape_at, stacked as _stacked, tangents
 from ..core.jacobian import rank_at_least
 from ..core.rules import closure
@@ -39,9 +39,11 @@ __all__ = ["BlockSymmetries", "Proved", "BlockCertificate", "block_symmetries", 
 
 #: Concrete sizes, in the order of a block's size names (a model's v first: at least d), tried in
 #: turn until three certify.  Within a set no two sizes are equal; every size is at least 3.
-SIZE_SETS = {2: ((4, 3), (3, 5), (5, 4), (6, 3)),
+SIZE_SETS = {1: ((4,), (3,), (5,), (6,)),
+             2: ((4, 3), (3, 5), (5, 4), (6, 3)),
              3: ((4, 3, 5), (3, 5, 4), (5, 4, 3), (3, 4, 6)),
-             4: ((5, 4, 3, 6), (4, 3, 5, 6), (6, 5, 3, 4), (5, 3, 4, 6), (4, 3, 6, 5))}
+             4: ((5, 4, 3, 6), (4, 3, 5, 6), (6, 5, 3, 4), (5, 3, 4, 6), (4, 3, 6, 5)),
+             5: ((3, 4, 5, 6, 7), (4, 3, 6, 5, 7), (5, 6, 3, 4, 7), (3, 5, 4, 7, 6))}
 POINTS = 12   # random points tried at one set of sizes
 
 
@@ -76,6 +78,7 @@ class BlockSymmetries:
     refused: list            # candidate families the rules do not prove
     dimension: sp.Expr
     certificates: list = field(default_factory=list)
+    spec: Block | None = None   # the block itself (a registered one, or one given as a formula)
 
     @property
     def complete(self) -> bool:
@@ -133,9 +136,9 @@ def covered(b: Block, sizes: dict, values: dict, tokens: list) -> bool:
 def block_symmetries(id: str, seed: int = 0) -> BlockSymmetries:
     """The symmetries of the block ``id``: proved basis, dimension formula, completeness at three
     sets of sizes."""
-    b = BLOCKS[id]
+    b = as_block(id)
     proved, refused = proved_families(b)
-    out = BlockSymmetries(b.id, [], [], refused, sp.S.Zero)
+    out = BlockSymmetries(b.id, [], [], refused, sp.S.Zero, spec=b)
     rng = random.Random(seed)
     for tup in SIZE_SETS[len(b.sizes)]:
         if len([c for c in out.certificates if c.complete]) >= 3:
@@ -190,7 +193,11 @@ def document(s: BlockSymmetries) -> dict:
 
     def rows(m):
         return [[fraction_text(v) for v in row] for row in m]
-    return {"schema": BLOCK_SYMMETRIES, "block": s.block, "dimension": str(s.dimension),
+    from ..catalogue.blocks import FORMULA
+    head = {"schema": BLOCK_SYMMETRIES, "block": s.block}
+    if s.block == FORMULA:   # a block given as a formula: the checker parses it again
+        head["formula"] = s.spec.words
+    return {**head, "dimension": str(s.dimension),
             "basis": [{"family": d.family.id, "count": str(d.count),
                        "conditions": [list(c) for c in d.family.conditions()], "proof": proof_json(d.proof)}
                       for d in s.basis],

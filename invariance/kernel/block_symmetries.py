@@ -27,7 +27,8 @@ from fractions import Fraction
 import sympy as sp
 
 from ..catalogue.block_families import candidates
-from ..catalogue.blocks import BLOCKS, recipe_of
+from ..catalogue.blocks import BLOCKS, FORMULA, formula_block, recipe_of
+from ..core.syntax import BlockError
 from ..core.block_jacobian import MAX_COLUMNS, columns, jacobian, shape_at, stacked, tangents
 from ..core.certificate import BLOCK_SYMMETRIES
 from ..core.jacobian import outside_null_space, rank_at_least
@@ -70,13 +71,22 @@ def check_block_symmetries(doc) -> list[str]:
 
 
 def _check(doc) -> None:
-    _fields(doc, {"schema", "block", "dimension", "basis", "completeness"}, "a block-symmetries document")
+    formula = isinstance(doc, dict) and doc.get("block") == FORMULA   # a block given as a formula: it says which
+    _fields(doc, {"schema", "block", "dimension", "basis", "completeness"} | ({"formula"} if formula else set()),
+            "a block-symmetries document")
     if doc["schema"] != BLOCK_SYMMETRIES:
         raise _Bad(f"schema must be {BLOCK_SYMMETRIES}")
     bid = doc["block"]
-    if not (isinstance(bid, str) and len(bid) <= MAX_ID and bid in BLOCKS):
-        raise _Bad(f"block: not a registered block; valid: {', '.join(BLOCKS)}")
-    b = BLOCKS[bid]
+    if formula:
+        try:
+            b = formula_block(doc["formula"])
+        except (BlockError, TypeError) as err:
+            raise _Bad(f"formula: {err}") from None
+    elif isinstance(bid, str) and len(bid) <= MAX_ID and bid in BLOCKS and bid != FORMULA:
+        b = BLOCKS[bid]
+    else:
+        raise _Bad(f"block: not a registered block; valid: {', '.join(k for k in BLOCKS if k != FORMULA)}, "
+                   f"or {FORMULA} with its formula")
     basis = doc["basis"]
     if not (isinstance(basis, list) and len(basis) <= MAX_BASIS):
         raise _Bad(f"basis must list at most {MAX_BASIS} families")

@@ -162,6 +162,7 @@ class Report(NamedTuple):
     problems: list[str]
     symmetries: int = 0   # documents of a layer's symmetries
     rewrites: int = 0     # documents of a rewrite's verdict
+    blocks: int = 0       # documents of a block's symmetries
 
 
 def _rewrite_documents(doc) -> list | None:
@@ -220,7 +221,7 @@ def verify_path(path: Path, hooks: Hooks = Hooks(), budget: float | None = TIME_
     is one problem, and none of its cells counts as proven.
     """
     files = sorted(path.glob("*.json")) if path.is_dir() else [path]
-    cells, problems, proven, present, later, symmetries, rewrites = 0, [], {}, set(), [], 0, 0
+    cells, problems, proven, present, later, symmetries, rewrites, blocks = 0, [], {}, set(), [], 0, 0, 0
     for f in files:
         seen: dict = {}
         try:
@@ -235,6 +236,7 @@ def verify_path(path: Path, hooks: Hooks = Hooks(), budget: float | None = TIME_
             later.append((f, seen["later"]))
         symmetries += seen.get("symmetries", 0)
         rewrites += seen.get("rewrites", 0)
+        blocks += seen.get("blocks", 0)
         for n, t, conditions in seen.get("proven", ()):   # the basis cells of a layer's symmetries
             if (n, t) not in present:
                 present.add((n, t))
@@ -263,7 +265,7 @@ def verify_path(path: Path, hooks: Hooks = Hooks(), budget: float | None = TIME_
             found = [_late(budget)]
         consequences += len(doc["consequences"]) if isinstance(doc.get("consequences"), list) else 0
         problems += [f"{f.name}: {p}" for p in found]
-    return Report(cells, consequences, [one_line(p) for p in problems], symmetries, rewrites)   # the one place problems leave
+    return Report(cells, consequences, [one_line(p) for p in problems], symmetries, rewrites, blocks)   # the one place problems leave
 
 
 def _cell_file(f: Path, hooks: Hooks, seen: dict) -> tuple[list, list[str]]:
@@ -283,7 +285,9 @@ def _cell_file(f: Path, hooks: Hooks, seen: dict) -> tuple[list, list[str]]:
         except Exception as err:   # anything unforeseen rejects the file, never the whole run
             return [], [f"could not be checked ({type(err).__name__}: {str(err)[:200]})"]
     if _symmetries_document(doc):
-        seen["symmetries"] = 1 if isinstance(doc, dict) else len(doc)
+        docs = [doc] if isinstance(doc, dict) else doc
+        seen["blocks"] = sum(d.get("schema") == BLOCK_SYMMETRIES for d in docs)
+        seen["symmetries"] = len(docs) - seen["blocks"]
         try:
             found = _check_symmetries(doc)
         except Exception as err:   # anything unforeseen rejects the file, never the whole run

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..catalogue.blocks import BLOCKS
+from ..catalogue.blocks import as_block
 from ..core.block_jacobian import columns, shape_at
 from ..core.terms import evaluate, subterms, shape
 from ..derive.block_symmetries import BALANCE, stacked
@@ -75,9 +75,8 @@ def _covered(b, sizes, values, tokens) -> bool:
 def measure_block(id: str, sizes: dict, seed: int = 0, backend: str = "numpy") -> Spectrum:
     """The numerical rank of the block's Jacobian at ``sizes`` (a float64 measurement): the
     complex step (``numpy``) or PyTorch's reverse mode (``torch``, :mod:`.block_torch`)."""
-    b = BLOCKS[id]
-    rng = np.random.default_rng([seed, zlib.crc32(f"{id}|{sorted(sizes.items())}".encode())])
-    cols = columns(b.params, b.decl, sizes)
+    b = as_block(id)
+    rng = np.random.default_rng([seed, zlib.crc32(f"{b.id}|{sorted(sizes.items())}".encode())])
     width = shape_at(b.decl[b.token], sizes)[1]
     for _ in range(200):
         values = {p: rng.normal(size=shape_at(b.decl[p], sizes)).tolist() for p in b.params}
@@ -114,5 +113,5 @@ def complex_step(b, sizes: dict, values: dict, tokens) -> np.ndarray:
 
 def check_block(analysis, seed: int = 0, backend: str = "numpy") -> list[BlockMeasurement]:
     """Measure at each certified set of sizes of ``analysis`` (a BlockSymmetries)."""
-    return [BlockMeasurement(c.sizes, measure_block(analysis.block, c.sizes, seed, backend), c.expected)
+    return [BlockMeasurement(c.sizes, measure_block(analysis.spec, c.sizes, seed, backend), c.expected)
             for c in analysis.certificates if c.rank is not None]

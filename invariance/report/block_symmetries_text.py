@@ -24,7 +24,7 @@ def _completeness(s) -> list[str]:
         ranks = ", ".join(f"{c.rank} of {c.columns}" for c in done)
         how = sorted({"exact rank over Q" if c.how.startswith("exact") else "Rump's test on the enclosures"
                       for c in done})
-        return [f"  complete: at ({names}) = {sets}, rank of d output / d parameters = columns - dimension",
+        return [f"  complete: at ({names}) = {sets}, rank of the Jacobian d(output)/d(parameters) = columns - dimension",
                 f"    ({ranks}; {' and '.join(how)})"]
     out = ["  NOT shown complete at three sets of sizes:"]
     for c in s.certificates:
@@ -35,7 +35,7 @@ def _completeness(s) -> list[str]:
 
 
 def render_text(s) -> str:
-    b = BLOCKS[s.block]
+    b = s.spec
     lines = [f"{b.title} ({b.id}): {b.words}", "",
              f"Parameter directions ({', '.join(b.params)}; for every token): dimension {plain(s.dimension)}"]
     if not s.basis:

@@ -20,19 +20,16 @@ from ..catalogue.registry import normalizer as find_normalizer, transformation a
 from ..core.definition import InvalidNormalizer
 from ..core.records import UNKNOWN
 from ..derive.engine import derive_row
+from .exits import EXIT_FAIL, EXIT_OK, EXIT_USAGE, BadInput
+from .rewrite_commands import REWRITE_FORMATS, rewrite_command, write_rewrites
 from .table import render_table
 
 __all__ = ["BadInput", "EXIT_OK", "EXIT_FAIL", "EXIT_USAGE", "load_plugins", "table_command", "check_command",
            "proofs_command", "verify_command", "symmetries_command", "SYMMETRY_FORMATS", "rewrite_command", "REWRITE_FORMATS", "write_rewrites", "write_symmetries", "consequences_command", "docs_command", "probe_command"]
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 #: The README's install command for each optional dependency (an extra of this checkout's
 #: pyproject.toml; no package index holds ``invariance``).
 INSTALL = {"docs": "pip install '.[docs]'", "torch": "pip install '.[torch]'"}
-
-
-class BadInput(Exception):
-    """Bad input: printed as one line on stderr (what was wrong, what is valid), exit status 2."""
 
 
 # --- --load --------------------------------------------------------------------------------------
@@ -313,81 +310,6 @@ def proofs_command(out: Path = Path("proofs")) -> int:
         else EXIT_OK
 
 
-REWRITE_FORMATS = ("text", "json", "markdown", "latex")
-
-
-def rewrite_documents(ids) -> list:
-    """(recipe id, document) for each recipe: its verdict derived afresh."""
-    from ..catalogue.rewrites import RECIPES
-    from ..core.rewrite import document
-    from ..derive.rewrite import rewrite
-    return [(i, document(rewrite(i), RECIPES[i])) for i in ids]
-
-
-def write_rewrites(out: Path) -> list:
-    """proofs/rewrite__<id>.json for every recipe; returns (id, document) for each."""
-    from ..catalogue.rewrites import RECIPES
-    docs = rewrite_documents(list(RECIPES))
-    for rid, doc in docs:
-        (out / f"rewrite__{rid}.json").write_text(json.dumps(doc, indent=1) + "\n")
-    return docs
-
-
-def _claim(claim: str, define, assume):
-    from ..catalogue.rewrites import ClaimError, claim as make
-    original, eq, rewritten = claim.partition("=")
-    if not eq or "=" in rewritten:
-        raise BadInput(f"--claim reads ORIGINAL = REWRITTEN, e.g. \"RMS(x Q) Q^T W = RMS(x) W\"; got {claim[:80]!r}")
-    try:
-        return make(original, rewritten, list(define), list(assume))
-    except ClaimError as e:
-        raise BadInput(f"--claim: {e}") from None
-
-
-def rewrite_command(recipe: str | None = None, everything: bool = False, fmt: str = "text",
-                    numeric: bool = False, backend: str | None = None, claim: str | None = None,
-                    define=(), assume=()) -> int:
-    """A rewrite's verdict: proved for every size (the chains of equalities), or refuted by an
-    exact counterexample (with the repair and the corrected recipe where there is one).  Exit 1
-    if a verdict is unknown or a numeric check disagrees."""
-    from ..catalogue.rewrites import RECIPES, recipe as find_recipe
-    from ..core.rewrite import UNKNOWN, document
-    from ..derive.rewrite import verdict
-    from .rewrite_text import render_latex, render_markdown, render_text
-    if sum((recipe is not None, everything, claim is not None)) != 1:
-        raise BadInput("give one of a RECIPE, --all or --claim; recipes: " + ", ".join(RECIPES))
-    if (define or assume) and claim is None:
-        raise BadInput("--define and --assume go with --claim")
-    if backend is not None and not numeric:
-        raise BadInput("--backend is for the numeric cross-check only; add --numeric")
-    if claim is not None:
-        r = _claim(claim, define, assume)
-        docs = [(r.id, document(verdict(r), r))]
-    else:
-        docs = rewrite_documents(list(RECIPES) if everything else [find_recipe(recipe).id])
-    if fmt == "json":
-        print(json.dumps(docs[0][1] if len(docs) == 1 else [d for _, d in docs], indent=1))
-    else:
-        render = {"text": render_text, "markdown": render_markdown, "latex": render_latex}[fmt]
-        print(("\n\n" + ("" if fmt == "latex" else "-" * 72 + "\n\n")).join(render(d) for _, d in docs))
-    failed = False
-    if numeric:
-        from ..numeric.rewrite_check import check_recipe
-        for rid, doc in docs:
-            lines, ok = check_recipe(rid, doc, backend or "numpy")
-            to = sys.stderr if fmt in ("json", "latex") else sys.stdout
-            print(("" if to is sys.stderr else "\n") + "\n".join(lines), file=to)
-            failed |= not ok
-    unknown = [rid for rid, d in docs if d["verdict"] == UNKNOWN]
-    if unknown:
-        print(f"unknown: {', '.join(unknown)}: neither a proof nor a counterexample was found", file=sys.stderr)
-    from ..kernel.rewrites import check_rewrite   # what verify will say of the document just printed
-    unchecked = [f"{rid}: {p}" for rid, d in docs if d["verdict"] != UNKNOWN for p in check_rewrite(d)]
-    for line in unchecked:
-        print(f"the certificate does not verify: {line}", file=sys.stderr)
-    return EXIT_FAIL if unknown or failed or unchecked else EXIT_OK
-
-
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
@@ -410,11 +332,12 @@ def verify_command(path: Path = Path("proofs")) -> int:
             why = f"not readable as JSON ({str(err)[:200]})"
         if why:
             raise BadInput(f"{path} is not a certificate: {why}")
-    cells, consequences, problems, layers, rewrites = verify_path(path)
+    cells, consequences, problems, layers, rewrites, blocks = verify_path(path)
     for p in problems:
         print(p, file=sys.stderr)
     checked = ", ".join([_count(cells, 'cell')] + ([_count(consequences, 'consequence')] if consequences else [])
                         + ([f"the symmetries of {_count(layers, 'layer')}"] if layers else [])
+                        + ([f"the symmetries of {_count(blocks, 'block')}"] if blocks else [])
                         + ([_count(rewrites, 'rewrite')] if rewrites else []))
     print(f"verified {checked}: {_count(len(problems), 'problem')}")
     return EXIT_FAIL if problems else EXIT_OK
@@ -549,7 +472,7 @@ def write_symmetries(out: Path) -> list:
 
 def symmetries_command(normalizer: str | None = None, everything: bool = False, linear_bias: bool = False,
                        fmt: str = "text", kind: str = "both", jobs: int | None = None, numeric: bool = False,
-                       backend: str | None = None, blocks: bool = False) -> int:
+                       backend: str | None = None, blocks: bool = False, formula: str | None = None) -> int:
     """Every symmetry of a layer: a proved basis, its dimension formula, completeness shown by the
     Jacobian's rank at three sets of sizes; with ``numeric``, the dimension measured on the NumPy
     (or PyTorch) layers.  Exit 1 if any layer is not shown complete or a measurement disagrees.
@@ -560,8 +483,16 @@ def symmetries_command(normalizer: str | None = None, everything: bool = False, 
         from ..numeric.torch_backend import available
         if not available():
             raise BadInput(f"--backend torch needs PyTorch, which is not installed: {INSTALL['torch']}")
-    from ..catalogue.blocks import BLOCKS
-    if blocks or normalizer in BLOCKS:
+    from ..catalogue.blocks import BLOCKS, formula_block
+    if formula is not None:
+        from ..core.syntax import BlockError
+        if normalizer or blocks or everything:
+            raise BadInput("--block takes the place of a NORMALIZER, a BLOCK, --blocks and --all")
+        try:
+            normalizer = formula_block(formula)
+        except BlockError as err:
+            raise BadInput(f"--block: {err}") from None
+    if formula is not None or blocks or normalizer in BLOCKS:
         from .block_symmetries_text import blocks_command
         if (blocks and normalizer) or everything or linear_bias or kind == "data" or fmt not in ("text", "json"):
             raise BadInput("symmetries of blocks: give a BLOCK or --blocks, without --all, --linear-bias or "
@@ -595,3 +526,4 @@ def symmetries_command(normalizer: str | None = None, everything: bool = False, 
     if disagree:
         print(f"numeric disagreement: {', '.join(disagree)}", file=sys.stderr)
     return EXIT_FAIL if incomplete or disagree else EXIT_OK
+
