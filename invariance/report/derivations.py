@@ -17,7 +17,7 @@ from ..core.records import INVARIANT, Cell
 from ..derive.reasons import RULE, action, built
 from .latex import cell_label as _cell_ref, displaystyle as _displaystyle, label_for as _label
 from .latex import display, esc, parts_tex, tex
-from .linebreak import LINE as _LINE, maths_width as _width
+from .linebreak import LINE as _LINE, gathered, maths_width as _width
 from .sections import axes_figure
 
 __all__ = ["derivations_section", "chain_tex", "counterexample_tex", "derived_in_full", "a_law_tex"]
@@ -164,16 +164,8 @@ def _instance(cell: Cell):
 
 
 def _values_tex(symbols: dict) -> str:
-    items = [x for k, v in symbols.items() for x in _value_tex(k, v)]
-    lines, current, width = [], [], 0.0
-    for maths, w in items:
-        if current and width + w > _LINE:
-            lines.append(current)
-            current, width = [], 0.0
-        current.append(maths)
-        width += w + 3
-    lines.append(current)
-    shown = "\\begin{gathered}\n" + " \\\\\n".join(r", \quad ".join(x) for x in lines) + "\n\\end{gathered}"
+    items = [(w, maths) for k, v in symbols.items() for maths, w in _value_tex(k, v)]
+    shown = gathered(items, _LINE, gap=3)
     return f"\\begingroup\\renewcommand{{\\arraystretch}}{{1.3}}\n\\[\n{shown}\n\\]\n\\endgroup"
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["LINE", "maths_width", "break_display", "pieces"]
+__all__ = ["LINE", "maths_width", "break_display", "pieces", "gathered"]
 
 LINE = 60          # widest display (in letter widths, see maths_width) before it is broken
 
@@ -156,3 +156,17 @@ def pieces(maths: str) -> list[str]:
             start = c
     out.append(maths[start:].strip())
     return [p for p in out if p]
+
+
+def gathered(items, limit: float, gap: float = 0.0) -> str:
+    """``items`` ((width, maths), ...) set several to a line, a new line before one that would
+    pass ``limit``: the body of a ``gathered`` environment."""
+    lines, current, width = [], [], 0.0
+    for wide, maths in items:
+        if current and width + wide > limit:
+            lines.append(current)
+            current, width = [], 0.0
+        current.append(maths)
+        width += wide + gap
+    lines.append(current)
+    return "\\begin{gathered}\n" + " \\\\\n".join(r", \quad ".join(line) for line in lines) + "\n\\end{gathered}"

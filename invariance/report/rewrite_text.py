@@ -14,6 +14,7 @@ from ..catalogue.rewrites import recipe as find_recipe, recipe_of
 from ..core.rewrite import PROVED, REFUTED
 from ..core.rules import RULES
 from ..core.terms import Exact, canonical, evaluate, from_json, latex, show
+from .linebreak import gathered
 
 __all__ = ["render_text", "render_markdown", "render_latex", "outputs"]
 
@@ -288,15 +289,7 @@ def _matrices(values: dict) -> str:
         wide = sum(max(len(q) for q in col) + 2 for col in zip(*rows)) + len(name) + 4
         shown.append((wide, f"{_maths_tex(_TOKEN.findall(name))} = "
                             rf"\left[\begin{{smallmatrix}}{body}\end{{smallmatrix}}\right]"))
-    lines, current, width = [], [], 0
-    for wide, m in shown:
-        if current and width + wide > VALUES_WIDTH:
-            lines.append(current)
-            current, width = [], 0
-        current.append(m)
-        width += wide
-    lines.append(current)
-    return "\\begin{gathered}\n" + " \\\\\n".join(r", \quad ".join(line) for line in lines) + "\n\\end{gathered}"
+    return gathered(shown, VALUES_WIDTH)
 
 
 def _number_tex(v) -> str:
