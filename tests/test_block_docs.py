@@ -4,19 +4,22 @@ test_block_symmetries), the worked proof a chain the rewrite kernel accepts, the
 candidates, the models' caveat; the section in the committed document."""
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
 import sympy as sp
 
-from invariance.catalogue.blocks import BLOCKS
-from invariance.derive.block_symmetries import block_symmetries
+from invariance.catalogue.blocks import BLOCKS, recipe_of
+from invariance.core.rewrite import proof_json
+from invariance.derive.block_symmetries import document
+from invariance.kernel.block_symmetries import check_block_symmetries
 from invariance.report import block_chapter
 from invariance.report.block_chapter import WORKED, block_symmetry_section, blocks
 from invariance.report.latex import tex
-from invariance.report.rewrite_text import words_tex
-from test_block_symmetries import HAND
+from invariance.report.rewrite_text import chain_rows, words_tex
+from test_block_symmetries import HAND, analysis   # block_symmetries, once per block for the module
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,7 +56,7 @@ def test_the_table_holds_every_block_with_its_derived_dimension_and_basis(sectio
     rows = _rows(section)
     assert len(rows) == len(BLOCKS) == len(HAND)
     for bid, b in BLOCKS.items():
-        s = block_symmetries(bid)                      # derived again, apart from the section's workers
+        s = analysis(bid)                      # derived again, apart from the section's workers
         assert sp.simplify(s.dimension - HAND[bid]) == 0, bid   # the engine agrees with the hand
         formula, dim, basis = rows[_title(b)]
         assert dim == f"${tex(s.dimension)}$", (bid, dim)
@@ -72,13 +75,13 @@ def test_a_wrong_dimension_would_be_seen(found):
     wrong = copy.deepcopy(found)
     wrong[0].dimension = tex(HAND[wrong[0].id] + 1)
     rows = _rows("\n\n".join(block_symmetry_section(wrong)))
-    s = block_symmetries(wrong[0].id)
+    s = analysis(wrong[0].id)
     assert rows[_title(BLOCKS[wrong[0].id])][1] != f"${tex(s.dimension)}$"
 
 
 def test_the_worked_proof_is_the_engines_chain(section):
     bid, fid = WORKED
-    s = block_symmetries(bid)
+    s = analysis(bid)
     d = next(d for d in s.basis if d.family.id == fid)
     chain = section[section.index(r"\paragraph{A proof in full"):]
     chain = chain[chain.index(r"\begin{align*}"):chain.index(r"\end{align*}")]
@@ -88,10 +91,15 @@ def test_the_worked_proof_is_the_engines_chain(section):
     assert "relu scaling" in rules and "reciprocal" in rules    # the step that needs s > 0, and its inverse
     assert chain.count("&= ") == len(rules)
     assert "every entry of $s$ is positive" in section
+    # what the reader reads is the proof verify checks: the rows of its chain, and the kernel accepts it
+    r = recipe_of(BLOCKS[bid], d.family)
+    (entry,) = proof_json(d.proof)
+    assert chain.strip().removeprefix(r"\begin{align*}").strip() == " \\\\\n".join(chain_rows(r, r.goals[0], entry))
+    assert check_block_symmetries(json.loads(json.dumps(document(s)))) == []
 
 
 def test_the_refused_candidates_and_the_caveat(section):
-    refused = {(bid, f.id) for bid in BLOCKS for f in block_symmetries(bid).refused if f in BLOCKS[bid].families}
+    refused = {(bid, f.id) for bid in BLOCKS for f in analysis(bid).refused if f in BLOCKS[bid].families}
     assert refused == set(block_chapter.WHY_NOT)       # each refused one explained, nothing explained that was proved
     part = section[section.index(r"\paragraph{Candidates refused.}"):]
     assert part.count("certainly moves the output") == len(refused)
