@@ -18,7 +18,9 @@ The rooms of the document: :mod:`.latex` (text and maths helpers, with
 notation, transformations, tables, caveats, bibliography), :mod:`.derivations`
 (proof chains, laws and counterexamples), :mod:`.cell_pages` (one page per
 cell), :mod:`.errata` (the sources' claims) and :mod:`.training_report`
-(the training chapter).  This module puts them in order and writes the file.
+(the training chapter), :mod:`.symmetry_chapter`, :mod:`.rewrite_chapter` and
+:mod:`.block_chapter` (a layer's symmetries, the rewrites, a block's symmetries).
+This module puts them in order and writes the file.
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ from .cell_pages import cells_section
 from .derivations import derivations_section
 from .errata import sources_section
 from .pdf import compile_pdf
+from .block_chapter import LABEL as BLOCK_LABEL, block_symmetry_section
 from .rewrite_chapter import rewrite_section
 from .symmetry_chapter import symmetry_section
 from .sections import (Definitions, bibliography_section, caveats_section, intro_section, notation_section,
@@ -109,6 +112,8 @@ def chapters(cells: list[Cell]) -> list[Chapter]:
                 lambda at, defs, reg: [_training_chapter([at[n, t] for n in TABLE1 for t in TRANSFORMATIONS])]),
         Chapter("sec:rewrites", "proves or refutes the rewrites people apply to blocks, for every size and depth",
                 lambda at, defs, reg: rewrite_section()),
+        Chapter(BLOCK_LABEL, "gives every symmetry of each block, proved by the rewrite rules and certified complete",
+                lambda at, defs, reg: block_symmetry_section()),
         Chapter(None, "", lambda at, defs, reg: bibliography_section()),
         Chapter("sec:more", "gives the rows beyond the paper's table",
                 lambda at, defs, reg: [r"\appendix"] + cells_section(at, defs, more, "The rows beyond Table 1",

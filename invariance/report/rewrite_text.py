@@ -317,8 +317,8 @@ _FUNCTIONS = {"LN": r"\operatorname{LN}", "RMS": r"\operatorname{RMS}", "ReLU": 
               "sqrt": r"\sqrt"}
 _GREEK = {"eps": r"\epsilon", "mu": r"\mu", "sigma": r"\sigma", "beta": r"\beta", "gamma": r"\gamma",
           "delta": r"\delta"}
-_TOKEN = re.compile(r"[A-Za-z]+'s(?![A-Za-z'])|[A-Za-z]+(?:-[A-Za-z]+)+|\^T|\^-?[0-9]+|_\([^()]*\)|_[A-Za-z0-9]+|[A-Za-z]+[0-9]*'*|[0-9]+|:=|->|\s+|.")
-_OPERATORS = {"=", "+", "-", "/", "*", "<", ">", ":=", "->"}
+_TOKEN = re.compile(r"[A-Za-z]+'s(?![A-Za-z'])|[A-Za-z]+(?:-[A-Za-z]+)+|\^T|\^-?[0-9]+|_\([^()]*\)|_[A-Za-z0-9]+|[A-Za-z]+[0-9]*'*|[0-9]+|:=|->|!=|>=|<=|\s+|.")
+_OPERATORS = {"=", "+", "-", "/", "*", "<", ">", ":=", "->", "!=", ">=", "<="}
 
 
 def _is_name(tok: str) -> bool:
@@ -347,6 +347,13 @@ def _runs(tokens):
     numbers, scripts, operators and balanced parentheses (a comma only inside them), with its
     spaces; a parenthesis it does not close, and a trailing operator, go to the words."""
     kinds = [_maths_kind(t) for t in tokens]
+    solid = [k for k, t in enumerate(tokens) if not t.isspace()]
+    for n, k in enumerate(solid):   # the article a is a name beside an operator: "by a > 0", "-a W", "by a, "
+        if tokens[k] == "a":
+            prev = tokens[solid[n - 1]] if n else None
+            nxt = tokens[solid[n + 1]] if n + 1 < len(solid) else None
+            if nxt in _OPERATORS - {"-"} or (prev, nxt) == ("by", ",") or prev == "-" and (n < 2 or tokens[solid[n - 2]] not in ("a", "an")):
+                kinds[k] = "name"
     in_maths = [False] * len(tokens)
     k = 0
     while k < len(tokens):
@@ -463,6 +470,8 @@ def _maths_tex(tokens) -> str:
             out.append(r"\cdot")
         elif t == "->":
             out.append(r"\to")
+        elif t in ("!=", ">=", "<="):
+            out.append({"!=": r"\ne", ">=": r"\ge", "<=": r"\le"}[t])
         else:
             out.append(t)
     return "".join(out).strip()
