@@ -132,7 +132,7 @@ def _gain_fold(with_beta: bool):
                   "s_i != 0, the next map's row i by 1/s_i", (Generator("s", "nonzero", (1, "d")),), defs)
 
 
-_MLP_SIZES = {"d": "the token's width", "m": "the hidden width", "k": "the output width"}
+_MLP_SIZES = {"d": "the token's width", "m": "the MLP's hidden width", "k": "the output width"}
 _BLOCK_SIZES = {"d": "the residual stream's width", "m": "the MLP's hidden width"}
 _MODEL_SIZES = {"v": "the input's width (at least d)", "d": "the residual stream's width",
                 "m": "the MLP's hidden width", "k": "the output's width"}
