@@ -43,7 +43,7 @@ from invariance.derive.rewrite import orthogonal_matrix
 from invariance.kernel import rewrites as K
 from invariance.kernel.files import TIME_BUDGET
 from invariance.report.certificates import verify, verify_path
-from invariance.report.commands import rewrite_documents
+from invariance.report.rewrite_commands import rewrite_documents
 
 GENUINE = dict(rewrite_documents(list(RECIPES)))
 PROVED = [r for r, d in GENUINE.items() if d["verdict"] == "proved"]

@@ -17,20 +17,26 @@ from fractions import Fraction
 import pytest
 
 from invariance.core import rules as R
-from invariance.core.rules import RULES, Context, Rule, applications, closure
+from invariance.core.rules import EPS as R_EPS, RULES, Context, Rule, applications, closure
 from invariance.core.terms import (Exact, NotExact, T, add, canonical, diag, differ, dot, evaluate, neg,
                                    shape, var)
 from invariance.derive.rewrite import orthogonal_matrix
 
 # --- the universe of the harness ---------------------------------------------------------------------
 DECL = {"u": (1, "d"), "v": (1, "d"), "w": (1, "d"), "s": (1, "d"), "A": ("d", "d"), "P": ("d", "d"),
-        "Q": ("d", "d"), "B": ("d", "k"), "c": (1, "k"),
+        "Q": ("d", "d"), "B": ("d", "k"), "c": (1, "k"), "a": (1, 1),
         "B'": ("d", "k"), "v'": (1, "d")}
 DEFINITIONS = {"B'": dot(T(var("Q")), var("B")), "v'": dot(var("v"), diag(var("s")))}
 CTX = Context(DECL, DEFINITIONS)
 SIZES = [{"d": d, "k": k} for d, k in ((1, 1), (2, 3), (3, 2), (4, 2), (5, 1))]
-u, v, w, s, A, P, Q, B, c = (var(n) for n in ("u", "v", "w", "s", "A", "P", "Q", "B", "c"))
-EPS = Fraction(1, 3)     # every rule holds for every eps of the normalizers: one positive eps suffices
+u, v, w, s, A, P, Q, B, c, a = (var(n) for n in ("u", "v", "w", "s", "A", "P", "Q", "B", "c", "a"))
+ONES, C, SCALAR = ("ones", "d"), ("C", "d"), diag(dot(var("a"), ("ones", "d")))   # diag(a 1): a times I
+EPS = Fraction(1, 3)     # a rule that holds for every eps of the normalizers: one positive eps suffices
+EPS_ZERO = R_EPS          # a rule stated at eps = 0 (RMS(u a) = RMS(u)) is checked at eps = 0, and broken at EPS
+
+
+def eps_of(conds, broken=None) -> Fraction:
+    return Fraction(0) if EPS_ZERO in conds and broken != EPS_ZERO else EPS
 
 
 def row(rng: random.Random, depth: int = 2):
@@ -101,6 +107,12 @@ TEMPLATES = {
                                                    ("rms", add(dot(row(g, 1), Q), dot(row(g, 1), Q)))])),
     "relu-scaling": lambda g: context(g, g.choice([("relu", dot(row(g, 1), diag(s))),
                                                    ("relu", add(dot(row(g, 1), diag(s)), dot(row(g, 1), diag(s))))])),
+    "ones-centred": lambda g: context(g, g.choice([dot(ONES, C, g.choice([A, P])),
+                                                   add(row(g, 1), dot(ONES, C, A))])),
+    "centred-rms-ones": lambda g: context(g, dot(("rms", dot(row(g, 1), C)), T(ONES), g.choice([u, v]))),
+    "scalar": lambda g: context(g, dot(row(g, 1), SCALAR, g.choice([A, P, Q]))),
+    "rms-scale": lambda g: context(g, g.choice([("rms", dot(row(g, 1), SCALAR)),
+                                                ("rms", add(dot(row(g, 1), SCALAR), dot(row(g, 1), SCALAR)))])),
 }
 
 
@@ -146,7 +158,10 @@ def values(rng: random.Random, sizes: dict, conds, broken=None) -> dict:
 
 
 def _conditions_hold(env, conds) -> bool:
+    """The conditions about variables hold in ``env`` (eps = 0 is the harness's eps_of, not a value)."""
     for kind, name in conds:
+        if (kind, name) == EPS_ZERO:
+            continue
         a = env[name]
         n = len(a)
         if kind == "orthogonal" and any(sum(a[i][k] * a[j][k] for k in range(n)) != int(i == j)
@@ -161,16 +176,22 @@ def _conditions_hold(env, conds) -> bool:
     return True
 
 
-def compare(before, after, env, sizes):
+def compare(before, after, env, sizes, eps=EPS):
     """'equal' (every entry exact and equal, or enclosures overlap), 'differ' (some entry certainly
-    differs), 'undefined' (the left side is not evaluated: a division by zero), or 'skip' (an
-    enclosure too wide to settle a ReLU)."""
+    differs), 'undefined' (the left side is not evaluated, a division by zero, and the right is),
+    or 'skip' (an enclosure too wide to settle a ReLU, or both sides undefined)."""
     try:
-        a = evaluate(before, env, sizes, Exact, EPS)
+        a = evaluate(before, env, sizes, Exact, eps)
     except (NotExact, ZeroDivisionError) as e:
-        return "undefined" if "zero" in str(e) else "skip"
+        if "zero" not in str(e):
+            return "skip"
+        try:     # both sides undefined (RMS of a zero row at eps = 0): the equation says nothing there
+            evaluate(after, env, sizes, Exact, eps)
+        except (NotExact, ZeroDivisionError):
+            return "skip"
+        return "undefined"
     try:
-        b = evaluate(after, env, sizes, Exact, EPS)
+        b = evaluate(after, env, sizes, Exact, eps)
     except (NotExact, ZeroDivisionError) as e:
         return "undefined" if "zero" in str(e) else "skip"
     assert (len(a), len(a[0])) == (len(b), len(b[0]))
@@ -189,7 +210,7 @@ def unsound(rule: Rule, template, seed: int = 0, terms: int = 30) -> tuple[list,
                 assert shape(new, DECL) == shape(term, DECL), (rule.name, term, new)
                 env = values(rng, sizes, closure(conds))
                 assert _conditions_hold(env, closure(conds))
-                verdict = compare(term, new, env, sizes)
+                verdict = compare(term, new, env, sizes, eps_of(closure(conds)))
                 checked += verdict in ("equal", "differ", "undefined")
                 if verdict in ("differ", "undefined"):
                     failures.append((term, new, sizes, verdict))
@@ -238,7 +259,8 @@ def test_the_conditional_rules():
     """The rules with conditions, and which: a rule that gains or loses a condition is noticed."""
     assert sorted(CONDITIONAL) == [("centring-rotation", ("fixes-ones", "Q")), ("centring-rotation", ("orthogonal", "Q")),
                                    ("orthogonal", ("orthogonal", "Q")), ("reciprocal", ("nonzero", "s")),
-                                   ("relu-scaling", ("positive", "s")), ("rms-rotation", ("orthogonal", "Q"))]
+                                   ("relu-scaling", ("positive", "s")), ("rms-rotation", ("orthogonal", "Q")),
+                                   ("rms-scale", ("eps-zero", "eps")), ("rms-scale", ("positive", "a"))]
 
 
 @pytest.mark.parametrize("name,cond", CONDITIONAL)
@@ -254,10 +276,10 @@ def test_violating_a_condition_breaks_the_equation(name, cond):
                 if cond not in conds:
                     continue
                 env = values(rng, sizes, closure(conds), broken=cond)
-                assert not _conditions_hold(env, [cond])
+                assert cond == EPS_ZERO or not _conditions_hold(env, [cond])   # eps is broken by eps_of
                 assert _conditions_hold(env, closure(set(conds) - {cond}) - {("nonzero", "s")} if cond[0] == "positive"
                                         else closure(set(conds) - {cond}))
-                if compare(term, new, env, sizes) in ("differ", "undefined"):
+                if compare(term, new, env, sizes, eps_of(closure(conds), cond)) in ("differ", "undefined"):
                     broken_at.add(sizes["d"])
     assert broken_at == {s["d"] for s in SIZES[1:]}, broken_at
 
