@@ -208,8 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
                                     "outputs certainly differ, and show what repairs it. Recipes: "
                                     + "; ".join(f"{r.id} ({r.title})" for r in RECIPES.values()) + ".",
                         epilog="Exit status: 0 every verdict proved or refuted (and, with --numeric, measured "
-                               "alike); 1 a verdict unknown or a numeric disagreement; 2 bad input.")
-    rw.add_argument("recipe", nargs="?", metavar="RECIPE")
+                               "alike); 1 a verdict unknown, a numeric disagreement or a certificate that does "
+                               "not verify; 2 bad input.")
+    rw.add_argument("recipe", nargs="?", metavar="RECIPE", help="a recipe's id (listed above)")
     rw.add_argument("--all", dest="everything", action="store_true", help="every recipe")
     rw.add_argument("--format", dest="fmt", default="text", metavar="FMT",
                     type=_one_of(commands.REWRITE_FORMATS, "format"),
