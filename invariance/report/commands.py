@@ -310,6 +310,11 @@ def proofs_command(out: Path = Path("proofs")) -> int:
         else EXIT_OK
 
 
+def _of(n: int, noun: str, m: int, other: str) -> str:
+    """'14 layers and 8 blocks', '1 block' ..."""
+    return " and ".join(_count(k, w) for k, w in ((n, noun), (m, other)) if k)
+
+
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
@@ -336,8 +341,7 @@ def verify_command(path: Path = Path("proofs")) -> int:
     for p in problems:
         print(p, file=sys.stderr)
     checked = ", ".join([_count(cells, 'cell')] + ([_count(consequences, 'consequence')] if consequences else [])
-                        + ([f"the symmetries of {_count(layers, 'layer')}"] if layers else [])
-                        + ([f"the symmetries of {_count(blocks, 'block')}"] if blocks else [])
+                        + ([f"the symmetries of {_of(layers, 'layer', blocks, 'block')}"] if layers or blocks else [])
                         + ([_count(rewrites, 'rewrite')] if rewrites else []))
     print(f"verified {checked}: {_count(len(problems), 'problem')}")
     return EXIT_FAIL if problems else EXIT_OK
