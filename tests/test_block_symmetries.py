@@ -458,3 +458,11 @@ def test_a_bad_formula_block_is_one_line_and_exit_2(args, words, capsys):
     assert main(["symmetries"] + args) == 2
     err = capsys.readouterr().err
     assert words in err and err.count("\n") == 1
+
+
+def test_every_number_of_sizes_a_formula_block_may_have_has_sets_of_sizes_to_certify_at():
+    """formula_block admits SIZE_COUNTS independent sizes; the search has SIZE_SETS for each."""
+    from invariance.catalogue.blocks import SIZE_COUNTS
+    from invariance.derive.block_symmetries import SIZE_SETS
+    assert set(SIZE_SETS) == set(SIZE_COUNTS)
+    assert all(len(t) == n and len(set(t)) == n for n, sets in SIZE_SETS.items() for t in sets)

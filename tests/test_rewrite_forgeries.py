@@ -305,7 +305,6 @@ def test_random_refutations_of_a_provable_recipe_never_verify(rid):
     for _ in range(30):
         sizes = {s: rng.randint(1, 4) for s in RECIPES[rid].sizes}
         vals = random_values(rid, sizes, rng)
-        out = RECIPES[rid].decl  # output width: the instance's last factor's columns
         for entry in range(3):
             problems = verify(refutation(rid, vals, sizes, entry))
             assert problems, (rid, sizes, vals, entry)
