@@ -21,13 +21,13 @@ def test_the_parser_gives_the_registry_term_of_a_recipe():
     r = RECIPES["migrate-scale-relu"]
     term, decl, _ = parse_block("ReLU(x W1 + b1) W2")
     built = canonical(r.instance.lhs)
-    assert term == canonical(eval_free_rename(built, {"z": "x"}))
+    assert term == canonical(_rename(built, {"z": "x"}))
 
 
-def eval_free_rename(t, names):
+def _rename(t, names):
     if t[0] == "var":
         return ("var", names.get(t[1], t[1]))
-    return (t[0],) + tuple(eval_free_rename(a, names) if isinstance(a, tuple) else a for a in t[1:])
+    return (t[0],) + tuple(_rename(a, names) if isinstance(a, tuple) else a for a in t[1:])
 
 
 @pytest.mark.parametrize("text, words", [
