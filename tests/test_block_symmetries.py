@@ -466,3 +466,17 @@ def test_every_number_of_sizes_a_formula_block_may_have_has_sets_of_sizes_to_cer
     from invariance.derive.block_symmetries import SIZE_SETS
     assert set(SIZE_SETS) == set(SIZE_COUNTS)
     assert all(len(t) == n and len(set(t)) == n for n, sets in SIZE_SETS.items() for t in sets)
+
+
+def test_a_formula_certificate_moved_to_a_formula_with_the_same_shapes_is_refused():
+    """A forgery of a new kind: the ReLU MLP's genuine formula certificate, its formula swapped for
+    tanh(x W1 + b1) W2 + b2. The parameters, the shapes and the candidate family's id all match
+    (the tanh block has the same shape-read candidate), but the family is no symmetry of tanh.
+    The checker re-derives the goal from the new formula, and the borrowed chains do not prove it."""
+    from invariance.catalogue.blocks import formula_block
+    from invariance.derive.block_symmetries import document as block_document
+    doc = json.loads(json.dumps(block_document(block_symmetries(formula_block("ReLU(x W1 + b1) W2 + b2")))))
+    assert check_block_symmetries(doc) == []
+    doc["formula"] = "tanh(x W1 + b1) W2 + b2"
+    problems = check_block_symmetries(doc)
+    assert problems and "not one application" in problems[0]

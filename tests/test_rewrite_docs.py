@@ -143,7 +143,7 @@ def test_each_chain_shown_is_one_rule_a_step(docs, chapter):
         ctx = Context(r.decl, r.definitions)
         for proof in (doc.get("proof"), doc.get("repair", {}).get("proof")):
             for goal, entry in zip(r.goals, proof or ()):
-                rows = _steps(r, goal, entry, "latex")
+                rows = _steps(r, goal, entry)
                 primed = [bool(free_names(side) & set(r.definitions)) for side in (goal.lhs, goal.rhs)]
                 if primed.count(True) == 1:    # the original side first
                     assert not free_names(rows[0][0]) & set(r.definitions), (rid, goal.name)

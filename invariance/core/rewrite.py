@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from .rules import RULES, condition_text
+from .rules import RULES, closure, condition_text
 from .terms import canonical, show, to_json
 
 __all__ = ["REWRITE", "PROVED", "REFUTED", "UNKNOWN", "Chain", "Proof", "Counterexample",
@@ -111,15 +111,10 @@ def document(result: RewriteResult, recipe) -> dict:
             "sizes": dict(cx.sizes), "entry": cx.entry,
             "values": {k: [[fraction_text(v) for v in row] for row in rows] for k, rows in cx.values.items()}}
     if result.repair is not None:
-        extra = [c for c in result.repair.conditions() if c not in _closed(recipe.assumptions)]
+        extra = [c for c in result.repair.conditions() if c not in closure(recipe.assumptions)]
         doc["repair"] = {"conditions": [list(c) for c in extra],
                          "conditions_text": [condition_text(c) for c in extra],
                          "proof": _proof_json(result.repair)}
     if recipe.correction and result.verdict != PROVED:
         doc["correction"] = recipe.correction
     return doc
-
-
-def _closed(conds):
-    from .rules import closure
-    return closure(conds)

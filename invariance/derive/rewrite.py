@@ -17,6 +17,9 @@ from __future__ import annotations
 import random
 from fractions import Fraction
 
+from sympy import QQ
+from sympy.polys.matrices import DomainMatrix
+
 from ..catalogue.rewrites import Recipe, recipe as _recipe
 from ..core.rewrite import (PROVED, REFUTED, UNKNOWN, Chain, Counterexample, Proof, RewriteResult,
                             instance_values)
@@ -72,26 +75,6 @@ def _meet(goal, left: Chain, right: Chain) -> tuple[Chain, Chain]:
 
 
 # --- counterexamples ----------------------------------------------------------------------------
-def _inverse(a):
-    n = len(a)
-    m = [list(row) + [Fraction(int(i == j)) for j in range(n)] for i, row in enumerate(a)]
-    for col in range(n):
-        piv = next(r for r in range(col, n) if m[r][col] != 0)
-        m[col], m[piv] = m[piv], m[col]
-        inv = 1 / m[col][col]
-        m[col] = [v * inv for v in m[col]]
-        for r in range(n):
-            if r != col and m[r][col] != 0:
-                f = m[r][col]
-                m[r] = [a - f * b for a, b in zip(m[r], m[col])]
-    return [row[n:] for row in m]
-
-
-def _matmul(a, b):
-    return [[sum((a[i][k] * b[k][j] for k in range(len(b))), Fraction(0)) for j in range(len(b[0]))]
-            for i in range(len(a))]
-
-
 def orthogonal_matrix(n: int, rng: random.Random, fixes_ones: bool):
     """A rational orthogonal matrix: Sylvester's Hadamard matrix / 2 at n = 4 (unless it must
     fix the all-ones vector, which it does not), else the Cayley transform (I - A)^-1 (I + A) of
@@ -104,13 +87,13 @@ def orthogonal_matrix(n: int, rng: random.Random, fixes_ones: bool):
         for j in range(i + 1, n):
             b[i][j] = Fraction(rng.randint(-3, 3), rng.randint(1, 3))
             b[j][i] = -b[i][j]
+    A = DomainMatrix([[QQ(v.numerator, v.denominator) for v in row] for row in b], (n, n), QQ)
+    eye = DomainMatrix.eye(n, QQ)
     if fixes_ones:
-        c = [[Fraction(int(i == j)) - Fraction(1, n) for j in range(n)] for i in range(n)]
-        b = _matmul(_matmul(c, b), c)
-    eye = [[Fraction(int(i == j)) for j in range(n)] for i in range(n)]
-    minus = [[eye[i][j] - b[i][j] for j in range(n)] for i in range(n)]
-    plus = [[eye[i][j] + b[i][j] for j in range(n)] for i in range(n)]
-    return _matmul(_inverse(minus), plus)
+        C = eye - DomainMatrix([[QQ(1, n)] * n for _ in range(n)], (n, n), QQ)
+        A = C * A * C
+    Q = (eye - A).inv() * (eye + A)
+    return [[Fraction(int(v.numerator), int(v.denominator)) for v in row] for row in Q.to_list()]
 
 
 def _draw(r: Recipe, sizes: dict, rng: random.Random) -> dict:

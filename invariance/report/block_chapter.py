@@ -20,6 +20,7 @@ from ..core.jacobian import outside_null_space
 from ..core.rewrite import proof_json
 from ..core.terms import latex
 from .latex import tex
+from .parallel import certified_how, parallel_map
 from .rewrite_text import chain_rows, words_tex
 
 __all__ = ["BlockPart", "blocks", "block_symmetry_section", "WORKED", "LABEL"]
@@ -49,14 +50,7 @@ class BlockPart:
 
 def blocks(ids: list[str] | None = None, jobs: int | None = None) -> list[BlockPart]:
     """Each registered block's symmetries, derived once, in parallel (one process per core)."""
-    import os
-    ids = list(BLOCKS) if ids is None else ids
-    jobs = jobs or min(len(ids), os.cpu_count() or 1)
-    if jobs > 1:
-        import multiprocessing
-        with multiprocessing.get_context("fork").Pool(jobs) as pool:
-            return pool.map(_part, ids, chunksize=1)
-    return [_part(i) for i in ids]
+    return parallel_map(_part, list(BLOCKS) if ids is None else ids, jobs)
 
 
 # --- one block (in a worker) --------------------------------------------------------------
@@ -65,10 +59,7 @@ def _part(bid: str) -> BlockPart:
     from ..derive.block_symmetries import block_symmetries
     s = block_symmetries(bid)
     b = s.spec
-    how = {"exact": 0, "Rump": 0}
-    for c in s.certificates:
-        if c.complete:
-            how["exact" if c.how.startswith("exact") else "Rump"] += 1
+    how = certified_how(s.certificates)
     # plain parentheses: a long formula breaks after a sum's + in a table's narrow column (none inside \left( \right))
     formula = latex(b.output).replace(r"\left(", "(").replace(r"\right)", ")")
     out = BlockPart(b.id, words_tex(b.title), formula, tex(s.dimension),

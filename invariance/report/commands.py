@@ -455,14 +455,8 @@ def symmetry_documents(ids, kinds=("parameter", "data"), fmt: str = "json", jobs
                        backend: str | None = None) -> list:
     """(id, rendering, complete) for each layer, in parallel (one process per core by default); with
     a ``backend``, also (numeric lines, they agree) from :mod:`invariance.numeric.symmetry_measure`."""
-    import os
-    work = [(i, kinds, fmt, backend) for i in ids]
-    jobs = jobs or min(len(work), os.cpu_count() or 1)
-    if jobs > 1:
-        import multiprocessing
-        with multiprocessing.get_context("fork").Pool(jobs) as pool:   # the registry, --load included, is inherited
-            return pool.map(_one_layer, work, chunksize=1)
-    return [_one_layer(w) for w in work]
+    from .parallel import parallel_map
+    return parallel_map(_one_layer, [(i, kinds, fmt, backend) for i in ids], jobs)
 
 
 def write_symmetries(out: Path) -> list:

@@ -19,7 +19,7 @@ from .linebreak import gathered
 __all__ = ["render_text", "render_markdown", "render_latex", "outputs"]
 
 
-def _steps(r, goal, entry, fmt: str):
+def _steps(r, goal, entry):
     """(term, reason) pairs of one goal, the original side first (the side without a rewritten
     parameter), each reason on the term it leads to.  The left side's steps reach the common
     normal form and the right side's are read backwards; where the chain comes back to a term it
@@ -129,8 +129,8 @@ def render_text(doc) -> str:
             out.append(f"  (checked exactly: {'; '.join(_assumed(r))})")
         left, right = outputs(doc)
         j = cx["entry"]
-        out.append(f"  output {j}: original {_decimal(left[j])}")
-        out.append(f"  output {j}: rewritten {_decimal(right[j])}   (certainly different)")
+        out.append(f"  output entry {j + 1}: original {_decimal(left[j])}")   # counted from 1, as the document does
+        out.append(f"  output entry {j + 1}: rewritten {_decimal(right[j])}   (certainly different)")
     if "repair" in doc:
         out.append("")
         out.append("It holds when additionally: " + "; ".join(doc["repair"]["conditions_text"]))
@@ -150,7 +150,7 @@ def _proof_text(r, proof) -> list[str]:
     out = []
     for goal, entry in zip(r.goals, proof):
         out += ["", f"Goal {goal.name}: {goal.words}"]
-        steps = _steps(r, goal, entry, "text")
+        steps = _steps(r, goal, entry)
         for k, (term, rule) in enumerate(steps):
             line = ("    " if k == 0 else "  = ") + show(term)
             reason = f"({_reason(rule)})" if rule else ""
@@ -230,7 +230,7 @@ def chain_rows(r, goal, entry) -> list[str]:
     top-level sums onto rows of its own."""
     from .linebreak import maths_width, pieces
     rows = []
-    for k, (term, rule) in enumerate(_steps(r, goal, entry, "latex")):
+    for k, (term, rule) in enumerate(_steps(r, goal, entry)):
         maths = latex(term)
         lines = [maths]
         if maths_width(maths) > TERM_WIDTH:
@@ -255,7 +255,7 @@ def _proof_latex(r, proof, standalone: bool) -> list[str]:
             lead = rf"Goal \emph{{{goal.name}}}" + (f": {words_tex(goal.words)}." if standalone else ".")
         else:
             lead = _sentence(words_tex(goal.words))[:-1] + ":"
-        steps = _steps(r, goal, entry, "latex")
+        steps = _steps(r, goal, entry)
         if len(steps) == 2 and lead:   # one step: said in the sentence
             (first, _), (second, rule) = steps[0], steps[-1]
             out.append(f"{lead.rstrip('.:')}: ${latex(first)} = {latex(second)}$ ({rule_name(rule)}).")

@@ -26,6 +26,7 @@ from ..derive.engine import derive
 from ..derive.symmetries import symmetries
 from .derivations import chain_tex
 from .latex import display, equation, esc, label_for, tex
+from .parallel import certified_how, parallel_map
 
 __all__ = ["Layer", "layer_ids", "layers", "symmetry_section", "WORKED"]
 
@@ -58,14 +59,7 @@ def layer_ids() -> list[str]:
 
 def layers(ids: list[str] | None = None, jobs: int | None = None) -> list[Layer]:
     """Each layer's symmetries, derived once, in parallel (one process per core)."""
-    import os
-    ids = layer_ids() if ids is None else ids
-    jobs = jobs or min(len(ids), os.cpu_count() or 1)
-    if jobs > 1:
-        import multiprocessing
-        with multiprocessing.get_context("fork").Pool(jobs) as pool:
-            return pool.map(_layer, ids, chunksize=1)
-    return [_layer(i) for i in ids]
+    return parallel_map(_layer, layer_ids() if ids is None else ids, jobs)
 
 
 # --- one layer (in a worker) -------------------------------------------------------------
@@ -73,11 +67,7 @@ def layers(ids: list[str] | None = None, jobs: int | None = None) -> list[Layer]
 def _layer(norm_id: str) -> Layer:
     norm = _normalizer(norm_id)
     analyses = [symmetries(norm, k) for k in KINDS]
-    how = {"exact": 0, "Rump": 0}
-    for s in analyses:
-        for c in s.certificates:
-            if c.complete:
-                how["exact" if c.how.startswith("exact") else "Rump"] += 1
+    how = certified_how(c for s in analyses for c in s.certificates)
     out = Layer(norm.id, norm.title, {s.kind: tex(s.dimension) for s in analyses},
                 {s.kind: s.eps_zero for s in analyses}, all(s.complete and not s.witnesses for s in analyses),
                 how, [c for s in analyses for c in _columns(norm, s)])
